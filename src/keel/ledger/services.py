@@ -1,0 +1,807 @@
+"""The ledger service: the only code that moves money.
+
+Every function here runs inside one database transaction and is idempotent by key: a
+replay with the same content returns the original journal, a replay with other content is
+refused and writes nothing. Batches are applied whole or not at all.
+
+Writes go straight to the tables with `executemany` (SQLite) or `COPY` (PostgreSQL) because
+the ORM's per-object overhead would dominate bulk posting; the database triggers installed
+by the migrations still check every row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from keel.money import MoneyError, apply_rate
+
+from .models import Account, Journal, JournalStatus, Leg
+from .rules import (
+    FloorBreached,
+    IdempotencyConflict,
+    InvalidJournal,
+    JournalSpec,
+    LedgerError,
+    LegSpec,
+    PendingStateError,
+    Totals,
+    UnknownAccount,
+    available_balance,
+    canonical_content,
+    check_partial_post,
+    content_hash,
+    natural_balance,
+    scale_two_leg_pending,
+    validate_account,
+    validate_journal,
+)
+
+# SQLite refuses statements with more than 32,766 parameters; stay well below.
+_IN_CHUNK = 900
+
+
+@dataclass(frozen=True, slots=True)
+class PostedJournal:
+    id: int
+    idempotency_key: str
+    status: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    account: str
+    currency: str
+    kind: str
+    posted: int
+    pending_debits: int
+    pending_credits: int
+    available: int
+    floor: int | None
+
+    @property
+    def pending(self) -> int:
+        """Net pending movement on the account's normal side."""
+        return natural_balance(self.kind, self.pending_debits, self.pending_credits)
+
+
+@dataclass(slots=True)
+class _Item:
+    spec: JournalSpec
+    content: str
+    status: str
+    pending_id: int | None = None
+    expires_at: datetime | None = None
+    reverses_id: int | None = None
+    where: str = ""
+
+
+@dataclass(slots=True)
+class _AccountRow:
+    id: int
+    code: str
+    currency: str
+    totals: Totals
+    touched: bool = False
+
+
+# ---------------------------------------------------------------------------- accounts
+
+
+def open_account(
+    code: str,
+    *,
+    owner_type: str,
+    kind: str,
+    currency: str,
+    owner_id: int | None = None,
+    floor: int | None = None,
+    name: str = "",
+) -> Account:
+    """Open an account, or return it if it is already open with the same shape."""
+    validate_account(code, kind, owner_type, currency)
+    if floor is not None and type(floor) is not int:
+        raise InvalidJournal("floor must be an integer number of minor units", field="floor")
+    account, created = Account.objects.get_or_create(
+        code=code,
+        defaults={
+            "owner_type": owner_type,
+            "owner_id": owner_id,
+            "kind": kind,
+            "currency": currency,
+            "floor": floor,
+            "name": name,
+        },
+    )
+    if not created and (
+        account.kind != kind
+        or account.currency != currency
+        or account.owner_type != owner_type
+        or account.owner_id != owner_id
+    ):
+        raise LedgerError(
+            f"account {code} already exists as a {account.kind} account in {account.currency}"
+            f" owned by {account.owner_type} {account.owner_id}",
+            field="code",
+        )
+    return account
+
+
+def exchange_account_code(currency: str) -> str:
+    return f"keel:fx:{currency.lower()}"
+
+
+def ensure_exchange_account(currency: str) -> Account:
+    return open_account(
+        exchange_account_code(currency),
+        owner_type="keel",
+        kind="equity",
+        currency=currency,
+        name=f"Currency exchange ({currency})",
+    )
+
+
+# ---------------------------------------------------------------------------- posting
+
+
+def post_journal(spec: JournalSpec) -> PostedJournal:
+    return post_journals([spec])[0]
+
+
+def post_journals(specs: Sequence[JournalSpec]) -> list[PostedJournal]:
+    """Post a batch of journals in one transaction, all or nothing, in order."""
+    items = []
+    for index, spec in enumerate(specs):
+        where = f"journals[{index}]." if len(specs) > 1 else ""
+        validate_journal(spec, where=where)
+        items.append(
+            _Item(spec, content_hash(canonical_content("post", spec)), "posted", where=where)
+        )
+    return _write_with_retry(items)
+
+
+def reserve(
+    spec: JournalSpec, *, expires_at: datetime | None = None, timeout: timedelta | None = None
+) -> PostedJournal:
+    """Reserve a pending journal: the amounts count as pending (and reduce what is
+    available on the side they leave) until posted, voided or expired."""
+    validate_journal(spec)
+    if expires_at is None:
+        expires_at = timezone.now() + (
+            timeout or timedelta(seconds=settings.KEEL_PENDING_TIMEOUT_SECONDS)
+        )
+    elif timezone.is_naive(expires_at):
+        raise InvalidJournal("expires_at must be timezone-aware (UTC)", field="expires_at")
+    item = _Item(
+        spec, content_hash(canonical_content("reserve", spec)), "pending", expires_at=expires_at
+    )
+    return _write_with_retry([item])[0]
+
+
+def post_pending(
+    pending_id: int,
+    *,
+    idempotency_key: str,
+    amount: int | None = None,
+    legs: Sequence[LegSpec] | None = None,
+    effective_date: date | None = None,
+    memo: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> PostedJournal:
+    """Post a pending journal in full (no amount), in part (`amount` for a two-leg
+    reservation, or explicit `legs`); what is not posted is released."""
+    with transaction.atomic():
+        existing = _existing_by_key([idempotency_key]).get(idempotency_key)
+        pending = _lock_pending(pending_id)
+        pending_legs = _legs_of(pending)
+        if legs is not None:
+            posted_legs = tuple(legs)
+            check_partial_post(pending_legs, posted_legs)
+        elif amount is not None:
+            posted_legs = scale_two_leg_pending(pending_legs, amount)
+        else:
+            posted_legs = pending_legs
+        spec = JournalSpec(
+            idempotency_key=idempotency_key,
+            kind=pending.kind,
+            effective_date=effective_date or pending.effective_date,
+            legs=posted_legs,
+            memo=memo or pending.memo,
+            metadata=metadata if metadata is not None else dict(pending.metadata),
+        )
+        validate_journal(spec)
+        content = content_hash(canonical_content("post_pending", spec, pending=pending_id))
+        if existing is not None:
+            return _replayed(idempotency_key, existing, content)
+        _require_open(pending)
+        item = _Item(spec, content, "posted", pending_id=pending_id)
+        result = _write([item], release=pending)
+        return result[0]
+
+
+def void_pending(pending_id: int, *, reason: str = "") -> Journal:
+    """Release a reservation. Voiding one that is already voided changes nothing."""
+    with transaction.atomic():
+        pending = _lock_pending(pending_id)
+        if pending.status == JournalStatus.VOIDED:
+            return pending
+        _require_open(pending)
+        _resolve(pending, JournalStatus.VOIDED)
+        pending.refresh_from_db()
+        return pending
+
+
+def expire_pending(now: datetime | None = None) -> int:
+    """Expire every reservation whose time is up; returns how many."""
+    now = now or timezone.now()
+    expired = 0
+    due = list(
+        Journal.objects.filter(status=JournalStatus.PENDING, expires_at__lte=now)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for pending_id in due:
+        with transaction.atomic():
+            pending = _lock_pending(pending_id)
+            if pending.status == JournalStatus.PENDING:
+                _resolve(pending, JournalStatus.EXPIRED, now=now)
+                expired += 1
+    return expired
+
+
+def reverse_journal(
+    journal_id: int, *, idempotency_key: str, effective_date: date | None = None, memo: str = ""
+) -> PostedJournal:
+    """Correct a posted journal by posting its mirror image; the original stays."""
+    with transaction.atomic():
+        try:
+            original = Journal.objects.get(pk=journal_id)
+        except Journal.DoesNotExist:
+            raise LedgerError(f"journal {journal_id} does not exist", field="journal") from None
+        spec = JournalSpec(
+            idempotency_key=idempotency_key,
+            kind="reversal",
+            effective_date=effective_date or timezone.localdate(),
+            legs=tuple(LegSpec(leg.account, -leg.amount, leg.currency) for leg in _legs_of(original)),
+            memo=memo or f"Reversal of journal {journal_id}",
+            metadata={"reverses": journal_id, "reversed_kind": original.kind},
+        )
+        validate_journal(spec)
+        content = content_hash(canonical_content("reverse", spec, journal=journal_id))
+        existing = _existing_by_key([idempotency_key]).get(idempotency_key)
+        if existing is not None:
+            return _replayed(idempotency_key, existing, content)
+        if original.status != JournalStatus.POSTED:
+            raise LedgerError(
+                f"journal {journal_id} is {original.status}; only posted journals can be"
+                " reversed (void a pending one instead)",
+                field="journal",
+            )
+        if original.kind == "reversal" or Journal.objects.filter(reverses_id=journal_id).exists():
+            raise LedgerError(
+                f"journal {journal_id} is already reversed or is itself a reversal",
+                field="journal",
+            )
+        return _write([_Item(spec, content, "posted", reverses_id=journal_id)])[0]
+
+
+def post_exchange(
+    *,
+    idempotency_key: str,
+    effective_date: date,
+    source: str,
+    source_amount: int,
+    target: str,
+    rate: Decimal,
+    rate_date: date,
+    kind: str = "exchange",
+    memo: str = "",
+) -> PostedJournal:
+    """Move money between accounts in two currencies through per-currency exchange
+    accounts, so each currency balances on its own; the rate and its date are recorded."""
+    accounts = {a.code: a for a in Account.objects.filter(code__in=[source, target])}
+    for name, code in (("source", source), ("target", target)):
+        if code not in accounts:
+            raise UnknownAccount(f"account {code} does not exist", field=name)
+    source_ccy, target_ccy = accounts[source].currency, accounts[target].currency
+    if source_ccy == target_ccy:
+        raise InvalidJournal("both accounts are in the same currency", field="target")
+    if not isinstance(rate, Decimal) or not rate.is_finite() or rate <= 0:
+        raise InvalidJournal("rate must be a positive decimal", field="rate")
+    if type(source_amount) is not int or source_amount <= 0:
+        raise InvalidJournal("source amount must be a positive integer", field="source_amount")
+    try:
+        target_amount = apply_rate(source_amount, source_ccy, target_ccy, rate)
+    except MoneyError as exc:
+        raise InvalidJournal(str(exc), field="rate") from None
+    if target_amount == 0:
+        raise InvalidJournal("the converted amount rounds to zero", field="source_amount")
+    source_fx = ensure_exchange_account(source_ccy).code
+    target_fx = ensure_exchange_account(target_ccy).code
+    spec = JournalSpec(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        effective_date=effective_date,
+        legs=(
+            LegSpec(source, -source_amount, source_ccy),
+            LegSpec(source_fx, source_amount, source_ccy),
+            LegSpec(target_fx, -target_amount, target_ccy),
+            LegSpec(target, target_amount, target_ccy),
+        ),
+        memo=memo,
+        metadata={
+            "exchange": {
+                "rate": str(rate),
+                "rate_date": rate_date.isoformat(),
+                "source_currency": source_ccy,
+                "target_currency": target_ccy,
+                "source_amount": source_amount,
+                "target_amount": target_amount,
+            }
+        },
+    )
+    return post_journal(spec)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def balance(account: str | Account, as_of: date | None = None) -> Balance:
+    """Posted, pending and available balance of one account, now or as of a date."""
+    if isinstance(account, str):
+        try:
+            account = Account.objects.get(code=account)
+        except Account.DoesNotExist:
+            raise UnknownAccount(f"account {account} does not exist", field="account") from None
+    if as_of is None:
+        account.refresh_from_db()
+        pd, pc = account.posted_debits, account.posted_credits
+        qd, qc = account.pending_debits, account.pending_credits
+    else:
+        pd, pc = _sum_legs(Leg.objects.filter(account=account, is_pending=False,
+                                              effective_date__lte=as_of))
+        qd, qc = _sum_legs(
+            Leg.objects.filter(
+                account=account,
+                is_pending=True,
+                effective_date__lte=as_of,
+                journal__status=JournalStatus.PENDING,
+            )
+        )
+    return Balance(
+        account=account.code,
+        currency=account.currency,
+        kind=account.kind,
+        posted=natural_balance(account.kind, pd, pc),
+        pending_debits=qd,
+        pending_credits=qc,
+        available=available_balance(account.kind, pd, pc, qd, qc),
+        floor=account.floor,
+    )
+
+
+def balances_for_owner(owner_type: str, owner_id: int | None) -> list[Balance]:
+    accounts = Account.objects.filter(owner_type=owner_type, owner_id=owner_id).order_by("code")
+    return [
+        Balance(
+            account=a.code,
+            currency=a.currency,
+            kind=a.kind,
+            posted=natural_balance(a.kind, a.posted_debits, a.posted_credits),
+            pending_debits=a.pending_debits,
+            pending_credits=a.pending_credits,
+            available=available_balance(
+                a.kind, a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits
+            ),
+            floor=a.floor,
+        )
+        for a in accounts
+    ]
+
+
+def _sum_legs(legs: Any) -> tuple[int, int]:
+    debits = credits = 0
+    for amount in legs.values_list("amount", flat=True).iterator(chunk_size=5000):
+        if amount > 0:
+            debits += amount
+        else:
+            credits -= amount
+    return debits, credits
+
+
+# ---------------------------------------------------------------------------- verify
+
+
+@dataclass
+class VerifyReport:
+    accounts: int = 0
+    journals: int = 0
+    legs: int = 0
+    problems: list[str] = field(default_factory=list)
+    totals_by_currency: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify() -> VerifyReport:
+    """Recompute every balance from the legs and check every journal balances."""
+    report = VerifyReport()
+    leg, journal, account = Leg._meta.db_table, Journal._meta.db_table, Account._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {account}")
+        report.accounts = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM {journal}")
+        report.journals = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM {leg}")
+        report.legs = cursor.fetchone()[0]
+
+        cursor.execute(
+            f"SELECT journal_id, currency, sum(amount) FROM {leg}"
+            " GROUP BY journal_id, currency HAVING sum(amount) <> 0 ORDER BY journal_id"
+        )
+        for journal_id, currency, total in cursor.fetchall():
+            report.problems.append(
+                f"journal {journal_id} does not balance in {currency}: off by {total:+d}"
+            )
+        cursor.execute(
+            f"SELECT j.id, count(l.id) FROM {journal} j LEFT JOIN {leg} l ON l.journal_id = j.id"
+            " GROUP BY j.id HAVING count(l.id) < 2 ORDER BY j.id"
+        )
+        for journal_id, count in cursor.fetchall():
+            report.problems.append(f"journal {journal_id} has {count} leg(s); it needs two")
+        cursor.execute(
+            f"SELECT DISTINCT l.journal_id FROM {leg} l LEFT JOIN {journal} j"
+            " ON j.id = l.journal_id WHERE j.id IS NULL"
+        )
+        for (journal_id,) in cursor.fetchall():
+            report.problems.append(f"legs point at journal {journal_id}, which does not exist")
+        cursor.execute(
+            f"SELECT l.id, a.code, l.currency, a.currency FROM {leg} l JOIN {account} a"
+            " ON a.id = l.account_id WHERE l.currency <> a.currency"
+        )
+        for leg_id, code, leg_ccy, acct_ccy in cursor.fetchall():
+            report.problems.append(
+                f"leg {leg_id} on account {code} is in {leg_ccy}; the account is in {acct_ccy}"
+            )
+        cursor.execute(
+            f"SELECT j.id FROM {journal} j JOIN {leg} l ON l.journal_id = j.id"
+            " GROUP BY j.id, j.status HAVING"
+            " (j.status = 'posted' AND max(CASE WHEN l.is_pending THEN 1 ELSE 0 END) = 1) OR"
+            " (j.status <> 'posted' AND min(CASE WHEN l.is_pending THEN 1 ELSE 0 END) = 0)"
+        )
+        for (journal_id,) in cursor.fetchall():
+            report.problems.append(f"journal {journal_id} mixes pending and posted legs")
+
+        # Recompute every account's totals from its legs and compare with what is stored.
+        cursor.execute(
+            f"SELECT l.account_id,"
+            " sum(CASE WHEN NOT l.is_pending AND l.amount > 0 THEN l.amount ELSE 0 END),"
+            " sum(CASE WHEN NOT l.is_pending AND l.amount < 0 THEN -l.amount ELSE 0 END),"
+            " sum(CASE WHEN l.is_pending AND j.status = 'pending' AND l.amount > 0"
+            "     THEN l.amount ELSE 0 END),"
+            " sum(CASE WHEN l.is_pending AND j.status = 'pending' AND l.amount < 0"
+            "     THEN -l.amount ELSE 0 END)"
+            f" FROM {leg} l JOIN {journal} j ON j.id = l.journal_id GROUP BY l.account_id"
+        )
+        computed = {row[0]: tuple(int(v) for v in row[1:]) for row in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT id, code, kind, currency, floor, posted_debits, posted_credits,"
+            f" pending_debits, pending_credits FROM {account} ORDER BY id"
+        )
+        totals: dict[str, int] = defaultdict(int)
+        for row in cursor.fetchall():
+            account_id, code, kind, currency, floor = row[:5]
+            stored = tuple(int(v) for v in row[5:])
+            actual = computed.get(account_id, (0, 0, 0, 0))
+            if stored != actual:
+                report.problems.append(
+                    f"account {code}: stored totals (posted debits, posted credits, pending"
+                    f" debits, pending credits) {stored} differ from the legs {actual}"
+                )
+            if floor is not None and available_balance(kind, *actual) < floor:
+                report.problems.append(
+                    f"account {code} is below its floor: available"
+                    f" {available_balance(kind, *actual)} < {floor}"
+                )
+            totals[currency] += actual[0] - actual[1]
+        report.totals_by_currency = dict(sorted(totals.items()))
+        for currency, total in report.totals_by_currency.items():
+            if total != 0:
+                report.problems.append(f"posted balances in {currency} sum to {total:+d}, not 0")
+    return report
+
+
+# ---------------------------------------------------------------------------- internals
+
+
+def _write_with_retry(items: list[_Item]) -> list[PostedJournal]:
+    # A concurrent writer may insert the same idempotency key between our look-up and our
+    # insert; the unique index refuses ours, and a second pass finds theirs as a replay.
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _write(items)
+        except IntegrityError as exc:
+            if "idempotency_key" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _replayed(key: str, existing: tuple[int, str, str], content: str) -> PostedJournal:
+    journal_id, stored_hash, status = existing
+    if stored_hash != content:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was already used for journal {journal_id} with different"
+            " content; nothing was written",
+            field="idempotency_key",
+        )
+    return PostedJournal(journal_id, key, status, created=False)
+
+
+def _existing_by_key(keys: Sequence[str]) -> dict[str, tuple[int, str, str]]:
+    found: dict[str, tuple[int, str, str]] = {}
+    for chunk in _chunks(list(keys), _IN_CHUNK):
+        for key, journal_id, stored_hash, status in Journal.objects.filter(
+            idempotency_key__in=chunk
+        ).values_list("idempotency_key", "id", "content_hash", "status"):
+            found[key] = (journal_id, stored_hash, status)
+    return found
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _lock_pending(pending_id: int) -> Journal:
+    query = Journal.objects.filter(pk=pending_id)
+    if connection.vendor == "postgresql":
+        query = query.select_for_update()
+    journal = query.first()
+    if journal is None or journal.pending_id is not None or journal.status == JournalStatus.POSTED:
+        raise PendingStateError(f"journal {pending_id} is not a pending journal", field="pending")
+    return journal
+
+
+def _require_open(pending: Journal) -> None:
+    if pending.status != JournalStatus.PENDING:
+        raise PendingStateError(
+            f"pending journal {pending.id} is already {pending.status}", field="pending"
+        )
+    if pending.expires_at is not None and pending.expires_at <= timezone.now():
+        raise PendingStateError(
+            f"pending journal {pending.id} expired at {pending.expires_at.isoformat()}",
+            field="pending",
+        )
+
+
+def _legs_of(journal: Journal) -> tuple[LegSpec, ...]:
+    return tuple(
+        LegSpec(code, amount, currency)
+        for code, amount, currency in Leg.objects.filter(journal=journal)
+        .order_by("id")
+        .values_list("account__code", "amount", "currency")
+    )
+
+
+def _resolve(pending: Journal, status: str, *, now: datetime | None = None) -> None:
+    """Take a pending journal's legs out of the pending totals and mark it resolved."""
+    rows = _load_accounts({leg.account for leg in _legs_of(pending)})
+    for code, amount, _ in _leg_rows(pending):
+        rows[code].totals.apply(amount, pending=True, release=True)
+        rows[code].touched = True
+    _save_totals(rows.values())
+    Journal.objects.filter(pk=pending.pk, status=JournalStatus.PENDING).update(
+        status=status, resolved_at=now or timezone.now()
+    )
+
+
+def _leg_rows(journal: Journal) -> list[tuple[str, int, str]]:
+    return list(
+        Leg.objects.filter(journal=journal).values_list("account__code", "amount", "currency")
+    )
+
+
+def _load_accounts(codes: Iterable[str]) -> dict[str, _AccountRow]:
+    """Fetch accounts with their totals, locking them on PostgreSQL (in id order, so two
+    writers never wait on each other in a cycle). SQLite's writer lock is already held."""
+    table = Account._meta.db_table
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    rows: dict[str, _AccountRow] = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted(codes), _IN_CHUNK):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT id, code, kind, currency, floor, posted_debits, posted_credits,"
+                f" pending_debits, pending_credits FROM {table} WHERE code IN ({marks})"
+                f" ORDER BY id{lock}",
+                chunk,
+            )
+            for row in cursor.fetchall():
+                rows[row[1]] = _AccountRow(
+                    id=row[0],
+                    code=row[1],
+                    currency=row[3],
+                    totals=Totals(row[2], row[4], *(int(v) for v in row[5:9])),
+                )
+    return rows
+
+
+def _save_totals(rows: Iterable[_AccountRow]) -> None:
+    params = [
+        (
+            r.totals.posted_debits,
+            r.totals.posted_credits,
+            r.totals.pending_debits,
+            r.totals.pending_credits,
+            r.id,
+        )
+        for r in rows
+        if r.touched
+    ]
+    if params:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {Account._meta.db_table} SET posted_debits = %s, posted_credits = %s,"
+                " pending_debits = %s, pending_credits = %s WHERE id = %s",
+                params,
+            )
+
+
+def _allocate_ids(count: int) -> list[int]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval('ledger_journal_id_seq') FROM generate_series(1, %s)", [count]
+            )
+            return [row[0] for row in cursor.fetchall()]
+        # SQLite: the transaction began IMMEDIATE, so no other writer can take these ids.
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {Journal._meta.db_table}")
+        start = int(cursor.fetchone()[0]) + 1
+        return list(range(start, start + count))
+
+
+def _write(items: list[_Item], *, release: Journal | None = None) -> list[PostedJournal]:
+    """Write journals whose specs are already validated. Must run inside a transaction."""
+    results: list[PostedJournal | None] = [None] * len(items)
+    existing = _existing_by_key([item.spec.idempotency_key for item in items])
+    first_in_batch: dict[str, int] = {}
+    new: list[int] = []
+    for index, item in enumerate(items):
+        key = item.spec.idempotency_key
+        if key in existing:
+            results[index] = _replayed(key, existing[key], item.content)
+        elif key in first_in_batch:
+            earlier = items[first_in_batch[key]]
+            if earlier.content != item.content:
+                raise IdempotencyConflict(
+                    f"idempotency key {key!r} appears twice in the batch with different content",
+                    field=f"{item.where}idempotency_key",
+                )
+        else:
+            first_in_batch[key] = index
+            new.append(index)
+    if not new:
+        return [r for r in results if r is not None]
+
+    codes = {leg.account for index in new for leg in items[index].spec.legs}
+    release_legs = _leg_rows(release) if release is not None else []
+    codes.update(code for code, _, _ in release_legs)
+    accounts = _load_accounts(codes)
+
+    for code, amount, _ in release_legs:
+        accounts[code].totals.apply(amount, pending=True, release=True)
+        accounts[code].touched = True
+
+    for index in new:
+        item = items[index]
+        pending = item.status == "pending"
+        before: dict[str, int] = {}
+        for position, leg in enumerate(item.spec.legs):
+            row = accounts.get(leg.account)
+            if row is None:
+                raise UnknownAccount(
+                    f"account {leg.account} does not exist",
+                    field=f"{item.where}legs[{position}].account",
+                )
+            if row.currency != leg.currency:
+                raise InvalidJournal(
+                    f"account {leg.account} is in {row.currency}, the leg is in {leg.currency}",
+                    field=f"{item.where}legs[{position}].currency",
+                )
+            if row.totals.floor is not None and leg.account not in before:
+                before[leg.account] = row.totals.available
+            row.totals.apply(leg.amount, pending=pending)
+            row.touched = True
+        for code, was in before.items():
+            totals = accounts[code].totals
+            if totals.available < was and totals.breaches_floor():
+                raise FloorBreached(
+                    f"account {code} would go below its floor: available {was},"
+                    f" after this journal {totals.available}, floor {totals.floor}",
+                    field=f"{item.where}legs",
+                )
+
+    ids = _allocate_ids(len(new))
+    now = timezone.now()
+    journal_rows = []
+    leg_rows = []
+    for journal_id, index in zip(ids, new, strict=True):
+        item = items[index]
+        spec = item.spec
+        pending = item.status == "pending"
+        for leg in spec.legs:
+            leg_rows.append(
+                (journal_id, accounts[leg.account].id, leg.amount, leg.currency,
+                 spec.effective_date, pending)
+            )
+        journal_rows.append(
+            (journal_id, spec.idempotency_key, item.content, spec.kind, item.status,
+             spec.effective_date, now, spec.memo, json.dumps(dict(spec.metadata)),
+             item.pending_id, item.expires_at, None, item.reverses_id)
+        )
+        results[index] = PostedJournal(journal_id, spec.idempotency_key, item.status, True)
+
+    _insert_rows(leg_rows, journal_rows)
+    _save_totals(accounts.values())
+    if release is not None:
+        Journal.objects.filter(pk=release.pk, status=JournalStatus.PENDING).update(
+            status=JournalStatus.COMPLETED, resolved_at=now
+        )
+    # Replays of a key first seen earlier in this batch point at the journal just written.
+    for index, item in enumerate(items):
+        if results[index] is None:
+            results[index] = results[first_in_batch[item.spec.idempotency_key]]
+    return [r for r in results if r is not None]
+
+
+LEG_COLUMNS = ("journal_id", "account_id", "amount", "currency", "effective_date", "is_pending")
+JOURNAL_COLUMNS = (
+    "id", "idempotency_key", "content_hash", "kind", "status", "effective_date", "created_at",
+    "memo", "metadata", "pending_id", "expires_at", "resolved_at", "reverses_id",
+)
+
+
+def _insert_rows(leg_rows: list[tuple[Any, ...]], journal_rows: list[tuple[Any, ...]]) -> None:
+    """Legs first, then journals: the journal's insert trigger checks that its legs are all
+    there and balance, and the leg trigger refuses legs for a journal that already exists."""
+    leg_table, journal_table = Leg._meta.db_table, Journal._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            raw = cursor.cursor
+            with raw.copy(f"COPY {leg_table} ({', '.join(LEG_COLUMNS)}) FROM STDIN") as copy:
+                for row in leg_rows:
+                    copy.write_row(row)
+            with raw.copy(
+                f"COPY {journal_table} ({', '.join(JOURNAL_COLUMNS)}) FROM STDIN"
+            ) as copy:
+                for row in journal_rows:
+                    copy.write_row(row)
+            return
+        ops = connection.ops
+        cursor.executemany(
+            f"INSERT INTO {leg_table} ({', '.join(LEG_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s)",
+            [(j, a, amt, c, ops.adapt_datefield_value(d), p) for j, a, amt, c, d, p in leg_rows],
+        )
+        marks = ", ".join(["%s"] * len(JOURNAL_COLUMNS))
+        cursor.executemany(
+            f"INSERT INTO {journal_table} ({', '.join(JOURNAL_COLUMNS)}) VALUES ({marks})",
+            [
+                (i, k, h, kind, s, ops.adapt_datefield_value(d),
+                 ops.adapt_datetimefield_value(created), memo, meta, pid,
+                 ops.adapt_datetimefield_value(exp), res, rev)
+                for i, k, h, kind, s, d, created, memo, meta, pid, exp, res, rev in journal_rows
+            ],
+        )

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from keel.api.api import api
+
+admin.site.site_header = "Keel operators"
+admin.site.site_title = "Keel operators"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("keel.accounts.urls")),
+    path("api/v1/", api.urls),
+    path("", include("keel.web.urls")),
+]

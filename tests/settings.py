@@ -1,0 +1,26 @@
+"""Settings for the test suite: Keel's own settings with a throw-away data directory."""
+
+import os
+import tempfile
+
+os.environ.setdefault("KEEL_DATA_DIR", tempfile.mkdtemp(prefix="keel-test-"))
+os.environ.setdefault("KEEL_INSECURE_HTTP", "1")
+os.environ.setdefault("KEEL_SECRET_KEY", "keel-test-suite-only-" + "k" * 40)
+
+from keel.settings import *  # noqa: E402, F403
+from keel.settings import DATA_DIR, DATABASES  # noqa: E402
+
+# Argon2 is the production hasher (tests/test_settings.py checks it); tests that create
+# many users do not need to pay for it.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A file, not :memory:, so tests with several threads or processes share one database
+# through SQLite's own locking, as production does.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SECURE_SSL_REDIRECT = False
