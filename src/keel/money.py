@@ -18,6 +18,7 @@ This module is deliberately free of Django so it can be used from anywhere
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
@@ -608,9 +609,12 @@ def _separators(
 
 @lru_cache(maxsize=512)
 def _currency_affixes(code: str, loc: Locale) -> tuple[str, ...]:
-    symbol = babel_numbers.get_currency_symbol(code, loc)
+    # Bidi marks are stripped from the text before matching, so from symbols too.
+    symbol = babel_numbers.get_currency_symbol(code, loc).translate(_BIDI_MARKS)
     affixes = {code}
-    if symbol and not any(ch.isdigit() or ch.isspace() for ch in symbol):
+    # Symbols may contain spaces (XOF is "F CFA") but never digits, which would
+    # make them indistinguishable from the amount.
+    if symbol and not any(ch.isdigit() for ch in symbol):
         affixes.add(symbol)
     # Longest first so that "US$" is tried before "$" and "kr." before "kr".
     return tuple(sorted(affixes, key=lambda a: (-len(a), a)))
@@ -711,9 +715,9 @@ def _strip_decorations(
         raise AmountError(f"amount {_show(text)} has no digits", field="text")
     stops = _SIGN_CHARS | groups | {decimal, "(", ")"}
     if not (s[0].isdigit() or s.startswith(decimal)):
-        _reject_token(_leading_token(s, stops), text, cur, affixes)
+        _reject_token(_leading_token(s, stops), s[0], "start", text, cur, affixes)
     if not (s[-1].isdigit() or s.endswith(decimal)):
-        _reject_token(_leading_token(s[::-1], stops)[::-1], text, cur, affixes)
+        _reject_token(_leading_token(s[::-1], stops)[::-1], s[-1], "end", text, cur, affixes)
 
     if open_bracket != close_bracket:
         raise AmountError(f"amount {_show(text)} has unbalanced parentheses", field="text")
@@ -727,10 +731,14 @@ def _leading_token(s: str, stops: frozenset[str]) -> str:
     end = 0
     while end < len(s) and not (s[end].isspace() or s[end].isdigit() or s[end] in stops):
         end += 1
-    return s[:end] or s[0]
+    return s[:end]
 
 
-def _reject_token(token: str, text: str, cur: Currency, affixes: tuple[str, ...]) -> None:
+def _reject_token(
+    token: str, char: str, where: str, text: str, cur: Currency, affixes: tuple[str, ...]
+) -> None:
+    if not token:  # a separator, sign or bracket where the digits should begin or end
+        raise AmountError(f"amount {_show(text)} cannot {where} with {char!r}", field="text")
     if token in CURRENCIES:
         raise AmountError(
             f"amount {_show(text)} is in {token}, but {cur.code} was expected", field="text"
@@ -821,6 +829,9 @@ def _chunks_of_three(digits: str) -> list[str]:
     return [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
 
 
+_FIRST_DIGITS = re.compile(r"[0-9]+")
+
+
 @lru_cache(maxsize=256)
 def _currency_pattern(loc: Locale, places: int) -> babel_numbers.NumberPattern:
     pattern: babel_numbers.NumberPattern = copy.copy(loc.currency_formats["standard"])
@@ -828,8 +839,6 @@ def _currency_pattern(loc: Locale, places: int) -> babel_numbers.NumberPattern:
     # which disagrees with ISO for e.g. IQD (0 vs 3) and HUF (0 vs 2), and would
     # round those amounts.  Forcing the pattern's fraction digits avoids that.
     pattern.frac_prec = (places, places)
-    # Threes everywhere (not the lakh grouping of en_IN) so parse_amount reads it back.
-    pattern.grouping = (3, 3)
     return pattern
 
 
@@ -839,14 +848,22 @@ def _format_with_symbol(minor: int, cur: Currency, loc: Locale, *, grouping: boo
         # babel normalises and quantises in the ambient context; give it enough
         # precision that a large amount is never rounded (or rejected).
         ctx.prec = max(ctx.prec, len(value.as_tuple().digits) + 2)
-        return babel_numbers.format_currency(
+        text = babel_numbers.format_currency(
             value,
             cur.code,
             format=_currency_pattern(loc, cur.exponent),
             locale=loc,
             currency_digits=False,
-            group_separator=grouping,
+            # Grouped below instead: babel 2.19 strips pattern quotes *after*
+            # inserting the number, so with CLDR's ASCII apostrophe group symbol
+            # (de_CH) "10'000'000'000.07" comes out as "10000000'000.07".
+            group_separator=False,
         )
+    if not grouping:
+        return text
+    # The first run of digits is the integer part: currency symbols carry no digits.
+    group = babel_numbers.get_group_symbol(loc)
+    return _FIRST_DIGITS.sub(lambda m: group.join(_chunks_of_three(m.group())), text, count=1)
 
 
 # --------------------------------------------------------------------------- allocation
@@ -924,12 +941,12 @@ def apply_rate(minor: int, from_currency: str, to_currency: str, rate: Decimal) 
     rate is units of to_currency per one unit of from_currency.  The exact value
     minor / 10**e_from * rate * 10**e_to is rounded half to even: conversions
     are frequent and automatic, and banker's rounding keeps the sum of many
-    conversions unbiased (it is also what IEEE 754 and most FX back-offices use).
+    conversions unbiased, where half-up would drift upwards on every exact tie.
     """
     minor = _require_int(minor, "minor")
     source = _currency(from_currency, "from_currency")
     target = _currency(to_currency, "to_currency")
-    if isinstance(rate, bool | float) or not isinstance(rate, Decimal):
+    if not isinstance(rate, Decimal):  # floats (and ints, strs) are refused, not converted
         raise TypeError(f"rate must be a Decimal, not {type(rate).__name__}")
     if not rate.is_finite() or rate <= 0:
         raise MoneyError(f"rate must be a positive finite Decimal, not {rate}", field="rate")

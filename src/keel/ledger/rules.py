@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from keel.money import MoneyError, get_currency
@@ -287,6 +288,49 @@ def scale_two_leg_pending(pending_legs: Sequence[LegSpec], amount: int) -> tuple
     return (
         LegSpec(debit.account, amount, debit.currency),
         LegSpec(credit.account, -amount, credit.currency),
+    )
+
+
+def exchange_journal(
+    *,
+    idempotency_key: str,
+    effective_date: date,
+    source: str,
+    source_currency: str,
+    source_amount: int,
+    target: str,
+    target_currency: str,
+    target_amount: int,
+    rate: Decimal,
+    rate_date: date,
+    kind: str = "exchange",
+    memo: str = "",
+) -> JournalSpec:
+    """A conversion that balances in each currency on its own, through one exchange
+    (trading) account per currency, with the rate and its date recorded."""
+    source_fx = f"keel:fx:{source_currency.lower()}"
+    target_fx = f"keel:fx:{target_currency.lower()}"
+    return JournalSpec(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        effective_date=effective_date,
+        legs=(
+            LegSpec(source, -source_amount, source_currency),
+            LegSpec(source_fx, source_amount, source_currency),
+            LegSpec(target_fx, -target_amount, target_currency),
+            LegSpec(target, target_amount, target_currency),
+        ),
+        memo=memo,
+        metadata={
+            "exchange": {
+                "rate": str(rate),
+                "rate_date": rate_date.isoformat(),
+                "source_currency": source_currency,
+                "target_currency": target_currency,
+                "source_amount": source_amount,
+                "target_amount": target_amount,
+            }
+        },
     )
 
 

@@ -40,6 +40,7 @@ from .rules import (
     canonical_content,
     check_partial_post,
     content_hash,
+    exchange_journal,
     natural_balance,
     scale_two_leg_pending,
     validate_account,
@@ -326,29 +327,21 @@ def post_exchange(
         raise InvalidJournal(str(exc), field="rate") from None
     if target_amount == 0:
         raise InvalidJournal("the converted amount rounds to zero", field="source_amount")
-    source_fx = ensure_exchange_account(source_ccy).code
-    target_fx = ensure_exchange_account(target_ccy).code
-    spec = JournalSpec(
+    ensure_exchange_account(source_ccy)
+    ensure_exchange_account(target_ccy)
+    spec = exchange_journal(
         idempotency_key=idempotency_key,
-        kind=kind,
         effective_date=effective_date,
-        legs=(
-            LegSpec(source, -source_amount, source_ccy),
-            LegSpec(source_fx, source_amount, source_ccy),
-            LegSpec(target_fx, -target_amount, target_ccy),
-            LegSpec(target, target_amount, target_ccy),
-        ),
+        source=source,
+        source_currency=source_ccy,
+        source_amount=source_amount,
+        target=target,
+        target_currency=target_ccy,
+        target_amount=target_amount,
+        rate=rate,
+        rate_date=rate_date,
+        kind=kind,
         memo=memo,
-        metadata={
-            "exchange": {
-                "rate": str(rate),
-                "rate_date": rate_date.isoformat(),
-                "source_currency": source_ccy,
-                "target_currency": target_ccy,
-                "source_amount": source_amount,
-                "target_amount": target_amount,
-            }
-        },
     )
     return post_journal(spec)
 

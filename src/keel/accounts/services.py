@@ -1,0 +1,57 @@
+"""Creating people and their starting books."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from keel.ledger import services as ledger
+from keel.money import MoneyError, get_currency
+
+from .models import Role, User
+
+
+class AccountSetupError(ValueError):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def worker_account_code(user_id: int, *parts: str) -> str:
+    return ":".join(("worker", str(user_id), *parts))
+
+
+def open_worker_books(user: User) -> None:
+    """Every worker starts with a cash account and a salary buffer in their home currency;
+    neither may go below zero. Other accounts open as income and benefits arrive."""
+    for part, name in (("cash", "Cash"), ("buffer", "Salary buffer")):
+        ledger.open_account(
+            worker_account_code(user.pk, part),
+            owner_type="worker",
+            owner_id=user.pk,
+            kind="asset",
+            currency=user.home_currency,
+            floor=0,
+            name=name,
+        )
+
+
+@transaction.atomic
+def create_worker(
+    email: str, *, name: str, password: str | None, currency: str = "USD"
+) -> User:
+    try:
+        get_currency(currency)
+    except MoneyError as exc:
+        raise AccountSetupError(str(exc), field="currency") from None
+    if User.objects.filter(email__iexact=email).exists():
+        raise AccountSetupError(f"a person with the email {email} already exists", field="email")
+    user = User.objects.create_user(email, password, name=name, home_currency=currency)
+    grant_role(user, Role.WORKER)
+    open_worker_books(user)
+    return user
+
+
+def grant_role(user: User, role: Role) -> None:
+    group, _ = Group.objects.get_or_create(name=str(role))
+    user.groups.add(group)

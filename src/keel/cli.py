@@ -1,0 +1,395 @@
+"""The `keel` command.
+
+Every command has --help; a refused operation prints one line starting with "error:" and
+exits non-zero. Django's own management commands (createsuperuser, shell, check, ...) are
+available too: `keel createsuperuser`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+_DJANGO_READY = False
+
+
+def setup_django(**environ: str) -> None:
+    """Load settings once; options that change settings must be set before this."""
+    global _DJANGO_READY
+    for key, value in environ.items():
+        os.environ.setdefault(key, value)
+    if _DJANGO_READY:
+        return
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keel.settings")
+    import django
+
+    django.setup()
+    _DJANGO_READY = True
+
+
+def _django_commands() -> dict[str, str]:
+    setup_django()
+    from django.core.management import get_commands
+
+    return get_commands()
+
+
+class KeelGroup(click.Group):
+    """Keel's commands first; any Django management command after them."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        try:
+            known = name in _django_commands()
+        except Exception:  # noqa: BLE001 - a broken configuration is reported by main()
+            return None
+        if not known:
+            return None
+
+        @click.command(
+            name,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                              "help_option_names": []},
+            add_help_option=False,
+        )
+        @click.pass_context
+        def django_command(inner: click.Context) -> None:
+            from django.core.management import execute_from_command_line
+
+            execute_from_command_line(["keel", name, *inner.args])
+
+        return django_command
+
+
+@click.group(cls=KeelGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="keel")
+def main_group() -> None:
+    """Keel: a safety net for portfolio careers.
+
+    Income stability, portable benefits and peer pools on a double-entry ledger. Settings
+    come from the environment: KEEL_DATA_DIR, KEEL_DATABASE_URL, KEEL_SECRET_KEY,
+    KEEL_DEBUG, KEEL_ALLOWED_HOSTS (see docs/architecture.md).
+    """
+
+
+# ------------------------------------------------------------------------------ serving
+
+
+def _serve(host: str, port: int, workers: int, threads: int) -> None:
+    from django.core.management import call_command
+    from gunicorn.app.base import BaseApplication
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+    class KeelServer(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "accesslog": "-",
+                "errorlog": "-",
+                "timeout": 120,
+                "graceful_timeout": 20,
+                "forwarded_allow_ips": os.environ.get("KEEL_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from keel.wsgi import application
+
+            return application
+
+    KeelServer().run()
+
+
+def _default_workers() -> int:
+    return max(2, min(4, (os.cpu_count() or 1) * 2))
+
+
+@main_group.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="Worker processes (default 2-4).")
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="Serve plain HTTP without a TLS proxy (cookies not marked secure). Local use only.",
+)
+def serve(host: str, port: int, workers: int | None, threads: int, insecure_http: bool) -> None:
+    """Serve Keel with a production WSGI server (gunicorn)."""
+    if insecure_http:
+        os.environ["KEEL_INSECURE_HTTP"] = "1"
+    setup_django()
+    _require_migrated()
+    _serve(host, port, workers or _default_workers(), threads)
+
+
+@main_group.command()
+@click.option("--no-serve", is_flag=True, help="Load the demo data and stop.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--seed", default=2026, show_default=True, type=int, help="Demo world seed.")
+def demo(no_serve: bool, host: str, port: int, seed: int) -> None:
+    """Create the database, load the demo world (idempotently) and serve it."""
+    # The demo is served over plain HTTP on this machine.
+    setup_django(KEEL_INSECURE_HTTP="1")
+    from django.core.management import call_command
+
+    from keel.demo import DEMO_PASSWORD, load_demo
+
+    click.echo("Preparing the database ...")
+    call_command("migrate", interactive=False, verbosity=0)
+    summary = load_demo(seed=seed, progress=lambda line: click.echo(f"  {line}"))
+    click.echo(summary.describe())
+    url = f"http://{host}:{port}/"
+    click.echo("")
+    click.echo(f"  Demo login:      {summary.worker_email} / {DEMO_PASSWORD}")
+    click.echo(f"  Operator login:  {summary.operator_email} / {DEMO_PASSWORD}  ({url}admin/)")
+    if no_serve:
+        return
+    click.echo(f"  Serving Keel on  {url}  (Ctrl+C stops)")
+    click.echo("")
+    _serve(host, port, _default_workers(), 4)
+
+
+@main_group.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False)
+
+
+def _require_migrated() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise click.ClickException("the database needs migrating: run `keel migrate` first")
+
+
+# ------------------------------------------------------------------------------ ledger
+
+
+@main_group.group()
+def ledger() -> None:
+    """Inspect and maintain the ledger."""
+
+
+@ledger.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def ledger_verify(as_json: bool) -> None:
+    """Recompute every balance from the legs and prove the books balance."""
+    setup_django()
+    from keel.ledger.services import verify
+
+    report = verify()
+    if as_json:
+        click.echo(json.dumps({
+            "ok": report.ok, "accounts": report.accounts, "journals": report.journals,
+            "legs": report.legs, "totals_by_currency": report.totals_by_currency,
+            "problems": report.problems,
+        }, indent=2))
+    else:
+        click.echo(
+            f"{report.accounts} accounts, {report.journals} journals, {report.legs} legs checked"
+        )
+        for currency, total in report.totals_by_currency.items():
+            click.echo(f"  {currency}: posted legs sum to {total}")
+        for problem in report.problems:
+            click.echo(f"PROBLEM: {problem}", err=True)
+    if not report.ok:
+        raise click.ClickException(f"the ledger does not verify: {len(report.problems)} problem(s)")
+    if not as_json:
+        click.echo("ok: every journal balances and every balance matches its legs")
+
+
+@ledger.command("expire")
+def ledger_expire() -> None:
+    """Expire pending journals whose time is up."""
+    setup_django()
+    from keel.ledger.services import expire_pending
+
+    click.echo(f"{expire_pending()} pending journal(s) expired")
+
+
+@main_group.command("export")
+@click.option("--owner", required=True,
+              help="worker:ID, pool:ID, platform:ID, keel, or a worker's email address.")
+@click.option("--format", "fmt", type=click.Choice(["beancount", "csv", "json"]),
+              required=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write ('-' for standard output).")
+def export(owner: str, fmt: str, output: Path) -> None:
+    """Export an owner's books as Beancount, CSV or JSON."""
+    setup_django()
+    from keel.ledger.export import Owner, export_owner, parse_owner
+
+    if "@" in owner:
+        from keel.accounts.models import User
+
+        user = User.objects.filter(email__iexact=owner).first()
+        if user is None:
+            raise click.ClickException(f"no worker with the email {owner}")
+        who = Owner("worker", user.pk)
+    else:
+        try:
+            who = parse_owner(owner)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    if str(output) == "-":
+        summary = export_owner(who, fmt, sys.stdout)  # type: ignore[arg-type]
+    else:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            summary = export_owner(who, fmt, out)  # type: ignore[arg-type]
+        click.echo(f"wrote {output}: {summary}", err=True)
+
+
+# ------------------------------------------------------------------------------ people
+
+
+@main_group.group()
+def worker() -> None:
+    """Manage workers."""
+
+
+@worker.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="The worker's name.")
+@click.option("--currency", default="USD", show_default=True, help="Home currency (ISO 4217).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def worker_add(email: str, name: str, currency: str, password_stdin: bool) -> None:
+    """Create a worker with their starting accounts; prints a one-time password."""
+    setup_django()
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from keel.accounts.services import AccountSetupError, create_worker
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    try:
+        validate_password(password)
+        user = create_worker(email, name=name, password=password, currency=currency)
+    except AccountSetupError as exc:
+        raise click.ClickException(f"{exc.field}: {exc}") from None
+    except ValidationError as exc:
+        raise click.ClickException("; ".join(exc.messages)) from None
+    click.echo(f"created worker {user.pk} {user.email} ({user.home_currency})")
+    if not password_stdin:
+        click.echo(f"password (shown once): {password}")
+
+
+# ------------------------------------------------------------------------------ operations
+
+
+@main_group.command()
+@click.option("--json", "as_json", is_flag=True, help="Print figures as JSON.")
+@click.option("--quick", is_flag=True, help="Smaller sizes, for CI.")
+def bench(as_json: bool, quick: bool) -> None:
+    """Measure throughput and latency beside raw baselines from the same run."""
+    from keel.bench import format_table, run_bench
+
+    progress: Callable[[str], None] = lambda line: click.echo(line, err=True)  # noqa: E731
+    result = run_bench(quick=quick, progress=progress)
+    click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
+
+
+@main_group.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write a consistent copy of the database to FILE (safe while Keel runs)."""
+    setup_django()
+    from keel.backup import backup
+
+    result = backup(file)
+    click.echo(f"backed up the {result.engine} database to {result.path} ({result.size} bytes)")
+
+
+@main_group.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(file: Path, yes: bool) -> None:
+    """Replace the database with the backup in FILE, then verify the ledger."""
+    setup_django()
+    from keel.backup import restore
+    from keel.ledger.services import verify
+
+    if not yes:
+        click.confirm("This replaces the whole database. Stop Keel's servers first. Continue?",
+                      abort=True)
+    restore(file)
+    report = verify()
+    if not report.ok:
+        raise click.ClickException(
+            f"restored, but the ledger does not verify: {report.problems[0]}"
+        )
+    click.echo(f"restored {file}: {report.journals} journals, ledger verifies")
+
+
+# ------------------------------------------------------------------------------ entry
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from django.core.exceptions import ImproperlyConfigured, ValidationError
+    from django.core.management.base import CommandError
+    from django.db import DatabaseError
+
+    from keel.backup import BackupError
+    from keel.ledger.rules import LedgerError
+    from keel.money import MoneyError
+
+    return (LedgerError, MoneyError, BackupError, CommandError, DatabaseError,
+            ImproperlyConfigured, ValidationError, OSError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        main_group.main(args=argv, prog_name="keel", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code if exc.exit_code else 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:  # noqa: BLE001 - the one place that turns failures into a line
+        if os.environ.get("KEEL_DEBUG") == "1":
+            raise
+        known = _known_errors()
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, known):
+            if "no such table" in message or ("relation" in message and "does not exist" in message):
+                message += " (is the database set up? run `keel migrate`)"
+            click.echo(f"error: {message}", err=True)
+        else:
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {message}"
+                " (run with KEEL_DEBUG=1 for details)",
+                err=True,
+            )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""A deterministic, believable demo world: workers, the platforms and clients they earn
+from, and three years of journals.
+
+Each day's activity is drawn from a random generator seeded by (seed, worker, source, day),
+so loading again adds nothing and loading on a later day only adds the new days.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+
+from keel.accounts.models import Role, User
+from keel.accounts.services import create_worker, grant_role, worker_account_code
+from keel.ledger import services as ledger
+from keel.ledger.rules import JournalSpec, LegSpec, exchange_journal
+from keel.money import apply_rate
+
+DEMO_PASSWORD = "keel-demo-2026"
+DEMO_WORKER = "demo@keel.example"
+DEMO_OPERATOR = "operator@keel.example"
+YEARS = 3
+BATCH = 2_000
+
+
+@dataclass(frozen=True)
+class Source:
+    slug: str
+    name: str
+    currency: str
+    stream: str  # recurring, project or micro
+    # How a payment arrives: cadence in days (0 = several a week), typical gross in minor
+    # units, spread, fee in basis points plus a fixed fee.
+    cadence: int
+    gross: int
+    spread: float
+    fee_bps: int = 0
+    fee_fixed: int = 0
+
+
+DEMO_SOURCES = (
+    Source("upwork", "Upwork", "USD", "project", 9, 85_000, 0.6, fee_bps=1000),
+    Source("northwind", "Northwind Studio (retainer)", "USD", "recurring", 30, 250_000, 0.0),
+    Source("memberships", "Membership site via Stripe", "USD", "recurring", 7, 14_000, 0.25,
+           fee_bps=290, fee_fixed=30),
+    Source("dashmile", "DashMile deliveries", "USD", "micro", 0, 4_200, 0.5, fee_bps=0),
+    Source("etsy", "Etsy shop (templates)", "USD", "micro", 4, 2_800, 0.7, fee_bps=650,
+           fee_fixed=20),
+    Source("acme", "Acme Robotics (milestones)", "USD", "project", 75, 480_000, 0.3),
+    Source("verlag", "Berliner Verlag", "EUR", "project", 45, 160_000, 0.4),
+)
+OTHER_SOURCES = (
+    Source("upwork", "Upwork", "USD", "project", 10, 60_000, 0.6, fee_bps=1000),
+    Source("dashmile", "DashMile deliveries", "USD", "micro", 0, 3_800, 0.5),
+    Source("fiverr", "Fiverr", "USD", "micro", 5, 9_000, 0.5, fee_bps=2000),
+    Source("client", "Direct client", "USD", "recurring", 30, 180_000, 0.1),
+    Source("verlag", "Berliner Verlag", "EUR", "project", 40, 120_000, 0.4),
+    Source("stripe", "Course sales via Stripe", "EUR", "recurring", 7, 9_000, 0.4,
+           fee_bps=290, fee_fixed=25),
+)
+OTHER_WORKERS = (
+    ("Sam Okafor", "USD"), ("Lena Fischer", "EUR"), ("Priya Raman", "USD"),
+    ("Jonas Berg", "EUR"), ("Ana Souza", "USD"), ("Tom Whitaker", "USD"),
+    ("Mei Lin", "USD"), ("Kofi Mensah", "USD"), ("Sofia Marino", "EUR"),
+    ("Diego Herrera", "USD"), ("Hana Sato", "USD"), ("Emma Laurent", "EUR"),
+    ("Ravi Patel", "USD"), ("Noor Haddad", "USD"), ("Lucas Meyer", "EUR"),
+    ("Grace Kim", "USD"), ("Omar Farouk", "USD"), ("Ines Costa", "EUR"),
+    ("Ben Carter", "USD"), ("Yara Nasser", "USD"),
+)
+# Monthly EUR→USD rates, a gentle deterministic drift around 1.08.
+EUR_USD_BASE = Decimal("1.0800")
+
+
+@dataclass
+class DemoSummary:
+    worker_email: str = DEMO_WORKER
+    operator_email: str = DEMO_OPERATOR
+    workers: int = 0
+    journals_created: int = 0
+    journals_existing: int = 0
+    start: date | None = None
+    end: date | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return (
+            f"Demo world: {self.workers} workers, {self.start} to {self.end};"
+            f" {self.journals_created} journals added, {self.journals_existing} already there."
+        )
+
+
+def _user(email: str, name: str, currency: str, joined: date) -> User:
+    existing = User.objects.filter(email=email).first()
+    if existing is not None:
+        return existing
+    user = create_worker(email, name=name, password=DEMO_PASSWORD, currency=currency)
+    # Their history starts when they joined; a later load regenerates from the same day,
+    # so the books it recomputes are identical and only new days are added.
+    user.date_joined = datetime.combine(joined, time(), tzinfo=UTC)
+    user.save(update_fields=["date_joined"])
+    return user
+
+
+def _operator() -> User:
+    user = User.objects.filter(email=DEMO_OPERATOR).first()
+    if user is None:
+        user = User.objects.create_superuser(DEMO_OPERATOR, DEMO_PASSWORD, name="Olu Operator")
+        grant_role(user, Role.PLATFORM_OPERATOR)
+    return user
+
+
+def _open_source_accounts(user: User, source: Source) -> None:
+    owner = {"owner_type": "worker", "owner_id": user.pk}
+    ledger.open_account(worker_account_code(user.pk, "income", source.slug), kind="income",
+                        currency=source.currency, name=source.name, **owner)
+    ledger.open_account(worker_account_code(user.pk, "expenses", "fees", source.slug),
+                        kind="expense", currency=source.currency,
+                        name=f"{source.name} fees", **owner)
+
+
+def _cash_code(user: User, currency: str) -> str:
+    if currency == user.home_currency:
+        return worker_account_code(user.pk, "cash")
+    return worker_account_code(user.pk, "cash", currency.lower())
+
+
+def _open_worker_accounts(user: User, sources: tuple[Source, ...]) -> None:
+    owner = {"owner_type": "worker", "owner_id": user.pk}
+    for source in sources:
+        _open_source_accounts(user, source)
+        if source.currency != user.home_currency:
+            ledger.ensure_exchange_account(source.currency)
+            ledger.ensure_exchange_account(user.home_currency)
+            ledger.open_account(_cash_code(user, source.currency), kind="asset",
+                                currency=source.currency, floor=0,
+                                name=f"Cash ({source.currency})", **owner)
+    ledger.open_account(worker_account_code(user.pk, "expenses", "living"), kind="expense",
+                        currency=user.home_currency, name="Living costs", **owner)
+
+
+def _days(start: date, end: date) -> Iterator[date]:
+    day = start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)
+
+
+def _payments(seed: int, user: User, source: Source, day: date, start: date) -> list[int]:
+    """Gross amounts (minor units) this source pays on this day."""
+    rng = random.Random(f"{seed}:{user.email}:{source.slug}:{day.isoformat()}")
+    # Each source's activity ramps up over the first months, as a real career does.
+    months_in = (day.year - start.year) * 12 + day.month - start.month
+    growth = min(1.0, 0.55 + months_in / 30)
+    seasonal = 0.85 if day.month in (7, 8, 12) else 1.0
+    if source.cadence == 0:
+        if day.weekday() >= 5 or rng.random() < 0.35:
+            return []
+        count = rng.randint(2, 6)
+        return [max(300, int(rng.gauss(source.gross, source.gross * source.spread) * growth))
+                for _ in range(count)]
+    if source.cadence == 30:
+        return [source.gross] if day.day == 1 else []
+    if rng.random() >= seasonal / source.cadence:
+        return []
+    amount = rng.gauss(source.gross, source.gross * source.spread) * growth
+    return [max(1_000, int(amount) // 100 * 100)]
+
+
+def _fee(source: Source, gross: int) -> int:
+    return (gross * source.fee_bps + 5_000) // 10_000 + source.fee_fixed if source.fee_bps or \
+        source.fee_fixed else 0
+
+
+def _journals(seed: int, user: User, sources: tuple[Source, ...], start: date,
+              end: date) -> Iterator[JournalSpec]:
+    """Income as it arrives, monthly living costs, and monthly currency conversion; cash is
+    tracked here so spending never takes an account below its floor."""
+    cash: dict[str, int] = {}
+    living = worker_account_code(user.pk, "expenses", "living")
+    home = user.home_currency
+    for day in _days(start, end):
+        if day.day == 1:
+            # A worker with a foreign client converts last month's receipts at this
+            # month's rate.
+            for foreign in sorted(c for c in cash if c != home and cash[c] > 0):
+                amount = cash[foreign]
+                rate = _rate(seed, day, foreign)
+                converted = apply_rate(amount, foreign, home, rate)
+                cash[foreign] = 0
+                cash[home] = cash.get(home, 0) + converted
+                yield exchange_journal(
+                    idempotency_key=f"demo:{user.pk}:fx:{foreign}:{day.isoformat()}",
+                    effective_date=day, source=_cash_code(user, foreign),
+                    source_currency=foreign, source_amount=amount,
+                    target=_cash_code(user, home), target_currency=home,
+                    target_amount=converted, rate=rate, rate_date=day,
+                    memo=f"Converted {foreign} to {home}",
+                )
+        for source in sources:
+            for n, gross in enumerate(_payments(seed, user, source, day, start)):
+                fee = _fee(source, gross)
+                legs = [LegSpec(_cash_code(user, source.currency), gross - fee, source.currency)]
+                if fee:
+                    legs.append(LegSpec(
+                        worker_account_code(user.pk, "expenses", "fees", source.slug), fee,
+                        source.currency))
+                legs.append(LegSpec(worker_account_code(user.pk, "income", source.slug), -gross,
+                                    source.currency))
+                cash[source.currency] = cash.get(source.currency, 0) + gross - fee
+                yield JournalSpec(
+                    idempotency_key=f"demo:{user.pk}:{source.slug}:{day.isoformat()}:{n}",
+                    kind="income", effective_date=day, legs=tuple(legs),
+                    memo=f"{source.name}: payment", metadata={"source": source.slug,
+                                                               "stream": source.stream,
+                                                               "gross": gross, "fee": fee},
+                )
+        if day.day == 28:
+            rng = random.Random(f"{seed}:{user.email}:living:{day.isoformat()}")
+            want = int(rng.gauss(260_000, 25_000)) // 100 * 100
+            spend = min(want, cash.get(home, 0))
+            if spend > 0:
+                cash[home] -= spend
+                yield JournalSpec(
+                    idempotency_key=f"demo:{user.pk}:living:{day.isoformat()}",
+                    kind="expense", effective_date=day,
+                    legs=(LegSpec(living, spend, home),
+                          LegSpec(_cash_code(user, home), -spend, home)),
+                    memo="Rent, food, insurance and bills",
+                )
+
+
+def _rate(seed: int, day: date, foreign: str) -> Decimal:
+    """That month's rate from `foreign` into the worker's home currency."""
+    month_index = day.year * 12 + day.month
+    eur_usd = EUR_USD_BASE + Decimal(random.Random(f"{seed}:fx:{month_index}").randint(-400, 400)) / 10_000
+    rate = eur_usd if foreign == "EUR" else 1 / eur_usd
+    return rate.quantize(Decimal("0.0001"))
+
+
+def load_demo(*, seed: int = 2026, end: date | None = None,
+              progress: Callable[[str], None] = lambda line: None) -> DemoSummary:
+    end = end or date.today()  # noqa: DTZ011 - a calendar date in the operator's sense
+    existing = User.objects.filter(email=DEMO_WORKER).first()
+    if existing is not None:
+        start = existing.date_joined.date()
+    else:
+        start = end.replace(year=end.year - YEARS) + timedelta(days=1)
+    summary = DemoSummary(start=start, end=end)
+    _operator()
+    people: list[tuple[User, tuple[Source, ...]]] = []
+    with transaction.atomic():
+        demo = _user(DEMO_WORKER, "Maya Alvarez", "USD", start)
+        people.append((demo, DEMO_SOURCES))
+        for index, (name, currency) in enumerate(OTHER_WORKERS):
+            email = name.lower().replace(" ", ".") + "@example.org"
+            user = _user(email, name, currency, start)
+            rng = random.Random(f"{seed}:sources:{email}")
+            eligible = [s for s in OTHER_SOURCES]
+            chosen = tuple(sorted(rng.sample(eligible, k=2 + index % 3), key=lambda s: s.slug))
+            people.append((user, chosen))
+        for user, sources in people:
+            _open_worker_accounts(user, sources)
+    summary.workers = len(people)
+    for user, sources in people:
+        batch: list[JournalSpec] = []
+        for spec in _journals(seed, user, sources, start, end):
+            batch.append(spec)
+            if len(batch) >= BATCH:
+                _post(batch, summary)
+                batch = []
+        if batch:
+            _post(batch, summary)
+        progress(f"{user.name}: books up to {end}")
+    return summary
+
+
+def _post(batch: list[JournalSpec], summary: DemoSummary) -> None:
+    for result in ledger.post_journals(batch):
+        if result.created:
+            summary.journals_created += 1
+        else:
+            summary.journals_existing += 1
