@@ -1,0 +1,81 @@
+"""Floors hold when many writers withdraw from one account at the same moment.
+
+PostgreSQL takes row locks on the accounts a journal touches; SQLite serialises writers
+with BEGIN IMMEDIATE. Either way, of 40 withdrawals of 30 from a balance of 1,000 exactly 33
+succeed and the account ends at 10, never below zero.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+from django.db import connection, connections
+
+from keel.ledger import services
+from keel.ledger.rules import FloorBreached, JournalSpec, LegSpec
+
+WITHDRAWALS = 40
+AMOUNT = 30
+
+
+def _withdraw(index: int, start: threading.Barrier, outcomes: list[str]) -> None:
+    try:
+        start.wait()
+        services.post_journal(
+            JournalSpec(
+                idempotency_key=f"withdraw-{index}",
+                kind="withdrawal",
+                effective_date=date(2026, 5, 1),
+                legs=(
+                    LegSpec("worker:9:spent", AMOUNT, "USD"),
+                    LegSpec("worker:9:cash", -AMOUNT, "USD"),
+                ),
+            )
+        )
+        outcomes.append("posted")
+    except FloorBreached:
+        outcomes.append("refused")
+    except Exception as exc:  # noqa: BLE001 - any other outcome is the failure we look for
+        outcomes.append(f"error: {type(exc).__name__}: {exc}")
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_withdrawals_never_break_the_floor():
+    services.open_account("worker:9:cash", owner_type="worker", owner_id=9, kind="asset",
+                          currency="USD", floor=0)
+    services.open_account("worker:9:spent", owner_type="worker", owner_id=9, kind="expense",
+                          currency="USD")
+    services.open_account("worker:9:income", owner_type="worker", owner_id=9, kind="income",
+                          currency="USD")
+    services.post_journal(JournalSpec(
+        idempotency_key="fund", kind="income", effective_date=date(2026, 5, 1),
+        legs=(LegSpec("worker:9:cash", 1_000, "USD"), LegSpec("worker:9:income", -1_000, "USD")),
+    ))
+    threads_count = 8 if connection.vendor == "sqlite" else WITHDRAWALS
+    start = threading.Barrier(threads_count)
+    outcomes: list[str] = []
+    per_thread = WITHDRAWALS // threads_count
+    workers = [
+        threading.Thread(
+            target=lambda t=t: [
+                _withdraw(t * per_thread + i, start if i == 0 else threading.Barrier(1), outcomes)
+                for i in range(per_thread)
+            ]
+        )
+        for t in range(threads_count)
+    ]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=120)
+
+    assert [o for o in outcomes if o.startswith("error")] == []
+    assert outcomes.count("posted") == 1_000 // AMOUNT
+    assert outcomes.count("refused") == WITHDRAWALS - 1_000 // AMOUNT
+    cash = services.balance("worker:9:cash")
+    assert (cash.posted, cash.available) == (1_000 - 33 * AMOUNT, 10)
+    assert services.verify().ok

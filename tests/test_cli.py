@@ -1,0 +1,102 @@
+"""The `keel` command: help everywhere, one-line errors, and the operator commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from keel.accounts.models import User
+from keel.cli import main
+from keel.ledger import services
+from keel.ledger.models import Journal
+from keel.ledger.rules import JournalSpec, LegSpec
+
+KEEL = [sys.executable, "-m", "keel"]
+COMMANDS = [
+    [], ["serve"], ["demo"], ["migrate"], ["ledger"], ["ledger", "verify"], ["ledger", "expire"],
+    ["export"], ["worker"], ["worker", "add"], ["bench"], ["backup"], ["restore"],
+]
+
+
+def run_keel(*args: str, data_dir: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KEEL_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "keel.settings"}
+    env.pop("KEEL_TEST_DATABASE_URL", None)
+    env.pop("KEEL_DATABASE_URL", None)
+    return subprocess.run([*KEEL, *args], capture_output=True, text=True, env=env, input=stdin,
+                          timeout=120, check=False)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "keel")
+def test_every_command_has_help(command, tmp_path):
+    result = run_keel(*command, "--help", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: keel")
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    # No database yet: the command explains instead of crashing.
+    result = run_keel("worker", "add", "ana@example.org", "--name", "Ana", data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error:")
+    assert "keel migrate" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_migrate_then_worker_add_then_verify(tmp_path):
+    assert run_keel("migrate", data_dir=tmp_path).returncode == 0
+    added = run_keel("worker", "add", "ana@example.org", "--name", "Ana Lima", "--currency",
+                     "EUR", data_dir=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "created worker" in added.stdout and "(EUR)" in added.stdout
+    assert "password (shown once): " in added.stdout
+    again = run_keel("worker", "add", "ana@example.org", "--name", "Ana", data_dir=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.strip() == "error: email: a person with the email ana@example.org already exists"
+    bad_currency = run_keel("worker", "add", "b@example.org", "--name", "B", "--currency", "usd",
+                            data_dir=tmp_path)
+    assert bad_currency.returncode == 1
+    assert "did you mean 'USD'" in bad_currency.stderr
+    verify = run_keel("ledger", "verify", "--json", data_dir=tmp_path)
+    assert verify.returncode == 0
+    report = json.loads(verify.stdout)
+    assert (report["ok"], report["accounts"], report["journals"]) == (True, 2, 0)
+
+
+def test_unknown_command_is_a_usage_error(tmp_path):
+    result = run_keel("frobnicate", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "No such command 'frobnicate'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.django_db
+def test_ledger_verify_exits_non_zero_naming_the_account(capsys):
+    services.open_account("worker:5:cash", owner_type="worker", owner_id=5, kind="asset",
+                          currency="USD")
+    services.open_account("worker:5:income", owner_type="worker", owner_id=5, kind="income",
+                          currency="USD")
+    services.post_journal(JournalSpec("k", "income", date(2026, 1, 2), (
+        LegSpec("worker:5:cash", 700, "USD"), LegSpec("worker:5:income", -700, "USD"))))
+    assert main(["ledger", "verify"]) == 0
+    services.Account.objects.filter(code="worker:5:cash").update(posted_debits=701)
+    assert main(["ledger", "verify"]) == 1
+    err = capsys.readouterr().err
+    assert "PROBLEM: account worker:5:cash" in err
+    assert err.strip().endswith("error: the ledger does not verify: 1 problem(s)")
+
+
+@pytest.mark.django_db
+def test_worker_add_in_process_opens_books():
+    assert main(["worker", "add", "lee@example.org", "--name", "Lee Park"]) == 0
+    user = User.objects.get(email="lee@example.org")
+    assert user.roles == ["worker"]
+    codes = sorted(services.Account.objects.filter(owner_id=user.pk).values_list("code", flat=True))
+    assert codes == [f"worker:{user.pk}:buffer", f"worker:{user.pk}:cash"]
+    assert Journal.objects.count() == 0
