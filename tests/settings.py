@@ -7,8 +7,8 @@ os.environ.setdefault("KEEL_DATA_DIR", tempfile.mkdtemp(prefix="keel-test-"))
 os.environ.setdefault("KEEL_INSECURE_HTTP", "1")
 os.environ.setdefault("KEEL_SECRET_KEY", "keel-test-suite-only-" + "k" * 40)
 
-from keel.settings import *  # noqa: E402, F403
-from keel.settings import DATA_DIR, DATABASES  # noqa: E402
+from keel.settings import *  # noqa: F403
+from keel.settings import DATA_DIR, DATABASES
 
 # Argon2 is the production hasher (tests/test_settings.py checks it); tests that create
 # many users do not need to pay for it.

@@ -14,16 +14,24 @@ from keel.ledger.rules import JournalSpec, LegSpec
 
 
 def _earn(key: str, amount: int) -> None:
-    services.post_journal(JournalSpec(key, "income", date(2026, 4, 1), (
-        LegSpec("worker:3:cash", amount, "USD"), LegSpec("worker:3:income", -amount, "USD"))))
+    services.post_journal(
+        JournalSpec(
+            key,
+            "income",
+            date(2026, 4, 1),
+            (LegSpec("worker:3:cash", amount, "USD"), LegSpec("worker:3:income", -amount, "USD")),
+        )
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_backup_then_restore_returns_to_the_backup_point(tmp_path):
-    services.open_account("worker:3:cash", owner_type="worker", owner_id=3, kind="asset",
-                          currency="USD", floor=0)
-    services.open_account("worker:3:income", owner_type="worker", owner_id=3, kind="income",
-                          currency="USD")
+    services.open_account(
+        "worker:3:cash", owner_type="worker", owner_id=3, kind="asset", currency="USD", floor=0
+    )
+    services.open_account(
+        "worker:3:income", owner_type="worker", owner_id=3, kind="income", currency="USD"
+    )
     for n in range(25):
         _earn(f"before-{n}", 1_000 + n)
     target = tmp_path / "keel.backup"

@@ -19,8 +19,19 @@ from keel.ledger.rules import JournalSpec, LegSpec
 
 KEEL = [sys.executable, "-m", "keel"]
 COMMANDS = [
-    [], ["serve"], ["demo"], ["migrate"], ["ledger"], ["ledger", "verify"], ["ledger", "expire"],
-    ["export"], ["worker"], ["worker", "add"], ["bench"], ["backup"], ["restore"],
+    [],
+    ["serve"],
+    ["demo"],
+    ["migrate"],
+    ["ledger"],
+    ["ledger", "verify"],
+    ["ledger", "expire"],
+    ["export"],
+    ["worker"],
+    ["worker", "add"],
+    ["bench"],
+    ["backup"],
+    ["restore"],
 ]
 
 
@@ -28,8 +39,15 @@ def run_keel(*args: str, data_dir: Path, stdin: str | None = None) -> subprocess
     env = {**os.environ, "KEEL_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "keel.settings"}
     env.pop("KEEL_TEST_DATABASE_URL", None)
     env.pop("KEEL_DATABASE_URL", None)
-    return subprocess.run([*KEEL, *args], capture_output=True, text=True, env=env, input=stdin,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [*KEEL, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "keel")
@@ -51,16 +69,28 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 
 def test_migrate_then_worker_add_then_verify(tmp_path):
     assert run_keel("migrate", data_dir=tmp_path).returncode == 0
-    added = run_keel("worker", "add", "ana@example.org", "--name", "Ana Lima", "--currency",
-                     "EUR", data_dir=tmp_path)
+    added = run_keel(
+        "worker",
+        "add",
+        "ana@example.org",
+        "--name",
+        "Ana Lima",
+        "--currency",
+        "EUR",
+        data_dir=tmp_path,
+    )
     assert added.returncode == 0, added.stderr
     assert "created worker" in added.stdout and "(EUR)" in added.stdout
     assert "password (shown once): " in added.stdout
     again = run_keel("worker", "add", "ana@example.org", "--name", "Ana", data_dir=tmp_path)
     assert again.returncode == 1
-    assert again.stderr.strip() == "error: email: a person with the email ana@example.org already exists"
-    bad_currency = run_keel("worker", "add", "b@example.org", "--name", "B", "--currency", "usd",
-                            data_dir=tmp_path)
+    assert (
+        again.stderr.strip()
+        == "error: email: a person with the email ana@example.org already exists"
+    )
+    bad_currency = run_keel(
+        "worker", "add", "b@example.org", "--name", "B", "--currency", "usd", data_dir=tmp_path
+    )
     assert bad_currency.returncode == 1
     assert "did you mean 'USD'" in bad_currency.stderr
     verify = run_keel("ledger", "verify", "--json", data_dir=tmp_path)
@@ -78,12 +108,20 @@ def test_unknown_command_is_a_usage_error(tmp_path):
 
 @pytest.mark.django_db
 def test_ledger_verify_exits_non_zero_naming_the_account(capsys):
-    services.open_account("worker:5:cash", owner_type="worker", owner_id=5, kind="asset",
-                          currency="USD")
-    services.open_account("worker:5:income", owner_type="worker", owner_id=5, kind="income",
-                          currency="USD")
-    services.post_journal(JournalSpec("k", "income", date(2026, 1, 2), (
-        LegSpec("worker:5:cash", 700, "USD"), LegSpec("worker:5:income", -700, "USD"))))
+    services.open_account(
+        "worker:5:cash", owner_type="worker", owner_id=5, kind="asset", currency="USD"
+    )
+    services.open_account(
+        "worker:5:income", owner_type="worker", owner_id=5, kind="income", currency="USD"
+    )
+    services.post_journal(
+        JournalSpec(
+            "k",
+            "income",
+            date(2026, 1, 2),
+            (LegSpec("worker:5:cash", 700, "USD"), LegSpec("worker:5:income", -700, "USD")),
+        )
+    )
     assert main(["ledger", "verify"]) == 0
     services.Account.objects.filter(code="worker:5:cash").update(posted_debits=701)
     assert main(["ledger", "verify"]) == 1

@@ -10,24 +10,34 @@ import sys
 def settings_in_subprocess(env: dict[str, str], expression: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
     clean.update(env)
-    code = f"import keel.settings as s; v = ({expression}); print(v if isinstance(v, str) else repr(v))"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=clean, check=True).stdout.strip()
+    code = (
+        f"import keel.settings as s; v = ({expression});"
+        " print(v if isinstance(v, str) else repr(v))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=clean, check=True
+    ).stdout.strip()
 
 
 def test_production_defaults(tmp_path):
     env = {"KEEL_DATA_DIR": str(tmp_path)}
     assert settings_in_subprocess(env, "s.DEBUG") == "False"
     assert settings_in_subprocess(env, "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE") == (
-        "(True, True)")
+        "(True, True)"
+    )
     assert settings_in_subprocess(env, "s.PASSWORD_HASHERS[0]") == (
-        "django.contrib.auth.hashers.Argon2PasswordHasher")
+        "django.contrib.auth.hashers.Argon2PasswordHasher"
+    )
     assert settings_in_subprocess(env, "s.DATABASES['default']['ENGINE']") == (
-        "django.db.backends.sqlite3")
+        "django.db.backends.sqlite3"
+    )
     assert settings_in_subprocess(env, "s.DATABASES['default']['NAME']") == str(
-        tmp_path / "keel.sqlite3")
-    assert settings_in_subprocess(env, "s.DATABASES['default']['OPTIONS']['transaction_mode']") \
+        tmp_path / "keel.sqlite3"
+    )
+    assert (
+        settings_in_subprocess(env, "s.DATABASES['default']['OPTIONS']['transaction_mode']")
         == "IMMEDIATE"
+    )
 
 
 def test_generated_secret_key_is_kept_in_the_data_dir(tmp_path):
@@ -39,30 +49,47 @@ def test_generated_secret_key_is_kept_in_the_data_dir(tmp_path):
 
 
 def test_database_url_switches_to_postgres(tmp_path):
-    env = {"KEEL_DATA_DIR": str(tmp_path),
-           "KEEL_DATABASE_URL": "postgres://keel:pw@db.internal:5433/keelprod"}
-    assert settings_in_subprocess(
-        env, "s.DATABASES['default']['ENGINE'], s.DATABASES['default']['HOST'],"
-             " s.DATABASES['default']['PORT'], s.DATABASES['default']['NAME']"
-    ) == "('django.db.backends.postgresql', 'db.internal', 5433, 'keelprod')"
+    env = {
+        "KEEL_DATA_DIR": str(tmp_path),
+        "KEEL_DATABASE_URL": "postgres://keel:pw@db.internal:5433/keelprod",
+    }
+    assert (
+        settings_in_subprocess(
+            env,
+            "s.DATABASES['default']['ENGINE'], s.DATABASES['default']['HOST'],"
+            " s.DATABASES['default']['PORT'], s.DATABASES['default']['NAME']",
+        )
+        == "('django.db.backends.postgresql', 'db.internal', 5433, 'keelprod')"
+    )
 
 
 def test_debug_hosts_and_insecure_http_are_opt_in(tmp_path):
-    env = {"KEEL_DATA_DIR": str(tmp_path), "KEEL_DEBUG": "1",
-           "KEEL_ALLOWED_HOSTS": "keel.example.org, 10.0.0.5"}
+    env = {
+        "KEEL_DATA_DIR": str(tmp_path),
+        "KEEL_DEBUG": "1",
+        "KEEL_ALLOWED_HOSTS": "keel.example.org, 10.0.0.5",
+    }
     assert settings_in_subprocess(env, "s.DEBUG, s.ALLOWED_HOSTS") == (
-        "(True, ['keel.example.org', '10.0.0.5'])")
-    assert settings_in_subprocess({"KEEL_DATA_DIR": str(tmp_path), "KEEL_INSECURE_HTTP": "1"},
-                                  "s.SESSION_COOKIE_SECURE, s.SECURE_SSL_REDIRECT") == (
-        "(False, False)")
+        "(True, ['keel.example.org', '10.0.0.5'])"
+    )
+    assert settings_in_subprocess(
+        {"KEEL_DATA_DIR": str(tmp_path), "KEEL_INSECURE_HTTP": "1"},
+        "s.SESSION_COOKIE_SECURE, s.SECURE_SSL_REDIRECT",
+    ) == ("(False, False)")
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KEEL_")},
-           "KEEL_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "keel.settings"}
-    code = ("import django; django.setup(); from django.db import connection;"
-            "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0]);"
-            "c.execute('PRAGMA synchronous'); print(c.fetchone()[0])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True).stdout.split()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KEEL_")},
+        "KEEL_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "keel.settings",
+    }
+    code = (
+        "import django; django.setup(); from django.db import connection;"
+        "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0]);"
+        "c.execute('PRAGMA synchronous'); print(c.fetchone()[0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
     assert out == ["wal", "2"]  # synchronous=FULL is 2

@@ -112,8 +112,10 @@ def _run_pg(
             f"{program} is not installed; install the PostgreSQL client tools"
             " (Debian: apt-get install postgresql-client)"
         )
-    conn = [f"--host={settings.get('HOST') or '127.0.0.1'}",
-            f"--port={settings.get('PORT') or 5432}"]
+    conn = [
+        f"--host={settings.get('HOST') or '127.0.0.1'}",
+        f"--port={settings.get('PORT') or 5432}",
+    ]
     if settings.get("USER"):
         conn.append(f"--username={settings['USER']}")
     env = None
@@ -122,9 +124,15 @@ def _run_pg(
 
         env = {**os.environ, "PGPASSWORD": settings["PASSWORD"]}
     database = [f"--dbname={settings['NAME']}"]
-    command = [executable, *conn, *database, *args] if database_flag else [
-        executable, *conn, *args, settings["NAME"]]
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    command = (
+        [executable, *conn, *database, *args]
+        if database_flag
+        else [executable, *conn, *args, settings["NAME"]]
+    )
+    # A fixed program found on PATH, with arguments from Keel's own settings.
+    completed = subprocess.run(  # noqa: S603
+        command, capture_output=True, text=True, env=env, check=False
+    )
     if completed.returncode != 0:
         message = completed.stderr.strip().splitlines()
         raise BackupError(f"{program} failed: {message[-1] if message else completed.returncode}")

@@ -50,15 +50,18 @@ class KeelGroup(click.Group):
             return command
         try:
             known = name in _django_commands()
-        except Exception:  # noqa: BLE001 - a broken configuration is reported by main()
+        except Exception:
             return None
         if not known:
             return None
 
         @click.command(
             name,
-            context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                              "help_option_names": []},
+            context_settings={
+                "ignore_unknown_options": True,
+                "allow_extra_args": True,
+                "help_option_names": [],
+            },
             add_help_option=False,
         )
         @click.pass_context
@@ -200,11 +203,19 @@ def ledger_verify(as_json: bool) -> None:
 
     report = verify()
     if as_json:
-        click.echo(json.dumps({
-            "ok": report.ok, "accounts": report.accounts, "journals": report.journals,
-            "legs": report.legs, "totals_by_currency": report.totals_by_currency,
-            "problems": report.problems,
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "accounts": report.accounts,
+                    "journals": report.journals,
+                    "legs": report.legs,
+                    "totals_by_currency": report.totals_by_currency,
+                    "problems": report.problems,
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(
             f"{report.accounts} accounts, {report.journals} journals, {report.legs} legs checked"
@@ -229,12 +240,18 @@ def ledger_expire() -> None:
 
 
 @main_group.command("export")
-@click.option("--owner", required=True,
-              help="worker:ID, pool:ID, platform:ID, keel, or a worker's email address.")
-@click.option("--format", "fmt", type=click.Choice(["beancount", "csv", "json"]),
-              required=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="File to write ('-' for standard output).")
+@click.option(
+    "--owner",
+    required=True,
+    help="worker:ID, pool:ID, platform:ID, keel, or a worker's email address.",
+)
+@click.option("--format", "fmt", type=click.Choice(["beancount", "csv", "json"]), required=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write ('-' for standard output).",
+)
 def export(owner: str, fmt: str, output: Path) -> None:
     """Export an owner's books as Beancount, CSV or JSON."""
     setup_django()
@@ -330,8 +347,9 @@ def restore_command(file: Path, yes: bool) -> None:
     from keel.ledger.services import verify
 
     if not yes:
-        click.confirm("This replaces the whole database. Stop Keel's servers first. Continue?",
-                      abort=True)
+        click.confirm(
+            "This replaces the whole database. Stop Keel's servers first. Continue?", abort=True
+        )
     restore(file)
     report = verify()
     if not report.ok:
@@ -353,8 +371,16 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from keel.ledger.rules import LedgerError
     from keel.money import MoneyError
 
-    return (LedgerError, MoneyError, BackupError, CommandError, DatabaseError,
-            ImproperlyConfigured, ValidationError, OSError)
+    return (
+        LedgerError,
+        MoneyError,
+        BackupError,
+        CommandError,
+        DatabaseError,
+        ImproperlyConfigured,
+        ValidationError,
+        OSError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -372,13 +398,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
-    except Exception as exc:  # noqa: BLE001 - the one place that turns failures into a line
+    except Exception as exc:
         if os.environ.get("KEEL_DEBUG") == "1":
             raise
         known = _known_errors()
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if isinstance(exc, known):
-            if "no such table" in message or ("relation" in message and "does not exist" in message):
+            if "no such table" in message or (
+                "relation" in message and "does not exist" in message
+            ):
                 message += " (is the database set up? run `keel migrate`)"
             click.echo(f"error: {message}", err=True)
         else:

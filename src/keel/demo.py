@@ -21,7 +21,7 @@ from keel.ledger import services as ledger
 from keel.ledger.rules import JournalSpec, LegSpec, exchange_journal
 from keel.money import apply_rate
 
-DEMO_PASSWORD = "keel-demo-2026"
+DEMO_PASSWORD = "keel-demo-2026"  # noqa: S105 - printed to the user; demo data only
 DEMO_WORKER = "demo@keel.example"
 DEMO_OPERATOR = "operator@keel.example"
 YEARS = 3
@@ -46,11 +46,21 @@ class Source:
 DEMO_SOURCES = (
     Source("upwork", "Upwork", "USD", "project", 9, 85_000, 0.6, fee_bps=1000),
     Source("northwind", "Northwind Studio (retainer)", "USD", "recurring", 30, 250_000, 0.0),
-    Source("memberships", "Membership site via Stripe", "USD", "recurring", 7, 14_000, 0.25,
-           fee_bps=290, fee_fixed=30),
+    Source(
+        "memberships",
+        "Membership site via Stripe",
+        "USD",
+        "recurring",
+        7,
+        14_000,
+        0.25,
+        fee_bps=290,
+        fee_fixed=30,
+    ),
     Source("dashmile", "DashMile deliveries", "USD", "micro", 0, 4_200, 0.5, fee_bps=0),
-    Source("etsy", "Etsy shop (templates)", "USD", "micro", 4, 2_800, 0.7, fee_bps=650,
-           fee_fixed=20),
+    Source(
+        "etsy", "Etsy shop (templates)", "USD", "micro", 4, 2_800, 0.7, fee_bps=650, fee_fixed=20
+    ),
     Source("acme", "Acme Robotics (milestones)", "USD", "project", 75, 480_000, 0.3),
     Source("verlag", "Berliner Verlag", "EUR", "project", 45, 160_000, 0.4),
 )
@@ -60,17 +70,39 @@ OTHER_SOURCES = (
     Source("fiverr", "Fiverr", "USD", "micro", 5, 9_000, 0.5, fee_bps=2000),
     Source("client", "Direct client", "USD", "recurring", 30, 180_000, 0.1),
     Source("verlag", "Berliner Verlag", "EUR", "project", 40, 120_000, 0.4),
-    Source("stripe", "Course sales via Stripe", "EUR", "recurring", 7, 9_000, 0.4,
-           fee_bps=290, fee_fixed=25),
+    Source(
+        "stripe",
+        "Course sales via Stripe",
+        "EUR",
+        "recurring",
+        7,
+        9_000,
+        0.4,
+        fee_bps=290,
+        fee_fixed=25,
+    ),
 )
 OTHER_WORKERS = (
-    ("Sam Okafor", "USD"), ("Lena Fischer", "EUR"), ("Priya Raman", "USD"),
-    ("Jonas Berg", "EUR"), ("Ana Souza", "USD"), ("Tom Whitaker", "USD"),
-    ("Mei Lin", "USD"), ("Kofi Mensah", "USD"), ("Sofia Marino", "EUR"),
-    ("Diego Herrera", "USD"), ("Hana Sato", "USD"), ("Emma Laurent", "EUR"),
-    ("Ravi Patel", "USD"), ("Noor Haddad", "USD"), ("Lucas Meyer", "EUR"),
-    ("Grace Kim", "USD"), ("Omar Farouk", "USD"), ("Ines Costa", "EUR"),
-    ("Ben Carter", "USD"), ("Yara Nasser", "USD"),
+    ("Sam Okafor", "USD"),
+    ("Lena Fischer", "EUR"),
+    ("Priya Raman", "USD"),
+    ("Jonas Berg", "EUR"),
+    ("Ana Souza", "USD"),
+    ("Tom Whitaker", "USD"),
+    ("Mei Lin", "USD"),
+    ("Kofi Mensah", "USD"),
+    ("Sofia Marino", "EUR"),
+    ("Diego Herrera", "USD"),
+    ("Hana Sato", "USD"),
+    ("Emma Laurent", "EUR"),
+    ("Ravi Patel", "USD"),
+    ("Noor Haddad", "USD"),
+    ("Lucas Meyer", "EUR"),
+    ("Grace Kim", "USD"),
+    ("Omar Farouk", "USD"),
+    ("Ines Costa", "EUR"),
+    ("Ben Carter", "USD"),
+    ("Yara Nasser", "USD"),
 )
 # Monthly EUR→USD rates, a gentle deterministic drift around 1.08.
 EUR_USD_BASE = Decimal("1.0800")
@@ -115,12 +147,22 @@ def _operator() -> User:
 
 
 def _open_source_accounts(user: User, source: Source) -> None:
-    owner = {"owner_type": "worker", "owner_id": user.pk}
-    ledger.open_account(worker_account_code(user.pk, "income", source.slug), kind="income",
-                        currency=source.currency, name=source.name, **owner)
-    ledger.open_account(worker_account_code(user.pk, "expenses", "fees", source.slug),
-                        kind="expense", currency=source.currency,
-                        name=f"{source.name} fees", **owner)
+    ledger.open_account(
+        worker_account_code(user.pk, "income", source.slug),
+        kind="income",
+        currency=source.currency,
+        name=source.name,
+        owner_type="worker",
+        owner_id=user.pk,
+    )
+    ledger.open_account(
+        worker_account_code(user.pk, "expenses", "fees", source.slug),
+        kind="expense",
+        currency=source.currency,
+        name=f"{source.name} fees",
+        owner_type="worker",
+        owner_id=user.pk,
+    )
 
 
 def _cash_code(user: User, currency: str) -> str:
@@ -130,17 +172,28 @@ def _cash_code(user: User, currency: str) -> str:
 
 
 def _open_worker_accounts(user: User, sources: tuple[Source, ...]) -> None:
-    owner = {"owner_type": "worker", "owner_id": user.pk}
     for source in sources:
         _open_source_accounts(user, source)
         if source.currency != user.home_currency:
             ledger.ensure_exchange_account(source.currency)
             ledger.ensure_exchange_account(user.home_currency)
-            ledger.open_account(_cash_code(user, source.currency), kind="asset",
-                                currency=source.currency, floor=0,
-                                name=f"Cash ({source.currency})", **owner)
-    ledger.open_account(worker_account_code(user.pk, "expenses", "living"), kind="expense",
-                        currency=user.home_currency, name="Living costs", **owner)
+            ledger.open_account(
+                _cash_code(user, source.currency),
+                kind="asset",
+                currency=source.currency,
+                floor=0,
+                name=f"Cash ({source.currency})",
+                owner_type="worker",
+                owner_id=user.pk,
+            )
+    ledger.open_account(
+        worker_account_code(user.pk, "expenses", "living"),
+        kind="expense",
+        currency=user.home_currency,
+        name="Living costs",
+        owner_type="worker",
+        owner_id=user.pk,
+    )
 
 
 def _days(start: date, end: date) -> Iterator[date]:
@@ -161,8 +214,10 @@ def _payments(seed: int, user: User, source: Source, day: date, start: date) -> 
         if day.weekday() >= 5 or rng.random() < 0.35:
             return []
         count = rng.randint(2, 6)
-        return [max(300, int(rng.gauss(source.gross, source.gross * source.spread) * growth))
-                for _ in range(count)]
+        return [
+            max(300, int(rng.gauss(source.gross, source.gross * source.spread) * growth))
+            for _ in range(count)
+        ]
     if source.cadence == 30:
         return [source.gross] if day.day == 1 else []
     if rng.random() >= seasonal / source.cadence:
@@ -172,12 +227,16 @@ def _payments(seed: int, user: User, source: Source, day: date, start: date) -> 
 
 
 def _fee(source: Source, gross: int) -> int:
-    return (gross * source.fee_bps + 5_000) // 10_000 + source.fee_fixed if source.fee_bps or \
-        source.fee_fixed else 0
+    return (
+        (gross * source.fee_bps + 5_000) // 10_000 + source.fee_fixed
+        if source.fee_bps or source.fee_fixed
+        else 0
+    )
 
 
-def _journals(seed: int, user: User, sources: tuple[Source, ...], start: date,
-              end: date) -> Iterator[JournalSpec]:
+def _journals(
+    seed: int, user: User, sources: tuple[Source, ...], start: date, end: date
+) -> Iterator[JournalSpec]:
     """Income as it arrives, monthly living costs, and monthly currency conversion; cash is
     tracked here so spending never takes an account below its floor."""
     cash: dict[str, int] = {}
@@ -195,10 +254,15 @@ def _journals(seed: int, user: User, sources: tuple[Source, ...], start: date,
                 cash[home] = cash.get(home, 0) + converted
                 yield exchange_journal(
                     idempotency_key=f"demo:{user.pk}:fx:{foreign}:{day.isoformat()}",
-                    effective_date=day, source=_cash_code(user, foreign),
-                    source_currency=foreign, source_amount=amount,
-                    target=_cash_code(user, home), target_currency=home,
-                    target_amount=converted, rate=rate, rate_date=day,
+                    effective_date=day,
+                    source=_cash_code(user, foreign),
+                    source_currency=foreign,
+                    source_amount=amount,
+                    target=_cash_code(user, home),
+                    target_currency=home,
+                    target_amount=converted,
+                    rate=rate,
+                    rate_date=day,
                     memo=f"Converted {foreign} to {home}",
                 )
         for source in sources:
@@ -206,18 +270,31 @@ def _journals(seed: int, user: User, sources: tuple[Source, ...], start: date,
                 fee = _fee(source, gross)
                 legs = [LegSpec(_cash_code(user, source.currency), gross - fee, source.currency)]
                 if fee:
-                    legs.append(LegSpec(
-                        worker_account_code(user.pk, "expenses", "fees", source.slug), fee,
-                        source.currency))
-                legs.append(LegSpec(worker_account_code(user.pk, "income", source.slug), -gross,
-                                    source.currency))
+                    legs.append(
+                        LegSpec(
+                            worker_account_code(user.pk, "expenses", "fees", source.slug),
+                            fee,
+                            source.currency,
+                        )
+                    )
+                legs.append(
+                    LegSpec(
+                        worker_account_code(user.pk, "income", source.slug), -gross, source.currency
+                    )
+                )
                 cash[source.currency] = cash.get(source.currency, 0) + gross - fee
                 yield JournalSpec(
                     idempotency_key=f"demo:{user.pk}:{source.slug}:{day.isoformat()}:{n}",
-                    kind="income", effective_date=day, legs=tuple(legs),
-                    memo=f"{source.name}: payment", metadata={"source": source.slug,
-                                                               "stream": source.stream,
-                                                               "gross": gross, "fee": fee},
+                    kind="income",
+                    effective_date=day,
+                    legs=tuple(legs),
+                    memo=f"{source.name}: payment",
+                    metadata={
+                        "source": source.slug,
+                        "stream": source.stream,
+                        "gross": gross,
+                        "fee": fee,
+                    },
                 )
         if day.day == 28:
             rng = random.Random(f"{seed}:{user.email}:living:{day.isoformat()}")
@@ -227,9 +304,12 @@ def _journals(seed: int, user: User, sources: tuple[Source, ...], start: date,
                 cash[home] -= spend
                 yield JournalSpec(
                     idempotency_key=f"demo:{user.pk}:living:{day.isoformat()}",
-                    kind="expense", effective_date=day,
-                    legs=(LegSpec(living, spend, home),
-                          LegSpec(_cash_code(user, home), -spend, home)),
+                    kind="expense",
+                    effective_date=day,
+                    legs=(
+                        LegSpec(living, spend, home),
+                        LegSpec(_cash_code(user, home), -spend, home),
+                    ),
                     memo="Rent, food, insurance and bills",
                 )
 
@@ -237,13 +317,20 @@ def _journals(seed: int, user: User, sources: tuple[Source, ...], start: date,
 def _rate(seed: int, day: date, foreign: str) -> Decimal:
     """That month's rate from `foreign` into the worker's home currency."""
     month_index = day.year * 12 + day.month
-    eur_usd = EUR_USD_BASE + Decimal(random.Random(f"{seed}:fx:{month_index}").randint(-400, 400)) / 10_000
+    eur_usd = (
+        EUR_USD_BASE
+        + Decimal(random.Random(f"{seed}:fx:{month_index}").randint(-400, 400)) / 10_000
+    )
     rate = eur_usd if foreign == "EUR" else 1 / eur_usd
     return rate.quantize(Decimal("0.0001"))
 
 
-def load_demo(*, seed: int = 2026, end: date | None = None,
-              progress: Callable[[str], None] = lambda line: None) -> DemoSummary:
+def load_demo(
+    *,
+    seed: int = 2026,
+    end: date | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> DemoSummary:
     end = end or date.today()  # noqa: DTZ011 - a calendar date in the operator's sense
     existing = User.objects.filter(email=DEMO_WORKER).first()
     if existing is not None:
@@ -260,7 +347,7 @@ def load_demo(*, seed: int = 2026, end: date | None = None,
             email = name.lower().replace(" ", ".") + "@example.org"
             user = _user(email, name, currency, start)
             rng = random.Random(f"{seed}:sources:{email}")
-            eligible = [s for s in OTHER_SOURCES]
+            eligible = list(OTHER_SOURCES)
             chosen = tuple(sorted(rng.sample(eligible, k=2 + index % 3), key=lambda s: s.slug))
             people.append((user, chosen))
         for user, sources in people:

@@ -109,7 +109,9 @@ def _database() -> dict[str, Any]:
     # The test suite runs a second time against PostgreSQL when KEEL_TEST_DATABASE_URL is set.
     url = os.environ.get("KEEL_TEST_DATABASE_URL") or os.environ.get("KEEL_DATABASE_URL")
     if url:
-        config: dict[str, Any] = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        )
         if config["ENGINE"] == "django.db.backends.postgresql":
             config.setdefault("OPTIONS", {})
             config.setdefault("TEST", {})["NAME"] = os.environ.get(
@@ -149,8 +151,10 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]

@@ -37,9 +37,7 @@ def open_worker_books(user: User) -> None:
 
 
 @transaction.atomic
-def create_worker(
-    email: str, *, name: str, password: str | None, currency: str = "USD"
-) -> User:
+def create_worker(email: str, *, name: str, password: str | None, currency: str = "USD") -> User:
     try:
         get_currency(currency)
     except MoneyError as exc:

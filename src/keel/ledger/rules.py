@@ -241,9 +241,7 @@ class Totals:
         return self.floor is not None and self.available < self.floor
 
 
-def check_partial_post(
-    pending_legs: Sequence[LegSpec], posted_legs: Sequence[LegSpec]
-) -> None:
+def check_partial_post(pending_legs: Sequence[LegSpec], posted_legs: Sequence[LegSpec]) -> None:
     """A pending journal may be posted in part: every posted leg must be on an account of
     the reservation, in the same direction and currency, and no larger than reserved."""
     reserved: dict[tuple[str, str], int] = defaultdict(int)

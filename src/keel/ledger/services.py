@@ -273,7 +273,9 @@ def reverse_journal(
             idempotency_key=idempotency_key,
             kind="reversal",
             effective_date=effective_date or timezone.localdate(),
-            legs=tuple(LegSpec(leg.account, -leg.amount, leg.currency) for leg in _legs_of(original)),
+            legs=tuple(
+                LegSpec(leg.account, -leg.amount, leg.currency) for leg in _legs_of(original)
+            ),
             memo=memo or f"Reversal of journal {journal_id}",
             metadata={"reverses": journal_id, "reversed_kind": original.kind},
         )
@@ -361,8 +363,9 @@ def balance(account: str | Account, as_of: date | None = None) -> Balance:
         pd, pc = account.posted_debits, account.posted_credits
         qd, qc = account.pending_debits, account.pending_credits
     else:
-        pd, pc = _sum_legs(Leg.objects.filter(account=account, is_pending=False,
-                                              effective_date__lte=as_of))
+        pd, pc = _sum_legs(
+            Leg.objects.filter(account=account, is_pending=False, effective_date__lte=as_of)
+        )
         qd, qc = _sum_legs(
             Leg.objects.filter(
                 account=account,
@@ -737,13 +740,31 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
         pending = item.status == "pending"
         for leg in spec.legs:
             leg_rows.append(
-                (journal_id, accounts[leg.account].id, leg.amount, leg.currency,
-                 spec.effective_date, pending)
+                (
+                    journal_id,
+                    accounts[leg.account].id,
+                    leg.amount,
+                    leg.currency,
+                    spec.effective_date,
+                    pending,
+                )
             )
         journal_rows.append(
-            (journal_id, spec.idempotency_key, item.content, spec.kind, item.status,
-             spec.effective_date, now, spec.memo, json.dumps(dict(spec.metadata)),
-             item.pending_id, item.expires_at, None, item.reverses_id)
+            (
+                journal_id,
+                spec.idempotency_key,
+                item.content,
+                spec.kind,
+                item.status,
+                spec.effective_date,
+                now,
+                spec.memo,
+                json.dumps(dict(spec.metadata)),
+                item.pending_id,
+                item.expires_at,
+                None,
+                item.reverses_id,
+            )
         )
         results[index] = PostedJournal(journal_id, spec.idempotency_key, item.status, True)
 
@@ -762,8 +783,19 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
 
 LEG_COLUMNS = ("journal_id", "account_id", "amount", "currency", "effective_date", "is_pending")
 JOURNAL_COLUMNS = (
-    "id", "idempotency_key", "content_hash", "kind", "status", "effective_date", "created_at",
-    "memo", "metadata", "pending_id", "expires_at", "resolved_at", "reverses_id",
+    "id",
+    "idempotency_key",
+    "content_hash",
+    "kind",
+    "status",
+    "effective_date",
+    "created_at",
+    "memo",
+    "metadata",
+    "pending_id",
+    "expires_at",
+    "resolved_at",
+    "reverses_id",
 )
 
 
@@ -792,9 +824,21 @@ def _insert_rows(leg_rows: list[tuple[Any, ...]], journal_rows: list[tuple[Any, 
         cursor.executemany(
             f"INSERT INTO {journal_table} ({', '.join(JOURNAL_COLUMNS)}) VALUES ({marks})",
             [
-                (i, k, h, kind, s, ops.adapt_datefield_value(d),
-                 ops.adapt_datetimefield_value(created), memo, meta, pid,
-                 ops.adapt_datetimefield_value(exp), res, rev)
+                (
+                    i,
+                    k,
+                    h,
+                    kind,
+                    s,
+                    ops.adapt_datefield_value(d),
+                    ops.adapt_datetimefield_value(created),
+                    memo,
+                    meta,
+                    pid,
+                    ops.adapt_datetimefield_value(exp),
+                    res,
+                    rev,
+                )
                 for i, k, h, kind, s, d, created, memo, meta, pid, exp, res, rev in journal_rows
             ],
         )

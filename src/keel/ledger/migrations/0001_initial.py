@@ -5,79 +5,175 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=200, unique=True)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('owner_type', models.CharField(choices=[('worker', 'Worker'), ('pool', 'Pool'), ('platform', 'Platform'), ('keel', 'Keel')], max_length=16)),
-                ('owner_id', models.BigIntegerField(blank=True, null=True)),
-                ('kind', models.CharField(choices=[('asset', 'Asset'), ('liability', 'Liability'), ('equity', 'Equity'), ('income', 'Income'), ('expense', 'Expense')], max_length=16)),
-                ('currency', models.CharField(max_length=3)),
-                ('floor', models.BigIntegerField(blank=True, null=True)),
-                ('posted_debits', models.BigIntegerField(default=0)),
-                ('posted_credits', models.BigIntegerField(default=0)),
-                ('pending_debits', models.BigIntegerField(default=0)),
-                ('pending_credits', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=200, unique=True)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "owner_type",
+                    models.CharField(
+                        choices=[
+                            ("worker", "Worker"),
+                            ("pool", "Pool"),
+                            ("platform", "Platform"),
+                            ("keel", "Keel"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("owner_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("asset", "Asset"),
+                            ("liability", "Liability"),
+                            ("equity", "Equity"),
+                            ("income", "Income"),
+                            ("expense", "Expense"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3)),
+                ("floor", models.BigIntegerField(blank=True, null=True)),
+                ("posted_debits", models.BigIntegerField(default=0)),
+                ("posted_credits", models.BigIntegerField(default=0)),
+                ("pending_debits", models.BigIntegerField(default=0)),
+                ("pending_credits", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['owner_type', 'owner_id'], name='ledger_acct_owner')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('posted_debits__gte', 0), ('posted_credits__gte', 0), ('pending_debits__gte', 0), ('pending_credits__gte', 0)), name='ledger_account_totals_non_negative')],
+                "indexes": [
+                    models.Index(fields=["owner_type", "owner_id"], name="ledger_acct_owner")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("posted_debits__gte", 0),
+                            ("posted_credits__gte", 0),
+                            ("pending_debits__gte", 0),
+                            ("pending_credits__gte", 0),
+                        ),
+                        name="ledger_account_totals_non_negative",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Journal',
+            name="Journal",
             fields=[
-                ('id', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('idempotency_key', models.CharField(max_length=200, unique=True)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('kind', models.CharField(max_length=40)),
-                ('status', models.CharField(choices=[('posted', 'Posted'), ('pending', 'Pending'), ('completed', 'Posted from pending'), ('voided', 'Voided'), ('expired', 'Expired')], max_length=16)),
-                ('effective_date', models.DateField()),
-                ('created_at', models.DateTimeField()),
-                ('memo', models.TextField(blank=True)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('pending', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='resolutions', to='ledger.journal')),
-                ('reverses', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversed_by', to='ledger.journal')),
+                ("id", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("idempotency_key", models.CharField(max_length=200, unique=True)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("kind", models.CharField(max_length=40)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("posted", "Posted"),
+                            ("pending", "Pending"),
+                            ("completed", "Posted from pending"),
+                            ("voided", "Voided"),
+                            ("expired", "Expired"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("effective_date", models.DateField()),
+                ("created_at", models.DateTimeField()),
+                ("memo", models.TextField(blank=True)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "pending",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="resolutions",
+                        to="ledger.journal",
+                    ),
+                ),
+                (
+                    "reverses",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversed_by",
+                        to="ledger.journal",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Leg',
+            name="Leg",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.BigIntegerField()),
-                ('currency', models.CharField(max_length=3)),
-                ('effective_date', models.DateField()),
-                ('is_pending', models.BooleanField(default=False)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='legs', to='ledger.account')),
-                ('journal', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='legs', to='ledger.journal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount", models.BigIntegerField()),
+                ("currency", models.CharField(max_length=3)),
+                ("effective_date", models.DateField()),
+                ("is_pending", models.BooleanField(default=False)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="legs",
+                        to="ledger.account",
+                    ),
+                ),
+                (
+                    "journal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="legs",
+                        to="ledger.journal",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='journal',
-            index=models.Index(fields=['effective_date'], name='ledger_journal_date'),
+            model_name="journal",
+            index=models.Index(fields=["effective_date"], name="ledger_journal_date"),
         ),
         migrations.AddIndex(
-            model_name='journal',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['expires_at'], name='ledger_journal_open_pending'),
+            model_name="journal",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["expires_at"],
+                name="ledger_journal_open_pending",
+            ),
         ),
         migrations.AddIndex(
-            model_name='leg',
-            index=models.Index(fields=['account', 'effective_date'], name='ledger_leg_account_date'),
+            model_name="leg",
+            index=models.Index(
+                fields=["account", "effective_date"], name="ledger_leg_account_date"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='leg',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='ledger_leg_non_zero'),
+            model_name="leg",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount", 0), _negated=True), name="ledger_leg_non_zero"
+            ),
         ),
     ]

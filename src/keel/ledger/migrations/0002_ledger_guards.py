@@ -62,8 +62,12 @@ SQLITE = [
 SQLITE_REVERSE = [
     f"DROP TRIGGER IF EXISTS {name}"
     for name in (
-        "ledger_leg_no_update", "ledger_leg_no_delete", "ledger_leg_sealed",
-        "ledger_journal_balanced", "ledger_journal_no_delete", "ledger_journal_resolve_only",
+        "ledger_leg_no_update",
+        "ledger_leg_no_delete",
+        "ledger_leg_sealed",
+        "ledger_journal_balanced",
+        "ledger_journal_no_delete",
+        "ledger_journal_resolve_only",
     )
 ]
 

@@ -17,26 +17,46 @@ def books(db: None) -> dict[str, Account]:
             "worker:1:cash", owner_type="worker", owner_id=1, kind="asset", currency="USD", floor=0
         ),
         "savings": services.open_account(
-            "worker:1:savings", owner_type="worker", owner_id=1, kind="asset", currency="USD",
+            "worker:1:savings",
+            owner_type="worker",
+            owner_id=1,
+            kind="asset",
+            currency="USD",
             floor=0,
         ),
         "income": services.open_account(
-            "worker:1:income:upwork", owner_type="worker", owner_id=1, kind="income",
+            "worker:1:income:upwork",
+            owner_type="worker",
+            owner_id=1,
+            kind="income",
             currency="USD",
         ),
         "fees": services.open_account(
-            "worker:1:expenses:fees", owner_type="worker", owner_id=1, kind="expense",
+            "worker:1:expenses:fees",
+            owner_type="worker",
+            owner_id=1,
+            kind="expense",
             currency="USD",
         ),
         "eur": services.open_account(
-            "worker:1:cash:eur", owner_type="worker", owner_id=1, kind="asset", currency="EUR",
+            "worker:1:cash:eur",
+            owner_type="worker",
+            owner_id=1,
+            kind="asset",
+            currency="EUR",
             floor=0,
         ),
     }
 
 
-def journal(key: str, *legs: tuple[str, int], currency: str = "USD", kind: str = "income",
-            on: date = date(2026, 3, 2), memo: str = "") -> JournalSpec:
+def journal(
+    key: str,
+    *legs: tuple[str, int],
+    currency: str = "USD",
+    kind: str = "income",
+    on: date = date(2026, 3, 2),
+    memo: str = "",
+) -> JournalSpec:
     return JournalSpec(
         idempotency_key=key,
         kind=kind,

@@ -37,7 +37,7 @@ def _withdraw(index: int, start: threading.Barrier, outcomes: list[str]) -> None
         outcomes.append("posted")
     except FloorBreached:
         outcomes.append("refused")
-    except Exception as exc:  # noqa: BLE001 - any other outcome is the failure we look for
+    except Exception as exc:
         outcomes.append(f"error: {type(exc).__name__}: {exc}")
     finally:
         connections.close_all()
@@ -45,16 +45,26 @@ def _withdraw(index: int, start: threading.Barrier, outcomes: list[str]) -> None
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_withdrawals_never_break_the_floor():
-    services.open_account("worker:9:cash", owner_type="worker", owner_id=9, kind="asset",
-                          currency="USD", floor=0)
-    services.open_account("worker:9:spent", owner_type="worker", owner_id=9, kind="expense",
-                          currency="USD")
-    services.open_account("worker:9:income", owner_type="worker", owner_id=9, kind="income",
-                          currency="USD")
-    services.post_journal(JournalSpec(
-        idempotency_key="fund", kind="income", effective_date=date(2026, 5, 1),
-        legs=(LegSpec("worker:9:cash", 1_000, "USD"), LegSpec("worker:9:income", -1_000, "USD")),
-    ))
+    services.open_account(
+        "worker:9:cash", owner_type="worker", owner_id=9, kind="asset", currency="USD", floor=0
+    )
+    services.open_account(
+        "worker:9:spent", owner_type="worker", owner_id=9, kind="expense", currency="USD"
+    )
+    services.open_account(
+        "worker:9:income", owner_type="worker", owner_id=9, kind="income", currency="USD"
+    )
+    services.post_journal(
+        JournalSpec(
+            idempotency_key="fund",
+            kind="income",
+            effective_date=date(2026, 5, 1),
+            legs=(
+                LegSpec("worker:9:cash", 1_000, "USD"),
+                LegSpec("worker:9:income", -1_000, "USD"),
+            ),
+        )
+    )
     threads_count = 8 if connection.vendor == "sqlite" else WITHDRAWALS
     start = threading.Barrier(threads_count)
     outcomes: list[str] = []

@@ -31,7 +31,8 @@ def test_leg_cannot_be_updated(posted):
     with pytest.raises(DatabaseError, match="append-only"):
         raw("UPDATE ledger_leg SET amount = amount + 1 WHERE journal_id = %s", [posted.id])
     assert sorted(Leg.objects.filter(journal_id=posted.id).values_list("amount", flat=True)) == [
-        -1_000, 1_000,
+        -1_000,
+        1_000,
     ]
 
 
@@ -128,8 +129,11 @@ def test_another_program_cannot_delete_committed_legs():
         outsider.close()
     else:
         outsider = psycopg.connect(
-            host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
-            dbname=settings["NAME"], autocommit=True,
+            host=settings["HOST"],
+            port=settings["PORT"] or 5432,
+            user=settings["USER"],
+            dbname=settings["NAME"],
+            autocommit=True,
         )
         with pytest.raises(psycopg.Error, match="append-only"):
             outsider.execute("DELETE FROM ledger_leg")

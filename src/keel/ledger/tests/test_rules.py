@@ -55,7 +55,8 @@ def test_unbalanced_journal_names_currency_and_difference():
 
 def test_each_currency_balances_on_its_own():
     legs = (
-        LegSpec("a:1", 1000, "USD"), LegSpec("b:1", -1000, "EUR"),
+        LegSpec("a:1", 1000, "USD"),
+        LegSpec("b:1", -1000, "EUR"),
     )
     with pytest.raises(UnbalancedJournal, match="EUR off by -1000, USD off by \\+1000"):
         validate_journal(spec(*legs))

@@ -23,7 +23,10 @@ from keel.ledger.rules import (
 from .conftest import journal
 
 CASH, SAVINGS, INCOME, FEES = (
-    "worker:1:cash", "worker:1:savings", "worker:1:income:upwork", "worker:1:expenses:fees",
+    "worker:1:cash",
+    "worker:1:savings",
+    "worker:1:income:upwork",
+    "worker:1:expenses:fees",
 )
 
 
@@ -96,8 +99,10 @@ def test_batch_with_repeated_key_and_other_content_is_refused(books):
     before = snapshot()
     with pytest.raises(IdempotencyConflict, match="twice in the batch"):
         services.post_journals(
-            [journal("dup", (CASH, 100), (INCOME, -100)),
-             journal("dup", (CASH, 200), (INCOME, -200))]
+            [
+                journal("dup", (CASH, 100), (INCOME, -100)),
+                journal("dup", (CASH, 200), (INCOME, -200)),
+            ]
         )
     assert snapshot() == before
 
@@ -140,10 +145,12 @@ def test_floor_refuses_overdraft_and_changes_nothing(books):
 def test_floor_checks_each_journal_of_a_batch_in_order(books):
     # Spending before the money arrives is refused even if the same batch brings it later.
     with pytest.raises(FloorBreached) as info:
-        services.post_journals([
-            journal("spend", (SAVINGS, 500), (CASH, -500), kind="transfer"),
-            journal("earn", (CASH, 500), (INCOME, -500)),
-        ])
+        services.post_journals(
+            [
+                journal("spend", (SAVINGS, 500), (CASH, -500), kind="transfer"),
+                journal("earn", (CASH, 500), (INCOME, -500)),
+            ]
+        )
     assert info.value.field == "journals[0].legs"
     assert services.balance(CASH).posted == 0
 
@@ -165,7 +172,9 @@ def test_reservation_holds_money_until_posted_in_part(books):
     assert Journal.objects.get(pk=held.id).status == JournalStatus.COMPLETED
     assert Journal.objects.get(pk=posted.id).pending_id == held.id
     # Replaying the post is harmless; posting again under a new key is refused.
-    assert services.post_pending(held.id, idempotency_key="hold:post", amount=12_000).id == posted.id
+    assert (
+        services.post_pending(held.id, idempotency_key="hold:post", amount=12_000).id == posted.id
+    )
     with pytest.raises(PendingStateError, match="already completed"):
         services.post_pending(held.id, idempotency_key="hold:post2")
     assert services.verify().ok
@@ -235,8 +244,12 @@ def test_balance_as_of_a_date(books):
 def test_cross_currency_goes_through_exchange_accounts(books):
     services.post_journal(journal("in", (CASH, 10_000), (INCOME, -10_000)))
     result = services.post_exchange(
-        idempotency_key="fx1", effective_date=date(2026, 3, 2), source=CASH,
-        source_amount=10_000, target="worker:1:cash:eur", rate=Decimal("0.9234"),
+        idempotency_key="fx1",
+        effective_date=date(2026, 3, 2),
+        source=CASH,
+        source_amount=10_000,
+        target="worker:1:cash:eur",
+        rate=Decimal("0.9234"),
         rate_date=date(2026, 3, 1),
     )
     # $100.00 at 0.9234 is €92.34.
@@ -247,21 +260,28 @@ def test_cross_currency_goes_through_exchange_accounts(books):
     assert services.balance("keel:fx:eur").posted == 9_234
     meta = Journal.objects.get(pk=result.id).metadata["exchange"]
     assert meta == {
-        "rate": "0.9234", "rate_date": "2026-03-01", "source_currency": "USD",
-        "target_currency": "EUR", "source_amount": 10_000, "target_amount": 9_234,
+        "rate": "0.9234",
+        "rate_date": "2026-03-01",
+        "source_currency": "USD",
+        "target_currency": "EUR",
+        "source_amount": 10_000,
+        "target_amount": 9_234,
     }
     assert services.verify().ok
 
 
 def test_open_account_is_idempotent_and_refuses_a_different_shape(db):
-    first = services.open_account("pool:3:fund", owner_type="pool", owner_id=3, kind="liability",
-                                  currency="EUR")
-    again = services.open_account("pool:3:fund", owner_type="pool", owner_id=3, kind="liability",
-                                  currency="EUR")
+    first = services.open_account(
+        "pool:3:fund", owner_type="pool", owner_id=3, kind="liability", currency="EUR"
+    )
+    again = services.open_account(
+        "pool:3:fund", owner_type="pool", owner_id=3, kind="liability", currency="EUR"
+    )
     assert first.pk == again.pk
     with pytest.raises(services.LedgerError, match="already exists"):
-        services.open_account("pool:3:fund", owner_type="pool", owner_id=3, kind="asset",
-                              currency="EUR")
+        services.open_account(
+            "pool:3:fund", owner_type="pool", owner_id=3, kind="asset", currency="EUR"
+        )
 
 
 def test_verify_names_a_tampered_account(books):
@@ -280,7 +300,8 @@ def test_two_leg_amount_on_multi_leg_pending_needs_explicit_legs(books):
     with pytest.raises(PendingStateError, match="explicit legs"):
         services.post_pending(held.id, idempotency_key="p", amount=100)
     services.post_pending(
-        held.id, idempotency_key="p",
+        held.id,
+        idempotency_key="p",
         legs=[LegSpec(SAVINGS, 300, "USD"), LegSpec(CASH, -300, "USD")],
     )
     assert services.balance(CASH).posted == 700

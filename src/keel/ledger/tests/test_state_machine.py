@@ -56,8 +56,10 @@ class Model:
     contents: dict[str, tuple] = field(default_factory=dict)
 
     def fits(self, legs: tuple[LegSpec, ...], *, pending: bool) -> bool:
-        trial = {code: Totals(**{s: getattr(t, s) for s in Totals.__slots__})
-                 for code, t in self.totals.items()}
+        trial = {
+            code: Totals(**{s: getattr(t, s) for s in Totals.__slots__})
+            for code, t in self.totals.items()
+        }
         for leg in legs:
             before = trial[leg.account].available
             trial[leg.account].apply(leg.amount, pending=pending)
@@ -99,8 +101,14 @@ class LedgerMachine(RuleBasedStateMachine):
         self.atomic = transaction.atomic()
         self.atomic.__enter__()
         for code, (kind, currency, floor) in ACCOUNTS.items():
-            services.open_account(code, owner_type=code.split(":")[0], owner_id=1, kind=kind,
-                                  currency=currency, floor=floor)
+            services.open_account(
+                code,
+                owner_type=code.split(":")[0],
+                owner_id=1,
+                kind=kind,
+                currency=currency,
+                floor=floor,
+            )
         self.model = Model()
         self.counter = 0
 
@@ -113,8 +121,9 @@ class LedgerMachine(RuleBasedStateMachine):
         return f"op-{self.counter}"
 
     def _spec(self, key: str, legs: tuple[LegSpec, ...], kind: str = "transfer") -> JournalSpec:
-        return JournalSpec(idempotency_key=key, kind=kind, effective_date=date(2026, 1, 1),
-                           legs=legs)
+        return JournalSpec(
+            idempotency_key=key, kind=kind, effective_date=date(2026, 1, 1), legs=legs
+        )
 
     @rule(target=posted, legs=transfers())
     def post(self, legs):
@@ -129,11 +138,15 @@ class LedgerMachine(RuleBasedStateMachine):
             services.post_journal(self._spec(key, legs))
         return multiple()
 
-    @rule(amount=st.integers(min_value=1, max_value=20_000),
-          currency=st.sampled_from(["USD", "EUR"]))
+    @rule(
+        amount=st.integers(min_value=1, max_value=20_000), currency=st.sampled_from(["USD", "EUR"])
+    )
     def earn(self, amount, currency):
-        cash, income = ("worker:1:cash", "worker:1:income") if currency == "USD" else (
-            "worker:1:cash:eur", "worker:1:income:eur")
+        cash, income = (
+            ("worker:1:cash", "worker:1:income")
+            if currency == "USD"
+            else ("worker:1:cash:eur", "worker:1:income:eur")
+        )
         legs = (LegSpec(cash, amount, currency), LegSpec(income, -amount, currency))
         key = self._key()
         services.post_journal(self._spec(key, legs, kind="income"))
@@ -211,7 +224,9 @@ class LedgerMachine(RuleBasedStateMachine):
             actual = services.balance(code)
             assert actual.posted == expected.posted, code
             assert (actual.pending_debits, actual.pending_credits) == (
-                expected.pending_debits, expected.pending_credits), code
+                expected.pending_debits,
+                expected.pending_credits,
+            ), code
             assert actual.available == expected.available, code
             if actual.floor is not None:
                 assert actual.available >= actual.floor, code
@@ -228,7 +243,9 @@ def test_ledger_matches_model_under_random_operations():
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=40, stateful_step_count=25, deadline=None,
+            max_examples=40,
+            stateful_step_count=25,
+            deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
