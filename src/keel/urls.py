@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("keel.accounts.urls")),
     path("api/v1/", api.urls),
+    path("settings/api-keys/", include("keel.api.urls")),
     path("", include("keel.web.urls")),
 ]
