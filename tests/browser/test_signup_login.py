@@ -1,0 +1,96 @@
+"""A person signs up, logs out, logs back in and lands on their dashboard, in a real browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from keel.accounts.models import User
+from keel.accounts.services import create_worker
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "quiet-harbour-1987"
+
+
+def test_sign_up_log_out_log_in_and_see_the_dashboard(page: Page, page_problems: list[str]):
+    page.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("A steady keel")
+    page.get_by_role("main").get_by_role("link", name="Sign up").first.click()
+
+    expect(page).to_have_url(re.compile(r"/accounts/signup/$"))
+    page.get_by_label("Your name").fill("Maya Chen")
+    page.get_by_label("Email address").fill("Maya@Example.com")
+    page.get_by_label("Home currency").select_option("EUR")
+    expect(page.get_by_label("I earn as a worker")).to_be_checked()
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    expect(page.get_by_text("Welcome to Keel, Maya.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Hello, Maya")).to_be_visible()
+    expect(page.get_by_text("Home currency EUR")).to_be_visible()
+    expect(page.get_by_role("heading", name="Nothing has moved yet")).to_be_visible()
+    user = User.objects.get()
+    assert (user.email, user.home_currency, user.roles) == ("maya@example.com", "EUR", ["worker"])
+
+    page.get_by_role("button", name="Maya").click()
+    page.get_by_role("button", name="Log out").click()
+
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.get_by_text("You have logged out.")).to_be_visible()
+    expect(page.get_by_role("button", name="Maya")).to_have_count(0)
+
+    page.get_by_role("navigation").get_by_role("link", name="Log in").click()
+    page.get_by_label("Email address").fill("maya@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    expect(page.get_by_role("heading", name="Hello, Maya")).to_be_visible()
+    expect(page.get_by_role("link", name="Dashboard")).to_have_attribute("aria-current", "page")
+    assert page_problems == []
+
+
+def test_a_wrong_password_is_refused_with_a_message(page: Page, page_problems: list[str]):
+    create_worker("sam@example.com", name="Sam Okafor", password=PASSWORD)
+
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill("sam@example.com")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("alert")).to_contain_text(
+        "That email address and password do not match an account."
+    )
+    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+    assert page_problems == []
+
+
+def test_on_a_phone_the_menu_collapses_and_still_logs_out(
+    phone_page: Page, page_problems: list[str]
+):
+    page = phone_page
+    create_worker("sam@example.com", name="Sam Okafor", password=PASSWORD)
+
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill("sam@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Hello, Sam")).to_be_visible()
+    # Nothing on the page is wider than the phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    dashboard_link = page.get_by_role("link", name="Dashboard")
+    expect(dashboard_link).to_be_hidden()
+    page.get_by_role("button", name="Open the menu").click()
+    expect(dashboard_link).to_be_visible()
+    page.get_by_role("button", name="Sam").click()
+    page.get_by_role("button", name="Log out").click()
+
+    expect(page.get_by_text("You have logged out.")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_problems == []
