@@ -26,6 +26,10 @@ DEMO_WORKER = "demo@keel.example"
 DEMO_OPERATOR = "operator@keel.example"
 YEARS = 3
 BATCH = 2_000
+# Per month, in the home currency's minor units.
+LIVING_COSTS = 560_000
+SALARY = 600_000
+BUFFER_KEEP = 300_000
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ DEMO_SOURCES = (
         fee_bps=290,
         fee_fixed=30,
     ),
-    Source("dashmile", "DashMile deliveries", "USD", "micro", 0, 4_200, 0.5, fee_bps=0),
+    Source("dashmile", "DashMile deliveries", "USD", "micro", 0, 2_600, 0.5),
     Source(
         "etsy", "Etsy shop (templates)", "USD", "micro", 4, 2_800, 0.7, fee_bps=650, fee_fixed=20
     ),
@@ -241,6 +245,8 @@ def _journals(
     tracked here so spending never takes an account below its floor."""
     cash: dict[str, int] = {}
     living = worker_account_code(user.pk, "expenses", "living")
+    buffer_code = worker_account_code(user.pk, "buffer")
+    buffer = 0
     home = user.home_currency
     for day in _days(start, end):
         if day.day == 1:
@@ -296,9 +302,38 @@ def _journals(
                         "fee": fee,
                     },
                 )
+        if day.day == 2 and cash.get(home, 0) > BUFFER_KEEP:
+            # Whatever cash is beyond a month's float is put aside in the salary buffer.
+            sweep = (cash[home] - BUFFER_KEEP) // 100 * 100
+            cash[home] -= sweep
+            buffer += sweep
+            yield _transfer(
+                user,
+                day,
+                "sweep",
+                _cash_code(user, home),
+                buffer_code,
+                sweep,
+                home,
+                "Put aside in the salary buffer",
+            )
+        if day.day == 25 and buffer > 0:
+            salary = min(SALARY, buffer)
+            buffer -= salary
+            cash[home] = cash.get(home, 0) + salary
+            yield _transfer(
+                user,
+                day,
+                "salary",
+                buffer_code,
+                _cash_code(user, home),
+                salary,
+                home,
+                "Monthly salary from the buffer",
+            )
         if day.day == 28:
             rng = random.Random(f"{seed}:{user.email}:living:{day.isoformat()}")
-            want = int(rng.gauss(260_000, 25_000)) // 100 * 100
+            want = int(rng.gauss(LIVING_COSTS, LIVING_COSTS // 10)) // 100 * 100
             spend = min(want, cash.get(home, 0))
             if spend > 0:
                 cash[home] -= spend
@@ -312,6 +347,26 @@ def _journals(
                     ),
                     memo="Rent, food, insurance and bills",
                 )
+
+
+def _transfer(
+    user: User,
+    day: date,
+    what: str,
+    source: str,
+    target: str,
+    amount: int,
+    currency: str,
+    memo: str,
+) -> JournalSpec:
+    """Money moving between a worker's own accounts: never income, never an expense."""
+    return JournalSpec(
+        idempotency_key=f"demo:{user.pk}:{what}:{day.isoformat()}",
+        kind="transfer",
+        effective_date=day,
+        legs=(LegSpec(target, amount, currency), LegSpec(source, -amount, currency)),
+        memo=memo,
+    )
 
 
 def _rate(seed: int, day: date, foreign: str) -> Decimal:
