@@ -24,3 +24,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SECURE_SSL_REDIRECT = False
+
+# Whitenoise looks for STATIC_ROOT at start-up; tests serve static files through the finders.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
