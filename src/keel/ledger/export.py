@@ -342,9 +342,12 @@ def _export_beancount(owner: Owner, out: TextIO) -> ExportSummary:
         out.write("\n; Posted balances as Keel stores them (debits positive).\n")
         for bal in balances:
             debit_positive = bal.posted if is_debit_normal(bal.kind) else -bal.posted
+            # Beancount would otherwise tolerate a difference of one minor unit on a
+            # balance assertion; "~ 0" makes the check exact.
             out.write(
                 f"{check_day.isoformat()} balance {opens[bal.account].name}"
-                f"  {_decimal(debit_positive, bal.currency)} {bal.currency}\n"
+                f"  {_decimal(debit_positive, bal.currency)} ~ {_decimal(0, bal.currency)}"
+                f" {bal.currency}\n"
             )
     return ExportSummary(owner, "beancount", len(balances), journals, legs, pending)
 

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from keel.money import MoneyError, get_currency
+from keel.money import CURRENCIES, MoneyError, get_currency
 
 DEBIT_NORMAL_KINDS = frozenset({"asset", "expense"})
 ACCOUNT_KINDS = frozenset({"asset", "liability", "equity", "income", "expense"})
@@ -157,20 +157,19 @@ def validate_journal(spec: JournalSpec, *, where: str = "") -> None:
         raise InvalidJournal("a journal needs at least two legs", field=f"{where}legs")
     totals: dict[str, int] = defaultdict(int)
     for index, leg in enumerate(spec.legs):
-        name = f"{where}legs[{index}]"
-        if not isinstance(leg.account, str) or not leg.account:
-            raise InvalidJournal("account code is required", field=f"{name}.account")
-        if type(leg.amount) is not int:
-            raise InvalidJournal(
-                f"amount must be an integer number of minor units, got {leg.amount!r}",
-                field=f"{name}.amount",
-            )
-        if leg.amount == 0:
-            raise InvalidJournal("a leg cannot be zero", field=f"{name}.amount")
-        if abs(leg.amount) > MAX_LEG_AMOUNT:
-            raise InvalidJournal("amount is out of range", field=f"{name}.amount")
-        _check_currency(leg.currency, f"{name}.currency")
-        totals[leg.currency] += leg.amount
+        amount = leg.amount
+        # The common case is checked with cheap comparisons; the messages are built only
+        # for a leg that fails.
+        if (
+            type(amount) is not int
+            or amount == 0
+            or not -MAX_LEG_AMOUNT <= amount <= MAX_LEG_AMOUNT
+            or leg.currency not in CURRENCIES
+            or not isinstance(leg.account, str)
+            or not leg.account
+        ):
+            _refuse_leg(leg, f"{where}legs[{index}]")
+        totals[leg.currency] += amount
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:
         detail = ", ".join(f"{c} off by {t:+d}" for c, t in sorted(unbalanced.items()))
@@ -180,23 +179,38 @@ def validate_journal(spec: JournalSpec, *, where: str = "") -> None:
         )
 
 
-def canonical_content(op: str, spec: JournalSpec, **extra: Any) -> dict[str, Any]:
-    # Leg order does not change meaning, so it does not change the hash either.
-    legs = sorted([leg.account, leg.amount, leg.currency] for leg in spec.legs)
-    return {
-        "op": op,
-        "kind": spec.kind,
-        "effective_date": spec.effective_date.isoformat(),
-        "memo": spec.memo,
-        "metadata": spec.metadata,
-        "legs": legs,
-        **extra,
-    }
+def _refuse_leg(leg: LegSpec, name: str) -> None:
+    if not isinstance(leg.account, str) or not leg.account:
+        raise InvalidJournal("account code is required", field=f"{name}.account")
+    if type(leg.amount) is not int:
+        raise InvalidJournal(
+            f"amount must be an integer number of minor units, got {leg.amount!r}",
+            field=f"{name}.amount",
+        )
+    if leg.amount == 0:
+        raise InvalidJournal("a leg cannot be zero", field=f"{name}.amount")
+    if abs(leg.amount) > MAX_LEG_AMOUNT:
+        raise InvalidJournal("amount is out of range", field=f"{name}.amount")
+    _check_currency(leg.currency, f"{name}.currency")
 
 
-def content_hash(content: Mapping[str, Any]) -> str:
-    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+def journal_hash(op: str, spec: JournalSpec, **extra: Any) -> str:
+    """SHA-256 of a journal's meaning, for idempotency: the same key with the same hash is
+    a replay, with another hash a conflict. Leg order does not change the meaning, so it
+    does not change the hash. Text fields are JSON-encoded so no separator can be forged."""
+    legs = sorted([(leg.account, leg.amount, leg.currency) for leg in spec.legs])
+    parts = [
+        op,
+        json.dumps(spec.kind),
+        spec.effective_date.isoformat(),
+        json.dumps(spec.memo, ensure_ascii=False),
+        json.dumps(spec.metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if spec.metadata
+        else "{}",
+        json.dumps(extra, sort_keys=True, separators=(",", ":")) if extra else "",
+    ]
+    parts.extend(f"{json.dumps(account)}:{amount}:{currency}" for account, amount, currency in legs)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 @dataclass(slots=True)

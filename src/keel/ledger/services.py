@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -37,18 +37,14 @@ from .rules import (
     Totals,
     UnknownAccount,
     available_balance,
-    canonical_content,
     check_partial_post,
-    content_hash,
     exchange_journal,
+    journal_hash,
     natural_balance,
     scale_two_leg_pending,
     validate_account,
     validate_journal,
 )
-
-# SQLite refuses statements with more than 32,766 parameters; stay well below.
-_IN_CHUNK = 900
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +161,7 @@ def post_journals(specs: Sequence[JournalSpec]) -> list[PostedJournal]:
     for index, spec in enumerate(specs):
         where = f"journals[{index}]." if len(specs) > 1 else ""
         validate_journal(spec, where=where)
-        items.append(
-            _Item(spec, content_hash(canonical_content("post", spec)), "posted", where=where)
-        )
+        items.append(_Item(spec, journal_hash("post", spec), "posted", where=where))
     return _write_with_retry(items)
 
 
@@ -183,9 +177,7 @@ def reserve(
         )
     elif timezone.is_naive(expires_at):
         raise InvalidJournal("expires_at must be timezone-aware (UTC)", field="expires_at")
-    item = _Item(
-        spec, content_hash(canonical_content("reserve", spec)), "pending", expires_at=expires_at
-    )
+    item = _Item(spec, journal_hash("reserve", spec), "pending", expires_at=expires_at)
     return _write_with_retry([item])[0]
 
 
@@ -221,7 +213,7 @@ def post_pending(
             metadata=metadata if metadata is not None else dict(pending.metadata),
         )
         validate_journal(spec)
-        content = content_hash(canonical_content("post_pending", spec, pending=pending_id))
+        content = journal_hash("post_pending", spec, pending=pending_id)
         if existing is not None:
             return _replayed(idempotency_key, existing, content)
         _require_open(pending)
@@ -280,7 +272,7 @@ def reverse_journal(
             metadata={"reverses": journal_id, "reversed_kind": original.kind},
         )
         validate_journal(spec)
-        content = content_hash(canonical_content("reverse", spec, journal=journal_id))
+        content = journal_hash("reverse", spec, journal=journal_id)
         existing = _existing_by_key([idempotency_key]).get(idempotency_key)
         if existing is not None:
             return _replayed(idempotency_key, existing, content)
@@ -547,18 +539,24 @@ def _replayed(key: str, existing: tuple[int, str, str], content: str) -> PostedJ
 
 
 def _existing_by_key(keys: Sequence[str]) -> dict[str, tuple[int, str, str]]:
-    found: dict[str, tuple[int, str, str]] = {}
-    for chunk in _chunks(list(keys), _IN_CHUNK):
-        for key, journal_id, stored_hash, status in Journal.objects.filter(
-            idempotency_key__in=chunk
-        ).values_list("idempotency_key", "id", "content_hash", "status"):
-            found[key] = (journal_id, stored_hash, status)
-    return found
+    if not keys:
+        return {}
+    # One statement per batch whatever its size (an array on PostgreSQL, a JSON array on
+    # SQLite, so no parameter limit applies) instead of one ORM query per 900 keys.
+    where, params = _in_list("idempotency_key", keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT idempotency_key, id, content_hash, status FROM {Journal._meta.db_table}"
+            f" WHERE {where}",
+            params,
+        )
+        return {key: (journal_id, stored, status) for key, journal_id, stored, status in cursor}
 
 
-def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+def _in_list(column: str, values: Iterable[str]) -> tuple[str, list[Any]]:
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values))]
 
 
 def _lock_pending(pending_id: int) -> Journal:
@@ -616,22 +614,23 @@ def _load_accounts(codes: Iterable[str]) -> dict[str, _AccountRow]:
     table = Account._meta.db_table
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
     rows: dict[str, _AccountRow] = {}
+    codes = sorted(codes)
+    if not codes:
+        return rows
+    where, params = _in_list("code", codes)
     with connection.cursor() as cursor:
-        for chunk in _chunks(sorted(codes), _IN_CHUNK):
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"SELECT id, code, kind, currency, floor, posted_debits, posted_credits,"
-                f" pending_debits, pending_credits FROM {table} WHERE code IN ({marks})"
-                f" ORDER BY id{lock}",
-                chunk,
+        cursor.execute(
+            f"SELECT id, code, kind, currency, floor, posted_debits, posted_credits,"
+            f" pending_debits, pending_credits FROM {table} WHERE {where} ORDER BY id{lock}",
+            params,
+        )
+        for row in cursor.fetchall():
+            rows[row[1]] = _AccountRow(
+                id=row[0],
+                code=row[1],
+                currency=row[3],
+                totals=Totals(row[2], row[4], *(int(v) for v in row[5:9])),
             )
-            for row in cursor.fetchall():
-                rows[row[1]] = _AccountRow(
-                    id=row[0],
-                    code=row[1],
-                    currency=row[3],
-                    totals=Totals(row[2], row[4], *(int(v) for v in row[5:9])),
-                )
     return rows
 
 
@@ -647,13 +646,25 @@ def _save_totals(rows: Iterable[_AccountRow]) -> None:
         for r in rows
         if r.touched
     ]
-    if params:
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {Account._meta.db_table} SET posted_debits = %s, posted_credits = %s,"
-                " pending_debits = %s, pending_credits = %s WHERE id = %s",
-                params,
+    if not params:
+        return
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement for the batch: executemany sends one UPDATE per account.
+            cursor.execute(
+                f"UPDATE {table} AS a SET posted_debits = v.pd, posted_credits = v.pc,"
+                " pending_debits = v.qd, pending_credits = v.qc"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+                " %s::bigint[]) AS v(pd, pc, qd, qc, id) WHERE a.id = v.id",
+                [list(column) for column in zip(*params, strict=True)],
             )
+            return
+        cursor.executemany(
+            f"UPDATE {table} SET posted_debits = %s, posted_credits = %s,"
+            " pending_debits = %s, pending_credits = %s WHERE id = %s",
+            params,
+        )
 
 
 def _allocate_ids(count: int) -> list[int]:
@@ -732,23 +743,21 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
 
     ids = _allocate_ids(len(new))
     now = timezone.now()
+    # Rows are built once in the form the driver takes: SQLite gets text dates, adapted
+    # once per journal (created_at once per batch), not re-adapted row by row afterwards.
+    day, moment = _adapters()
+    created = moment(now)
     journal_rows = []
     leg_rows = []
     for journal_id, index in zip(ids, new, strict=True):
         item = items[index]
         spec = item.spec
         pending = item.status == "pending"
-        for leg in spec.legs:
-            leg_rows.append(
-                (
-                    journal_id,
-                    accounts[leg.account].id,
-                    leg.amount,
-                    leg.currency,
-                    spec.effective_date,
-                    pending,
-                )
-            )
+        effective = day(spec.effective_date)
+        leg_rows.extend(
+            (journal_id, accounts[leg.account].id, leg.amount, leg.currency, effective, pending)
+            for leg in spec.legs
+        )
         journal_rows.append(
             (
                 journal_id,
@@ -756,12 +765,12 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
                 item.content,
                 spec.kind,
                 item.status,
-                spec.effective_date,
-                now,
+                effective,
+                created,
                 spec.memo,
                 json.dumps(dict(spec.metadata)),
                 item.pending_id,
-                item.expires_at,
+                moment(item.expires_at),
                 None,
                 item.reverses_id,
             )
@@ -779,6 +788,20 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
         if results[index] is None:
             results[index] = results[first_in_batch[item.spec.idempotency_key]]
     return [r for r in results if r is not None]
+
+
+# Below this many legs, PostgreSQL gets multi-row INSERTs rather than COPY.
+_COPY_FROM = 64
+
+
+def _adapters() -> tuple[Any, Any]:
+    if connection.vendor == "sqlite":
+        return connection.ops.adapt_datefield_value, connection.ops.adapt_datetimefield_value
+    return _as_is, _as_is
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 LEG_COLUMNS = ("journal_id", "account_id", "amount", "currency", "effective_date", "is_pending")
@@ -801,9 +824,23 @@ JOURNAL_COLUMNS = (
 
 def _insert_rows(leg_rows: list[tuple[Any, ...]], journal_rows: list[tuple[Any, ...]]) -> None:
     """Legs first, then journals: the journal's insert trigger checks that its legs are all
-    there and balance, and the leg trigger refuses legs for a journal that already exists."""
+    there and balance, and the leg trigger refuses legs for a journal that already exists.
+    Rows come already adapted for the connection (see _write)."""
     leg_table, journal_table = Leg._meta.db_table, Journal._meta.db_table
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(leg_rows) <= _COPY_FROM:
+            # A journal or two: COPY's extra protocol round trips cost more than they save.
+            for table, columns, rows in (
+                (leg_table, LEG_COLUMNS, leg_rows),
+                (journal_table, JOURNAL_COLUMNS, journal_rows),
+            ):
+                row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+                cursor.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                    + ", ".join([row_marks] * len(rows)),
+                    [value for row in rows for value in row],
+                )
+            return
         if connection.vendor == "postgresql":
             raw = cursor.cursor
             with raw.copy(f"COPY {leg_table} ({', '.join(LEG_COLUMNS)}) FROM STDIN") as copy:
@@ -815,30 +852,12 @@ def _insert_rows(leg_rows: list[tuple[Any, ...]], journal_rows: list[tuple[Any, 
                 for row in journal_rows:
                     copy.write_row(row)
             return
-        ops = connection.ops
         cursor.executemany(
             f"INSERT INTO {leg_table} ({', '.join(LEG_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s)",
-            [(j, a, amt, c, ops.adapt_datefield_value(d), p) for j, a, amt, c, d, p in leg_rows],
+            leg_rows,
         )
         marks = ", ".join(["%s"] * len(JOURNAL_COLUMNS))
         cursor.executemany(
             f"INSERT INTO {journal_table} ({', '.join(JOURNAL_COLUMNS)}) VALUES ({marks})",
-            [
-                (
-                    i,
-                    k,
-                    h,
-                    kind,
-                    s,
-                    ops.adapt_datefield_value(d),
-                    ops.adapt_datetimefield_value(created),
-                    memo,
-                    meta,
-                    pid,
-                    ops.adapt_datetimefield_value(exp),
-                    res,
-                    rev,
-                )
-                for i, k, h, kind, s, d, created, memo, meta, pid, exp, res, rev in journal_rows
-            ],
+            journal_rows,
         )

@@ -138,6 +138,8 @@ def test_another_program_cannot_delete_committed_legs():
         with pytest.raises(psycopg.Error, match="append-only"):
             outsider.execute("DELETE FROM ledger_leg")
         with pytest.raises(psycopg.Error, match="append-only"):
-            outsider.execute("TRUNCATE ledger_leg, ledger_journal")
+            outsider.execute("TRUNCATE ledger_leg")
+        with pytest.raises(psycopg.Error, match="append-only"):
+            outsider.execute("TRUNCATE ledger_journal CASCADE")
         outsider.close()
     assert Leg.objects.filter(journal_id=posted.id).count() == 2

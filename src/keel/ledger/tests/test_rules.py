@@ -14,9 +14,8 @@ from keel.ledger.rules import (
     Totals,
     UnbalancedJournal,
     available_balance,
-    canonical_content,
     check_partial_post,
-    content_hash,
+    journal_hash,
     natural_balance,
     scale_two_leg_pending,
     validate_account,
@@ -99,10 +98,15 @@ def test_content_hash_ignores_leg_order_but_not_amounts():
     a = spec(LegSpec("a:1", 100, "USD"), LegSpec("b:1", -100, "USD"))
     b = spec(LegSpec("b:1", -100, "USD"), LegSpec("a:1", 100, "USD"))
     c = spec(LegSpec("a:1", 101, "USD"), LegSpec("b:1", -101, "USD"))
-    hash_a = content_hash(canonical_content("post", a))
-    assert hash_a == content_hash(canonical_content("post", b))
-    assert hash_a != content_hash(canonical_content("post", c))
-    assert hash_a != content_hash(canonical_content("reserve", a))
+    hash_a = journal_hash("post", a)
+    assert hash_a == journal_hash("post", b)
+    assert hash_a != journal_hash("post", c)
+    assert hash_a != journal_hash("reserve", a)
+    assert hash_a != journal_hash("post", a, pending=7)
+    # A memo cannot forge a separator: these two differ only in where text sits.
+    d = JournalSpec("k1", "income", date(2026, 1, 5), a.legs, memo='x"\n"')
+    e = JournalSpec("k1", "income", date(2026, 1, 5), a.legs, memo="x", metadata={"": ""})
+    assert journal_hash("post", d) != journal_hash("post", e)
     assert len(hash_a) == 64
 
 
