@@ -747,8 +747,8 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
     # once per journal (created_at once per batch), not re-adapted row by row afterwards.
     day, moment = _adapters()
     created = moment(now)
-    journal_rows = []
-    leg_rows = []
+    journal_rows: list[tuple[Any, ...]] = []
+    leg_rows: list[tuple[Any, ...]] = []
     for journal_id, index in zip(ids, new, strict=True):
         item = items[index]
         spec = item.spec
