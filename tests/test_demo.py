@@ -9,7 +9,8 @@ import pytest
 from keel.accounts.models import User
 from keel.demo import DEMO_PASSWORD, DEMO_WORKER, load_demo
 from keel.ledger import services
-from keel.ledger.models import Account, Journal
+from keel.income.models import IncomeItem, Source
+from keel.ledger.models import Journal
 
 
 @pytest.mark.django_db
@@ -31,10 +32,19 @@ def test_demo_loads_three_years_once_and_balances():
 
     demo = User.objects.get(email=DEMO_WORKER)
     assert demo.check_password(DEMO_PASSWORD)
-    income = Account.objects.filter(owner_type="worker", owner_id=demo.pk, kind="income")
-    assert income.count() >= 6
-    assert set(income.values_list("currency", flat=True)) == {"USD", "EUR"}
-    dates = Journal.objects.filter(idempotency_key__startswith=f"demo:{demo.pk}:")
-    assert dates.earliest("effective_date").effective_date <= date(2023, 7, 10)
-    assert date(2026, 7, 1) <= dates.latest("effective_date").effective_date <= date(2026, 7, 10)
+    sources = Source.objects.filter(worker=demo)
+    assert sources.count() >= 6
+    assert set(sources.values_list("currency", flat=True)) == {"USD", "EUR"}
+    items = IncomeItem.objects.filter(worker=demo)
+    assert set(items.values_list("stream__kind", flat=True)) - {None} == {
+        "recurring", "project", "micro"}
+    assert items.earliest("occurred_on").occurred_on <= date(2023, 7, 10)
+    assert date(2026, 7, 1) <= items.latest("occurred_on").occurred_on <= date(2026, 7, 10)
+    # Euro income is converted at the rate of its own day; the original amount is kept.
+    euro = items.filter(currency="EUR", kind="income").first()
+    assert euro is not None and euro.fx_rate is not None
+    assert euro.home_currency == "USD" and euro.net > 0 and euro.home_income > 0
+    # Every income item is backed by exactly one ledger journal.
+    assert Journal.objects.filter(kind="income.income").count() == IncomeItem.objects.filter(
+        kind="income").count()
     assert services.verify().ok

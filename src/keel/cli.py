@@ -311,6 +311,234 @@ def worker_add(email: str, name: str, currency: str, password_stdin: bool) -> No
         click.echo(f"password (shown once): {password}")
 
 
+# ------------------------------------------------------------------------------ income
+
+# A source for each known format when the user names none: (name, kind, default stream).
+FORMAT_SOURCES = {
+    "upwork": ("Upwork", "platform", "project"),
+    "upwork-legacy": ("Upwork", "platform", "project"),
+    "upwork-earnings": ("Upwork", "platform", "project"),
+    "stripe": ("Stripe", "platform", "recurring"),
+    "stripe-itemized": ("Stripe", "platform", "recurring"),
+    "paypal": ("PayPal", "platform", "project"),
+    "etsy": ("Etsy", "shop", "micro"),
+}
+
+
+@main_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice([*FORMAT_SOURCES, "csv"]),
+    help="The file's format.",
+)
+@click.option("--worker", "email", required=True, help="The worker's email address.")
+@click.option("--source", "source_name", help="Source name (default: the platform's name).")
+@click.option(
+    "--stream",
+    type=click.Choice(["recurring", "project", "micro"]),
+    help="Stream kind for a new source.",
+)
+@click.option("--profile", "profile_name", help="Saved import profile (format csv).")
+@click.option(
+    "--date-order",
+    type=click.Choice(["MDY", "DMY", "YMD"]),
+    help="How to read ambiguous dates such as 03/04/2026.",
+)
+@click.option("--dry-run", is_flag=True, help="Check and summarise; book nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def import_command(
+    file: Path,
+    fmt: str,
+    email: str,
+    source_name: str | None,
+    stream: str | None,
+    profile_name: str | None,
+    date_order: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Import a platform export (all rows or none; re-importing adds nothing)."""
+    setup_django()
+    from keel.accounts.models import User
+    from keel.income import services as income
+    from keel.income.models import ImportProfileRecord
+
+    worker = User.objects.filter(email__iexact=email).first()
+    if worker is None:
+        raise click.ClickException(f"no worker with the email {email}")
+    name, kind, default_stream = FORMAT_SOURCES.get(fmt, (None, "other", "project"))
+    source_name = source_name or name
+    if source_name is None:
+        raise click.ClickException("--source is required for the csv format")
+    profile = None
+    if fmt == "csv":
+        if not profile_name:
+            raise click.ClickException("--profile is required for the csv format")
+        profile = ImportProfileRecord.objects.filter(worker=worker, name=profile_name).first()
+        if profile is None:
+            raise click.ClickException(f"{email} has no import profile named {profile_name!r}")
+    source = income.ensure_source(
+        worker, source_name, kind=kind, default_stream=stream or default_stream
+    )
+    show = sys.stderr.isatty() and not as_json
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if show:
+            text = f"{done:,} rows parsed" if stage == "parse" else f"{done:,}/{total:,} booked"
+            click.echo(f"\r{text:<40}", nl=False, err=True)
+
+    with file.open("rb") as handle:
+        summary = income.import_file(
+            worker,
+            handle,
+            fmt=fmt,
+            source=source,
+            dry_run=dry_run,
+            profile=profile,
+            date_order=date_order,
+            progress=progress,
+        )
+    if show:
+        click.echo("", err=True)
+    report = summary.as_dict()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(
+            f"{report['rows_read']} rows read, {report['imported']} to import, "
+            f"{report['duplicates']} duplicates, {len(report['skipped'])} skipped, "
+            f"{len(report['rejected'])} rejected"
+        )
+        for currency, totals in report["totals"].items():
+            parts = ", ".join(f"{k} {v}" for k, v in totals.items())
+            click.echo(f"  {currency} (minor units): {parts}")
+        for rejected in report["rejected"][:50]:
+            column = f", column {rejected['column']}" if rejected["column"] else ""
+            click.echo(f"  line {rejected['line']}{column}: {rejected['reason']}", err=True)
+    if report["rejected"]:
+        raise click.ClickException(
+            f"{len(report['rejected'])} row(s) rejected; nothing was imported"
+        )
+    if not as_json:
+        click.echo("dry run: nothing booked" if dry_run else "booked")
+
+
+@main_group.group()
+def rates() -> None:
+    """Exchange rates used to convert income into a worker's home currency."""
+
+
+@rates.command("set")
+@click.argument("base")
+@click.argument("quote")
+@click.argument("on", metavar="DATE")
+@click.argument("rate")
+@click.option("--worker", "email", help="Only for this worker (default: shared by everyone).")
+def rates_set(base: str, quote: str, on: str, rate: str, email: str | None) -> None:
+    """Set 1 BASE = RATE QUOTE on DATE (YYYY-MM-DD)."""
+    setup_django()
+    from datetime import date
+
+    from keel.income import services as income
+
+    try:
+        day = date.fromisoformat(on)
+    except ValueError:
+        raise click.ClickException(f"date: {on!r} is not YYYY-MM-DD") from None
+    worker = _worker_or_none(email)
+    try:
+        found = income.set_rate(worker, base, quote, day, rate)
+    except income.IncomeError as exc:
+        raise click.ClickException(f"{exc.field}: {exc}") from None
+    click.echo(str(found))
+
+
+@rates.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--worker", "email", help="Only for this worker (default: shared by everyone).")
+def rates_import(file: Path, email: str | None) -> None:
+    """Load rates from a CSV file with columns date,base,quote,rate."""
+    setup_django()
+    from keel.income import services as income
+
+    worker = _worker_or_none(email)
+    try:
+        count = income.import_rates(worker, file.read_text(encoding="utf-8"))
+    except income.IncomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{count} rate(s) loaded")
+
+
+def _worker_or_none(email: str | None) -> Any:
+    if email is None:
+        return None
+    from keel.accounts.models import User
+
+    worker = User.objects.filter(email__iexact=email).first()
+    if worker is None:
+        raise click.ClickException(f"no worker with the email {email}")
+    return worker
+
+
+@main_group.command("report")
+@click.option("--worker", "email", required=True, help="The worker's email address.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def report_command(email: str, as_json: bool) -> None:
+    """Income stability, 90-day forecast, salary, buffer and tax for a worker."""
+    setup_django()
+    from keel.income.reports import income_report
+    from keel.money import format_amount
+
+    worker = _worker_or_none(email)
+    data = income_report(worker).as_dict()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    ccy = data["currency"]
+
+    def money(minor: int) -> str:
+        return f"{format_amount(minor, ccy)} {ccy}"
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value * 100:.1f}%"
+
+    f = data["forecast"]
+    lines = [
+        f"Income report for {worker.email} as of {data['as_of']} (window {data['window'][0]}"
+        f" to {data['window'][1]})",
+        f"  income over the window      {money(data['total_income'])}",
+        f"  average / median month      {money(data['average_month'])} /"
+        f" {money(data['median_month'])}",
+        f"  coefficient of variation    {pct(data['coefficient_of_variation'])}",
+        f"  spikes and dips             {len(data['spikes_and_dips'])} month(s)",
+        f"  recurring baseline          {money(data['recurring_baseline_monthly'])} a month,"
+        f" covers {pct(data['baseline_coverage'])} of essentials",
+        f"  runway                      {data['runway_months'] and round(data['runway_months'], 1)}"
+        " months",
+        f"  trend                       {data['trend']['direction']}",
+        f"  next 90 days (p10/p50/p90)  {money(f['income_p10'])} / {money(f['income_p50'])} /"
+        f" {money(f['income_p90'])}",
+        f"  lowest expected balance     {money(f['lowest_balance'])} on {f['lowest_balance_on']}",
+        "  shortfall probability       " + ", ".join(pct(p) for p in f["shortfall_probabilities"]),
+        f"  recommended salary          {money(data['salary']['recommended'])} a month",
+        f"  buffer                      {money(data['buffer']['balance'])} of"
+        f" {money(data['buffer']['target'])} target",
+        f"  tax set-aside               {pct(data['tax']['rate_bps'] / 10_000)}"
+        f" ({'on' if data['tax']['enabled'] else 'off'}), next due {data['tax']['next_due']}",
+    ]
+    if data["largest_source"]:
+        src = data["largest_source"]
+        lines.insert(
+            5,
+            f"  largest source              {src['source']} ({pct(src['share'])});"
+            f" effective sources {src['effective_sources']:.1f}",
+        )
+    click.echo("\n".join(lines))
+
+
 # ------------------------------------------------------------------------------ operations
 
 

@@ -8,6 +8,7 @@ so loading again adds nothing and loading on a later day only adds the new days.
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,6 +18,9 @@ from django.db import transaction
 
 from keel.accounts.models import Role, User
 from keel.accounts.services import create_worker, grant_role, worker_account_code
+from keel.income import services as income
+from keel.income.importers.base import ParsedRow, RowKind
+from keel.income.models import ExchangeRate
 from keel.ledger import services as ledger
 from keel.ledger.rules import JournalSpec, LegSpec, exchange_journal
 from keel.money import apply_rate
@@ -30,10 +34,11 @@ BATCH = 2_000
 LIVING_COSTS = 560_000
 SALARY = 600_000
 BUFFER_KEEP = 300_000
+ESSENTIAL_EXPENSES = 480_000
 
 
 @dataclass(frozen=True)
-class Source:
+class DemoSource:
     slug: str
     name: str
     currency: str
@@ -45,12 +50,22 @@ class Source:
     spread: float
     fee_bps: int = 0
     fee_fixed: int = 0
+    kind: str = "platform"  # platform, client, shop or membership
 
 
 DEMO_SOURCES = (
-    Source("upwork", "Upwork", "USD", "project", 9, 85_000, 0.6, fee_bps=1000),
-    Source("northwind", "Northwind Studio (retainer)", "USD", "recurring", 30, 250_000, 0.0),
-    Source(
+    DemoSource("upwork", "Upwork", "USD", "project", 9, 85_000, 0.6, fee_bps=1000),
+    DemoSource(
+        "northwind",
+        "Northwind Studio (retainer)",
+        "USD",
+        "recurring",
+        30,
+        250_000,
+        0.0,
+        kind="client",
+    ),
+    DemoSource(
         "memberships",
         "Membership site via Stripe",
         "USD",
@@ -61,20 +76,22 @@ DEMO_SOURCES = (
         fee_bps=290,
         fee_fixed=30,
     ),
-    Source("dashmile", "DashMile deliveries", "USD", "micro", 0, 2_600, 0.5),
-    Source(
+    DemoSource("dashmile", "DashMile deliveries", "USD", "micro", 0, 2_600, 0.5),
+    DemoSource(
         "etsy", "Etsy shop (templates)", "USD", "micro", 4, 2_800, 0.7, fee_bps=650, fee_fixed=20
     ),
-    Source("acme", "Acme Robotics (milestones)", "USD", "project", 75, 480_000, 0.3),
-    Source("verlag", "Berliner Verlag", "EUR", "project", 45, 160_000, 0.4),
+    DemoSource(
+        "acme", "Acme Robotics (milestones)", "USD", "project", 75, 480_000, 0.3, kind="client"
+    ),
+    DemoSource("verlag", "Berliner Verlag", "EUR", "project", 45, 160_000, 0.4, kind="client"),
 )
 OTHER_SOURCES = (
-    Source("upwork", "Upwork", "USD", "project", 10, 60_000, 0.6, fee_bps=1000),
-    Source("dashmile", "DashMile deliveries", "USD", "micro", 0, 3_800, 0.5),
-    Source("fiverr", "Fiverr", "USD", "micro", 5, 9_000, 0.5, fee_bps=2000),
-    Source("client", "Direct client", "USD", "recurring", 30, 180_000, 0.1),
-    Source("verlag", "Berliner Verlag", "EUR", "project", 40, 120_000, 0.4),
-    Source(
+    DemoSource("upwork", "Upwork", "USD", "project", 10, 60_000, 0.6, fee_bps=1000),
+    DemoSource("dashmile", "DashMile deliveries", "USD", "micro", 0, 3_800, 0.5),
+    DemoSource("fiverr", "Fiverr", "USD", "micro", 5, 9_000, 0.5, fee_bps=2000),
+    DemoSource("client", "Direct client", "USD", "recurring", 30, 180_000, 0.1, kind="client"),
+    DemoSource("verlag", "Berliner Verlag", "EUR", "project", 40, 120_000, 0.4, kind="client"),
+    DemoSource(
         "stripe",
         "Course sales via Stripe",
         "EUR",
@@ -150,54 +167,10 @@ def _operator() -> User:
     return user
 
 
-def _open_source_accounts(user: User, source: Source) -> None:
-    ledger.open_account(
-        worker_account_code(user.pk, "income", source.slug),
-        kind="income",
-        currency=source.currency,
-        name=source.name,
-        owner_type="worker",
-        owner_id=user.pk,
-    )
-    ledger.open_account(
-        worker_account_code(user.pk, "expenses", "fees", source.slug),
-        kind="expense",
-        currency=source.currency,
-        name=f"{source.name} fees",
-        owner_type="worker",
-        owner_id=user.pk,
-    )
-
-
 def _cash_code(user: User, currency: str) -> str:
     if currency == user.home_currency:
         return worker_account_code(user.pk, "cash")
     return worker_account_code(user.pk, "cash", currency.lower())
-
-
-def _open_worker_accounts(user: User, sources: tuple[Source, ...]) -> None:
-    for source in sources:
-        _open_source_accounts(user, source)
-        if source.currency != user.home_currency:
-            ledger.ensure_exchange_account(source.currency)
-            ledger.ensure_exchange_account(user.home_currency)
-            ledger.open_account(
-                _cash_code(user, source.currency),
-                kind="asset",
-                currency=source.currency,
-                floor=0,
-                name=f"Cash ({source.currency})",
-                owner_type="worker",
-                owner_id=user.pk,
-            )
-    ledger.open_account(
-        worker_account_code(user.pk, "expenses", "living"),
-        kind="expense",
-        currency=user.home_currency,
-        name="Living costs",
-        owner_type="worker",
-        owner_id=user.pk,
-    )
 
 
 def _days(start: date, end: date) -> Iterator[date]:
@@ -207,7 +180,7 @@ def _days(start: date, end: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def _payments(seed: int, user: User, source: Source, day: date, start: date) -> list[int]:
+def _payments(seed: int, user: User, source: DemoSource, day: date, start: date) -> list[int]:
     """Gross amounts (minor units) this source pays on this day."""
     rng = random.Random(f"{seed}:{user.email}:{source.slug}:{day.isoformat()}")
     # Each source's activity ramps up over the first months, as a real career does.
@@ -230,7 +203,7 @@ def _payments(seed: int, user: User, source: Source, day: date, start: date) -> 
     return [max(1_000, int(amount) // 100 * 100)]
 
 
-def _fee(source: Source, gross: int) -> int:
+def _fee(source: DemoSource, gross: int) -> int:
     return (
         (gross * source.fee_bps + 5_000) // 10_000 + source.fee_fixed
         if source.fee_bps or source.fee_fixed
@@ -238,26 +211,82 @@ def _fee(source: Source, gross: int) -> int:
     )
 
 
-def _journals(
-    seed: int, user: User, sources: tuple[Source, ...], start: date, end: date
+@dataclass
+class _SourcePlan:
+    source: DemoSource
+    rows: list[ParsedRow]
+    # Payouts reaching the worker's cash, by day, in the source's currency.
+    payouts: dict[date, int]
+
+
+def _plan_source(seed: int, user: User, source: DemoSource, start: date, end: date) -> _SourcePlan:
+    """Payments as the platform's export would list them, and a payout of what is held
+    there every Friday."""
+    rows: list[ParsedRow] = []
+    payouts: dict[date, int] = {}
+    held = 0
+    for day in _days(start, end):
+        for n, gross in enumerate(_payments(seed, user, source, day, start)):
+            fee = _fee(source, gross)
+            held += gross - fee
+            rows.append(
+                ParsedRow(
+                    line=len(rows) + 2,
+                    kind=RowKind.INCOME,
+                    occurred_on=day,
+                    currency=source.currency,
+                    gross=gross,
+                    fee=fee,
+                    net=gross - fee,
+                    external_id=f"demo-{day.isoformat()}-{n}",
+                    description=f"{source.name}: payment",
+                    stream_hint=source.stream,
+                )
+            )
+        if day.weekday() == 4 and held > 0:
+            rows.append(
+                ParsedRow(
+                    line=len(rows) + 2,
+                    kind=RowKind.TRANSFER,
+                    occurred_on=day,
+                    currency=source.currency,
+                    gross=0,
+                    net=-held,
+                    external_id=f"demo-payout-{day.isoformat()}",
+                    description=f"{source.name}: payout to bank",
+                )
+            )
+            payouts[day] = payouts.get(day, 0) + held
+            held = 0
+    return _SourcePlan(source, rows, payouts)
+
+
+def _household(
+    seed: int, user: User, plans: list[_SourcePlan], start: date, end: date
 ) -> Iterator[JournalSpec]:
-    """Income as it arrives, monthly living costs, and monthly currency conversion; cash is
-    tracked here so spending never takes an account below its floor."""
-    cash: dict[str, int] = {}
+    """What the worker does with the money once it reaches their bank: convert foreign
+    currency monthly, keep a month's float and sweep the rest into the salary buffer, pay
+    themselves a salary from it, and pay living costs. Cash is tracked here so spending
+    never takes an account below its floor."""
+    home = user.home_currency
+    cash: dict[str, int] = defaultdict(int)
     living = worker_account_code(user.pk, "expenses", "living")
     buffer_code = worker_account_code(user.pk, "buffer")
     buffer = 0
-    home = user.home_currency
+    arrivals: dict[date, list[tuple[str, int]]] = defaultdict(list)
+    for plan in plans:
+        for day, amount in plan.payouts.items():
+            arrivals[day].append((plan.source.currency, amount))
     for day in _days(start, end):
+        for currency, amount in arrivals.get(day, []):
+            cash[currency] += amount
         if day.day == 1:
-            # A worker with a foreign client converts last month's receipts at this
-            # month's rate.
             for foreign in sorted(c for c in cash if c != home and cash[c] > 0):
                 amount = cash[foreign]
-                rate = _rate(seed, day, foreign)
+                rate = _rate(seed, day, foreign, home)
                 converted = apply_rate(amount, foreign, home, rate)
                 cash[foreign] = 0
-                cash[home] = cash.get(home, 0) + converted
+                cash[home] += converted
                 yield exchange_journal(
                     idempotency_key=f"demo:{user.pk}:fx:{foreign}:{day.isoformat()}",
                     effective_date=day,
@@ -271,38 +300,7 @@ def _journals(
                     rate_date=day,
                     memo=f"Converted {foreign} to {home}",
                 )
-        for source in sources:
-            for n, gross in enumerate(_payments(seed, user, source, day, start)):
-                fee = _fee(source, gross)
-                legs = [LegSpec(_cash_code(user, source.currency), gross - fee, source.currency)]
-                if fee:
-                    legs.append(
-                        LegSpec(
-                            worker_account_code(user.pk, "expenses", "fees", source.slug),
-                            fee,
-                            source.currency,
-                        )
-                    )
-                legs.append(
-                    LegSpec(
-                        worker_account_code(user.pk, "income", source.slug), -gross, source.currency
-                    )
-                )
-                cash[source.currency] = cash.get(source.currency, 0) + gross - fee
-                yield JournalSpec(
-                    idempotency_key=f"demo:{user.pk}:{source.slug}:{day.isoformat()}:{n}",
-                    kind="income",
-                    effective_date=day,
-                    legs=tuple(legs),
-                    memo=f"{source.name}: payment",
-                    metadata={
-                        "source": source.slug,
-                        "stream": source.stream,
-                        "gross": gross,
-                        "fee": fee,
-                    },
-                )
-        if day.day == 2 and cash.get(home, 0) > BUFFER_KEEP:
+        if day.day == 2 and cash[home] > BUFFER_KEEP:
             # Whatever cash is beyond a month's float is put aside in the salary buffer.
             sweep = (cash[home] - BUFFER_KEEP) // 100 * 100
             cash[home] -= sweep
@@ -320,7 +318,7 @@ def _journals(
         if day.day == 25 and buffer > 0:
             salary = min(SALARY, buffer)
             buffer -= salary
-            cash[home] = cash.get(home, 0) + salary
+            cash[home] += salary
             yield _transfer(
                 user,
                 day,
@@ -334,7 +332,7 @@ def _journals(
         if day.day == 28:
             rng = random.Random(f"{seed}:{user.email}:living:{day.isoformat()}")
             want = int(rng.gauss(LIVING_COSTS, LIVING_COSTS // 10)) // 100 * 100
-            spend = min(want, cash.get(home, 0))
+            spend = min(want, cash[home])
             if spend > 0:
                 cash[home] -= spend
                 yield JournalSpec(
@@ -369,15 +367,30 @@ def _transfer(
     )
 
 
-def _rate(seed: int, day: date, foreign: str) -> Decimal:
-    """That month's rate from `foreign` into the worker's home currency."""
+def _rate(seed: int, day: date, base: str, quote: str) -> Decimal:
+    """The demo's rate for a month: EUR/USD drifting around 1.08."""
     month_index = day.year * 12 + day.month
-    eur_usd = (
-        EUR_USD_BASE
-        + Decimal(random.Random(f"{seed}:fx:{month_index}").randint(-400, 400)) / 10_000
-    )
-    rate = eur_usd if foreign == "EUR" else 1 / eur_usd
+    drift = Decimal(random.Random(f"{seed}:fx:{month_index}").randint(-400, 400)) / 10_000
+    eur_usd = EUR_USD_BASE + drift
+    rate = eur_usd if (base, quote) == ("EUR", "USD") else 1 / eur_usd
     return rate.quantize(Decimal("0.0001"))
+
+
+def _load_rates(seed: int, start: date, end: date) -> None:
+    """Daily shared EUR/USD rates, so income converts at the rate of its own date."""
+    wanted = [
+        ExchangeRate(
+            worker=None,
+            base=base,
+            quote=quote,
+            on=day,
+            rate=_rate(seed, day, base, quote),
+            origin="demo",
+        )
+        for day in _days(start, end)
+        for base, quote in (("EUR", "USD"), ("USD", "EUR"))
+    ]
+    ExchangeRate.objects.bulk_create(wanted, ignore_conflicts=True, batch_size=1_000)
 
 
 def load_demo(
@@ -394,7 +407,7 @@ def load_demo(
         start = end.replace(year=end.year - YEARS) + timedelta(days=1)
     summary = DemoSummary(start=start, end=end)
     _operator()
-    people: list[tuple[User, tuple[Source, ...]]] = []
+    people: list[tuple[User, tuple[DemoSource, ...]]] = []
     with transaction.atomic():
         demo = _user(DEMO_WORKER, "Maya Alvarez", "USD", start)
         people.append((demo, DEMO_SOURCES))
@@ -405,12 +418,29 @@ def load_demo(
             eligible = list(OTHER_SOURCES)
             chosen = tuple(sorted(rng.sample(eligible, k=2 + index % 3), key=lambda s: s.slug))
             people.append((user, chosen))
-        for user, sources in people:
-            _open_worker_accounts(user, sources)
     summary.workers = len(people)
+    _load_rates(seed, start, end)
     for user, sources in people:
+        settings = income.income_settings(user)
+        if not settings.essential_expenses:
+            settings.essential_expenses = ESSENTIAL_EXPENSES
+            settings.salary = SALARY
+            settings.save(update_fields=["essential_expenses", "salary"])
+        plans = [_plan_source(seed, user, source, start, end) for source in sources]
+        for plan in plans:
+            record = income.ensure_source(
+                user,
+                plan.source.name,
+                kind=plan.source.kind,
+                default_stream=plan.source.stream,
+                currency=plan.source.currency,
+            )
+            booked = income.book_rows(user, record, plan.rows)
+            summary.journals_created += booked.imported
+            summary.journals_existing += booked.duplicates
+        _open_household_accounts(user)
         batch: list[JournalSpec] = []
-        for spec in _journals(seed, user, sources, start, end):
+        for spec in _household(seed, user, plans, start, end):
             batch.append(spec)
             if len(batch) >= BATCH:
                 _post(batch, summary)
@@ -419,6 +449,19 @@ def load_demo(
             _post(batch, summary)
         progress(f"{user.name}: books up to {end}")
     return summary
+
+
+def _open_household_accounts(user: User) -> None:
+    ledger.open_account(
+        worker_account_code(user.pk, "expenses", "living"),
+        kind="expense",
+        currency=user.home_currency,
+        name="Living costs",
+        owner_type="worker",
+        owner_id=user.pk,
+    )
+    ledger.ensure_exchange_account("EUR")
+    ledger.ensure_exchange_account("USD")
 
 
 def _post(batch: list[JournalSpec], summary: DemoSummary) -> None:

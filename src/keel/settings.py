@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "keel.accounts",
     "keel.ledger",
+    "keel.income",
     "keel.api",
     "keel.web",
 ]
@@ -179,13 +180,17 @@ STATICFILES_FINDERS = [
 ]
 
 
-def _xstatic_dirs() -> list[tuple[str, str]]:
+def _vendor_static_dirs() -> list[tuple[str, str]]:
+    import plotly
     import xstatic.pkg.bootstrap as bootstrap
 
-    return [("vendor/bootstrap", bootstrap.BASE_DIR)]
+    return [
+        ("vendor/bootstrap", bootstrap.BASE_DIR),
+        ("vendor/plotly", str(Path(plotly.__file__).parent / "package_data")),
+    ]
 
 
-STATICFILES_DIRS = _xstatic_dirs()
+STATICFILES_DIRS = _vendor_static_dirs()
 WHITENOISE_USE_FINDERS = DEBUG
 
 # Behind a TLS-terminating proxy the proxy sets X-Forwarded-Proto; cookies are marked
@@ -213,6 +218,15 @@ LOGGING: dict[str, Any] = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KEEL_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# A file cache shared by every server process: import progress is written by the process
+# running the import and read by whichever process answers the page's poll.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache"),
+    }
 }
 
 # Pending (two-phase) journals that nobody posts or voids expire after this long by default.

@@ -22,16 +22,20 @@ def worker_account_code(user_id: int, *parts: str) -> str:
 
 
 def open_worker_books(user: User) -> None:
-    """Every worker starts with a cash account and a salary buffer in their home currency;
-    neither may go below zero. Other accounts open as income and benefits arrive."""
-    for part, name in (("cash", "Cash"), ("buffer", "Salary buffer")):
+    """Every worker starts with a cash account and a salary buffer in their home currency.
+
+    Cash mirrors the worker's bank account, which Keel only sees through imports (a bank
+    top-up of a PayPal balance may be the first thing it sees), so it has no floor. The
+    buffer is Keel's own and never goes below zero. Other accounts open as income and
+    benefits arrive."""
+    for part, name, floor in (("cash", "Cash", None), ("buffer", "Salary buffer", 0)):
         ledger.open_account(
             worker_account_code(user.pk, part),
             owner_type="worker",
             owner_id=user.pk,
             kind="asset",
             currency=user.home_currency,
-            floor=0,
+            floor=floor,
             name=name,
         )
 

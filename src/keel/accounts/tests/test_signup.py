@@ -47,7 +47,7 @@ def test_signup_creates_a_worker_with_starting_books_and_logs_in(client, db, sig
         Account.objects.order_by("code").values_list("code", "kind", "currency", "floor")
     ) == [
         (f"worker:{user.pk}:buffer", "asset", "EUR", 0),
-        (f"worker:{user.pk}:cash", "asset", "EUR", 0),
+        (f"worker:{user.pk}:cash", "asset", "EUR", None),
     ]
     assert get_user(client).pk == user.pk
     assert [str(m) for m in get_messages(response.wsgi_request)] == ["Welcome to Keel, Maya."]

@@ -1,0 +1,702 @@
+"""Income database work: sources and streams, exchange rates, and turning imported or
+entered income items into ledger journals.
+
+Every item becomes one journal in its own currency:
+
+    INCOME    held at source +net, fees +fee, income:<stream> -gross, income:tips -tips
+    REFUND    income:<stream> +gross, held at source -(gross + fee), fees +fee
+    FEE       fees +fee, held at source -fee
+    TRANSFER  held at source +net (a payout is negative), cash -net - fee, fees +fee
+
+so fees are visible as expenses, refunds reduce income, and payouts move the worker's own
+money without being income. An import is applied whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any, BinaryIO, cast
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from keel.accounts.models import User
+from keel.ledger import services as ledger
+from keel.ledger.rules import JournalSpec, LegSpec
+from keel.money import MoneyError, apply_rate, get_currency
+
+from .importers import parse
+from .importers.base import ParsedFile, ParsedRow, RowKind
+from .models import (
+    ExchangeRate,
+    ImportBatch,
+    ImportProfileRecord,
+    ImportStatus,
+    IncomeItem,
+    IncomeSettings,
+    ItemKind,
+    Source,
+    SourceKind,
+    Stream,
+    StreamKind,
+)
+
+# A rate older than this is too stale to convert with; weekends and holidays are covered.
+RATE_LOOKBACK = timedelta(days=7)
+POST_CHUNK = 5_000
+
+
+class IncomeError(ValueError):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MissingRate(IncomeError):
+    pass
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+def income_settings(worker: User) -> IncomeSettings:
+    found, _ = IncomeSettings.objects.get_or_create(worker=worker)
+    return found
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def ensure_source(
+    worker: User,
+    name: str,
+    *,
+    kind: str = SourceKind.OTHER,
+    default_stream: str = StreamKind.PROJECT,
+    currency: str | None = None,
+) -> Source:
+    slug = slugify(name)[:60] or "source"
+    if kind not in SourceKind.values:
+        raise IncomeError(f"source kind {kind!r} is not one of {SourceKind.values}", field="kind")
+    if default_stream not in StreamKind.values:
+        raise IncomeError(
+            f"stream kind {default_stream!r} is not one of {StreamKind.values}", field="stream"
+        )
+    source, _ = Source.objects.get_or_create(
+        worker=worker,
+        slug=slug,
+        defaults={
+            "name": name,
+            "kind": kind,
+            "default_stream": default_stream,
+            "currency": currency or worker.home_currency,
+        },
+    )
+    return source
+
+
+def ensure_stream(source: Source, kind: str) -> Stream:
+    stream, _ = Stream.objects.get_or_create(
+        source=source,
+        kind=kind,
+        defaults={"worker_id": source.worker_id, "name": f"{source.name} ({kind})"},
+    )
+    return stream
+
+
+def _code(worker_id: int, *parts: str) -> str:
+    return ":".join(("worker", str(worker_id), *parts))
+
+
+def held_code(worker_id: int, source_slug: str, currency: str) -> str:
+    return _code(worker_id, "sources", source_slug, currency.lower())
+
+
+def income_code(worker_id: int, source_slug: str, stream_kind: str) -> str:
+    return _code(worker_id, "income", source_slug, stream_kind)
+
+
+def fees_code(worker_id: int, source_slug: str) -> str:
+    return _code(worker_id, "expenses", "fees", source_slug)
+
+
+def cash_code(worker: User, currency: str) -> str:
+    if currency == worker.home_currency:
+        return _code(worker.pk, "cash")
+    return _code(worker.pk, "cash", currency.lower())
+
+
+def _open_accounts(
+    worker: User, source: Source, currency: str, stream_kinds: Iterable[str]
+) -> None:
+    owner: dict[str, Any] = {"owner_type": "worker", "owner_id": worker.pk}
+    ledger.open_account(
+        held_code(worker.pk, source.slug, currency),
+        kind="asset",
+        currency=currency,
+        name=f"Held at {source.name} ({currency})",
+        **owner,
+    )
+    ledger.open_account(
+        fees_code(worker.pk, source.slug),
+        kind="expense",
+        currency=source.currency,
+        name=f"{source.name} fees",
+        **owner,
+    )
+    if currency != source.currency:
+        ledger.open_account(
+            f"{fees_code(worker.pk, source.slug)}:{currency.lower()}",
+            kind="expense",
+            currency=currency,
+            name=f"{source.name} fees ({currency})",
+            **owner,
+        )
+    for kind in stream_kinds:
+        suffix = "" if currency == source.currency else f":{currency.lower()}"
+        ledger.open_account(
+            income_code(worker.pk, source.slug, kind) + suffix,
+            kind="income",
+            currency=currency,
+            name=f"{source.name} ({kind})",
+            **owner,
+        )
+    ledger.open_account(
+        cash_code(worker, currency),
+        kind="asset",
+        currency=currency,
+        name="Cash" if currency == worker.home_currency else f"Cash ({currency})",
+        **owner,
+    )
+
+
+def _currency_suffix(source: Source, currency: str) -> str:
+    return "" if currency == source.currency else f":{currency.lower()}"
+
+
+# ---------------------------------------------------------------------------- rates
+
+
+def set_rate(
+    worker: User | None,
+    base: str,
+    quote: str,
+    on: date,
+    rate: Decimal | str,
+    *,
+    origin: str = "manual",
+) -> ExchangeRate:
+    for name, code in (("base", base), ("quote", quote)):
+        try:
+            get_currency(code)
+        except MoneyError as exc:
+            raise IncomeError(str(exc), field=name) from None
+    try:
+        value = Decimal(str(rate))
+    except InvalidOperation:
+        raise IncomeError(f"rate {rate!r} is not a number", field="rate") from None
+    if not value.is_finite() or value <= 0:
+        raise IncomeError("rate must be a positive number", field="rate")
+    found, _ = ExchangeRate.objects.update_or_create(
+        worker=worker,
+        base=base,
+        quote=quote,
+        on=on,
+        defaults={"rate": value, "origin": origin},
+    )
+    return found
+
+
+def import_rates(worker: User | None, text: str, *, origin: str = "import") -> int:
+    """Load a rate file: CSV with a header `date,base,quote,rate` (ISO date, e.g.
+    `2026-03-02,EUR,USD,1.0842`). All rows or none; errors name the line and column."""
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    missing = {"date", "base", "quote", "rate"} - set(header)
+    if missing:
+        raise IncomeError(f"rate file lacks column(s) {', '.join(sorted(missing))}", field="header")
+    parsed: list[tuple[date, str, str, Decimal]] = []
+    for line, raw in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+        try:
+            on = date.fromisoformat(row["date"])
+        except ValueError:
+            raise IncomeError(
+                f"line {line}, column date: {row['date']!r} is not YYYY-MM-DD", field="date"
+            ) from None
+        try:
+            rate = Decimal(row["rate"])
+        except InvalidOperation:
+            raise IncomeError(
+                f"line {line}, column rate: {row['rate']!r} is not a number", field="rate"
+            ) from None
+        parsed.append((on, row["base"], row["quote"], rate))
+    with transaction.atomic():
+        for index, (on, base, quote, rate) in enumerate(parsed, start=2):
+            try:
+                set_rate(worker, base, quote, on, rate, origin=origin)
+            except IncomeError as exc:
+                raise IncomeError(
+                    f"line {index}, column {exc.field}: {exc}", field=exc.field
+                ) from None
+    return len(parsed)
+
+
+class RateBook:
+    """Rates for one worker, loaded once per import: the worker's own rates first, then
+    shared ones; a date without a rate uses the latest in the week before it."""
+
+    def __init__(self, worker: User, pairs: Iterable[tuple[str, str]], start: date, end: date):
+        self.rates: dict[tuple[str, str], list[tuple[date, Decimal, bool]]] = defaultdict(list)
+        for base, quote in set(pairs):
+            rows = ExchangeRate.objects.filter(
+                base=base,
+                quote=quote,
+                on__gte=start - RATE_LOOKBACK,
+                on__lte=end,
+            ).filter(models_q_worker(worker))
+            for on, rate, worker_id in rows.values_list("on", "rate", "worker_id"):
+                self.rates[(base, quote)].append((on, rate, worker_id is not None))
+        for entries in self.rates.values():
+            # Own rates sort after shared ones on the same day, so they win.
+            entries.sort(key=lambda entry: (entry[0], entry[2]))
+
+    def rate(self, base: str, quote: str, on: date) -> Decimal:
+        if base == quote:
+            return Decimal(1)
+        best: Decimal | None = None
+        for day, rate, _ in self.rates.get((base, quote), []):
+            if day > on:
+                break
+            if day >= on - RATE_LOOKBACK:
+                best = rate
+        if best is None:
+            raise MissingRate(
+                f"no {base}→{quote} exchange rate on or in the week before {on.isoformat()};"
+                " add one on the rates page or import a rate file",
+                field="rate",
+            )
+        return best
+
+
+def models_q_worker(worker: User) -> Any:
+    from django.db.models import Q
+
+    return Q(worker=worker) | Q(worker__isnull=True)
+
+
+# ---------------------------------------------------------------------------- items
+
+
+def _journal_for(
+    worker: User, source: Source, stream_kind: str, row: ParsedRow, key: str
+) -> JournalSpec:
+    c = row.currency
+    held = held_code(worker.pk, source.slug, c)
+    suffix = _currency_suffix(source, c)
+    fees = fees_code(worker.pk, source.slug) + suffix
+    income = income_code(worker.pk, source.slug, stream_kind) + suffix
+    legs: list[tuple[str, int]] = []
+    if row.kind == RowKind.INCOME:
+        legs = [(held, row.net), (fees, row.fee), (income, -row.gross)]
+        if row.tips:
+            legs.append((income_code(worker.pk, source.slug, "tips") + suffix, -row.tips))
+    elif row.kind == RowKind.REFUND:
+        legs = [(income, row.gross), (held, row.net), (fees, row.fee)]
+    elif row.kind == RowKind.FEE:
+        legs = [(fees, row.fee), (held, -row.fee)]
+    else:
+        legs = [(held, row.net), (cash_code(worker, c), -row.net - row.fee), (fees, row.fee)]
+    merged: dict[str, int] = defaultdict(int)
+    for code, amount in legs:
+        merged[code] += amount
+    return JournalSpec(
+        idempotency_key=key,
+        kind=f"income.{row.kind.value}",
+        effective_date=row.occurred_on,
+        legs=tuple(LegSpec(code, amount, c) for code, amount in merged.items() if amount),
+        memo=row.description[:500],
+        metadata={
+            "source": source.slug,
+            "stream": stream_kind,
+            "gross": row.gross,
+            "fee": row.fee,
+            "tips": row.tips,
+            "net": row.net,
+            "currency": c,
+            **({"external_id": row.external_id} if row.external_id else {}),
+        },
+    )
+
+
+def row_problem(row: ParsedRow) -> str | None:
+    """Why a parsed row cannot be booked, if it cannot."""
+    if row.fee < 0 and row.kind == RowKind.FEE:
+        return "a fee row needs a positive fee"
+    if row.kind == RowKind.INCOME and row.net != row.gross + row.tips - row.fee:
+        return f"net {row.net} does not equal gross {row.gross} + tips {row.tips} - fee {row.fee}"
+    if row.kind == RowKind.REFUND and row.net != -row.gross - row.fee:
+        return f"refund net {row.net} does not equal -(gross {row.gross} + fee {row.fee})"
+    if row.kind == RowKind.INCOME and row.gross < 0:
+        return "income gross is negative"
+    if row.kind == RowKind.TRANSFER and row.net == 0:
+        return "a transfer of zero moves nothing"
+    return None
+
+
+def identities(source: Source, rows: Sequence[ParsedRow]) -> list[str]:
+    """A row's identity is the source's transaction id where the file has one; otherwise a
+    hash of its content plus how many identical rows came before it in the file, so two
+    genuinely identical rows both survive and a re-import adds neither again."""
+    seen: Counter[str] = Counter()
+    result = []
+    for row in rows:
+        if row.external_id:
+            result.append(f"{source.slug}:{row.kind.value}:{row.external_id}"[:200])
+            continue
+        digest = hashlib.sha256("\x1f".join(row.raw).encode()).hexdigest()[:40]
+        seen[digest] += 1
+        result.append(f"{source.slug}:h:{digest}:{seen[digest]}")
+    return result
+
+
+@dataclass
+class ImportSummary:
+    format: str
+    rows_read: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    applied: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "rows_read": self.rows_read,
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "rejected": self.rejected,
+            "totals": self.totals,
+            "applied": self.applied,
+        }
+
+
+def _totals(rows: Iterable[ParsedRow]) -> dict[str, dict[str, int]]:
+    totals: dict[str, dict[str, int]] = {}
+    for row in rows:
+        bucket = totals.setdefault(
+            row.currency,
+            {"income_gross": 0, "fees": 0, "tips": 0, "refunds": 0, "transfers": 0, "net": 0},
+        )
+        if row.kind == RowKind.INCOME:
+            bucket["income_gross"] += row.gross
+            bucket["tips"] += row.tips
+        elif row.kind == RowKind.REFUND:
+            bucket["refunds"] += row.gross
+        elif row.kind == RowKind.TRANSFER:
+            bucket["transfers"] += row.net
+        bucket["fees"] += row.fee
+        if row.kind != RowKind.TRANSFER:
+            bucket["net"] += row.net
+    return dict(sorted(totals.items()))
+
+
+def import_file(
+    worker: User,
+    stream: IO[bytes],
+    *,
+    fmt: str,
+    source: Source,
+    dry_run: bool = False,
+    profile: ImportProfileRecord | None = None,
+    date_order: str | None = None,
+    batch: ImportBatch | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ImportSummary:
+    """Parse a file and, unless dry_run, book every row that moves money — all or none.
+
+    `progress(stage, done, total)` is called while parsing ("parse") and posting ("post").
+    A file with any rejected row books nothing; the summary names each rejection.
+    """
+    from .importers.csv_profile import ImportProfile
+
+    options: dict[str, Any] = {"date_order": date_order, "currency": source.currency}
+    if profile is not None:
+        options["profile"] = ImportProfile.from_dict(profile.config)
+    parsed: ParsedFile = parse(
+        fmt,
+        cast(BinaryIO, stream),
+        progress=(lambda n: progress("parse", n, 0)) if progress else None,
+        **options,
+    )
+    summary = ImportSummary(format=fmt, rows_read=parsed.rows_read)
+    summary.skipped = [{"line": s.line, "reason": s.reason} for s in parsed.skipped]
+    summary.rejected = [
+        {"line": r.line, "column": r.column, "reason": r.reason} for r in parsed.rejected
+    ]
+    booked = book_rows(
+        worker,
+        source,
+        parsed.rows,
+        dry_run=dry_run,
+        batch=batch,
+        progress=progress,
+        rejected=summary.rejected,
+    )
+    summary.duplicates = booked.duplicates
+    summary.totals = booked.totals
+    summary.imported = booked.imported
+    summary.applied = booked.applied
+    summary.rejected.sort(key=lambda r: (r["line"], r["column"]))
+    return summary
+
+
+@dataclass
+class Booked:
+    imported: int = 0
+    duplicates: int = 0
+    applied: bool = False
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def book_rows(
+    worker: User,
+    source: Source,
+    rows: Sequence[ParsedRow],
+    *,
+    dry_run: bool = False,
+    batch: ImportBatch | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    rejected: list[dict[str, Any]] | None = None,
+) -> Booked:
+    """Book parsed rows for one source: rows already booked (same identity) are skipped,
+    and if any row is refused (listed in `rejected`, which may arrive non-empty) nothing
+    is booked."""
+    rejected = rejected if rejected is not None else []
+    for row in rows:
+        problem = row_problem(row)
+        if problem:
+            rejected.append({"line": row.line, "column": "", "reason": problem})
+    ids = identities(source, rows)
+    existing = _existing_identities(worker, ids)
+    # Identical identities inside one file (an overlapping export pasted twice) count once.
+    unique: dict[str, ParsedRow] = {}
+    for row, ident in zip(rows, ids, strict=True):
+        if ident not in existing:
+            unique.setdefault(ident, row)
+    result = Booked(duplicates=len(rows) - len(unique), totals=_totals(unique.values()))
+    try:
+        rates = _rates_for(worker, unique.values())
+    except MissingRate as exc:
+        rejected.append({"line": 0, "column": "Currency", "reason": str(exc)})
+        rates = None
+    if rejected or rates is None:
+        return result
+    result.imported = len(unique)
+    if dry_run:
+        return result
+    _book(worker, source, list(unique.items()), rates, batch, progress)
+    result.applied = True
+    return result
+
+
+def _existing_identities(worker: User, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        found.update(
+            IncomeItem.objects.filter(worker=worker, identity__in=chunk).values_list(
+                "identity", flat=True
+            )
+        )
+    return found
+
+
+def _rates_for(worker: User, rows: Iterable[ParsedRow]) -> RateBook | None:
+    rows = list(rows)
+    foreign = {row.currency for row in rows if row.currency != worker.home_currency}
+    if not rows:
+        return RateBook(worker, [], date.today(), date.today())  # noqa: DTZ011
+    book = RateBook(
+        worker,
+        [(c, worker.home_currency) for c in foreign],
+        min(row.occurred_on for row in rows),
+        max(row.occurred_on for row in rows),
+    )
+    # Every foreign row must have its rate before anything is booked.
+    for row in rows:
+        if row.currency != worker.home_currency and row.kind != RowKind.TRANSFER:
+            book.rate(row.currency, worker.home_currency, row.occurred_on)
+    return book
+
+
+def _home_income(worker: User, row: ParsedRow, rates: RateBook) -> tuple[int, Decimal | None]:
+    if row.kind == RowKind.TRANSFER:
+        return 0, None
+    take_home = row.net
+    if row.currency == worker.home_currency:
+        return take_home, None
+    rate = rates.rate(row.currency, worker.home_currency, row.occurred_on)
+    return apply_rate(take_home, row.currency, worker.home_currency, rate), rate
+
+
+@transaction.atomic
+def _book(
+    worker: User,
+    source: Source,
+    rows: list[tuple[str, ParsedRow]],
+    rates: RateBook,
+    batch: ImportBatch | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> None:
+    kinds_by_currency: dict[str, set[str]] = defaultdict(set)
+    for _, row in rows:
+        kinds_by_currency[row.currency].add(row.stream_hint or source.default_stream)
+        if row.tips:
+            kinds_by_currency[row.currency].add("tips")
+    streams = {}
+    for currency, kinds in kinds_by_currency.items():
+        _open_accounts(worker, source, currency, kinds)
+        for kind in kinds - {"tips"}:
+            if kind not in streams:
+                streams[kind] = ensure_stream(source, kind)
+    # Files list newest or oldest first; journals are posted in the order things happened.
+    rows = sorted(rows, key=lambda pair: pair[1].occurred_on)
+    total = len(rows)
+    for start in range(0, total, POST_CHUNK):
+        chunk = rows[start : start + POST_CHUNK]
+        specs = []
+        for identity, row in chunk:
+            kind = row.stream_hint or source.default_stream
+            specs.append(_journal_for(worker, source, kind, row, f"income:{worker.pk}:{identity}"))
+        results = ledger.post_journals(specs)
+        items = []
+        for (identity, row), result in zip(chunk, results, strict=True):
+            home, rate = _home_income(worker, row, rates)
+            kind = row.stream_hint or source.default_stream
+            items.append(
+                IncomeItem(
+                    worker=worker,
+                    source=source,
+                    stream=streams[kind],
+                    journal_id=result.id,
+                    batch=batch,
+                    kind=ItemKind(row.kind.value),
+                    occurred_on=row.occurred_on,
+                    currency=row.currency,
+                    gross=row.gross,
+                    fee=row.fee,
+                    tips=row.tips,
+                    net=row.net,
+                    home_currency=worker.home_currency,
+                    home_income=home,
+                    fx_rate=rate,
+                    identity=identity,
+                    external_id=row.external_id[:200],
+                    description=row.description[:500],
+                    counterparty=row.counterparty[:200],
+                    hours=row.hours,
+                )
+            )
+        IncomeItem.objects.bulk_create(items, batch_size=1_000)
+        if progress:
+            progress("post", min(start + POST_CHUNK, total), total)
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+def imports_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store_upload(worker: User, name: str, stream: IO[bytes]) -> tuple[Path, str]:
+    """Keep an uploaded file outside the web root between preview and apply."""
+    digest = hashlib.sha256()
+    target = imports_dir() / f"{worker.pk}-{timezone.now():%Y%m%d%H%M%S%f}.upload"
+    with target.open("wb") as out:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    return target, digest.hexdigest()
+
+
+def preview_upload(
+    worker: User,
+    *,
+    name: str,
+    stream: IO[bytes],
+    fmt: str,
+    source: Source,
+    date_order: str | None = None,
+    profile: ImportProfileRecord | None = None,
+) -> ImportBatch:
+    path, digest = store_upload(worker, name, stream)
+    with path.open("rb") as handle:
+        summary = import_file(
+            worker,
+            handle,
+            fmt=fmt,
+            source=source,
+            dry_run=True,
+            profile=profile,
+            date_order=date_order,
+        )
+    return ImportBatch.objects.create(
+        worker=worker,
+        format=fmt,
+        filename=name[:255],
+        file_sha256=digest,
+        stored_path=str(path),
+        source=source,
+        profile=profile,
+        options={"date_order": date_order},
+        status=ImportStatus.PREVIEWED,
+        summary=summary.as_dict(),
+    )
+
+
+def apply_batch(
+    batch: ImportBatch, progress: Callable[[str, int, int], None] | None = None
+) -> ImportSummary:
+    if batch.status == ImportStatus.APPLIED:
+        raise IncomeError("this import was already applied", field="batch")
+    if batch.source is None:
+        raise IncomeError("the import's source no longer exists", field="source")
+    with Path(batch.stored_path).open("rb") as handle:
+        summary = import_file(
+            batch.worker,
+            handle,
+            fmt=batch.format,
+            source=batch.source,
+            batch=batch,
+            profile=batch.profile,
+            date_order=(batch.options or {}).get("date_order"),
+            progress=progress,
+        )
+    batch.summary = summary.as_dict()
+    batch.status = ImportStatus.APPLIED if summary.applied else ImportStatus.REFUSED
+    batch.applied_at = timezone.now() if summary.applied else None
+    batch.save(update_fields=["summary", "status", "applied_at"])
+    if summary.applied:
+        shutil.move(batch.stored_path, batch.stored_path + ".applied")
+        batch.stored_path = batch.stored_path + ".applied"
+        batch.save(update_fields=["stored_path"])
+    return summary
