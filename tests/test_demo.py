@@ -8,8 +8,8 @@ import pytest
 
 from keel.accounts.models import User
 from keel.demo import DEMO_PASSWORD, DEMO_WORKER, load_demo
-from keel.ledger import services
 from keel.income.models import IncomeItem, Source
+from keel.ledger import services
 from keel.ledger.models import Journal
 
 
@@ -37,7 +37,10 @@ def test_demo_loads_three_years_once_and_balances():
     assert set(sources.values_list("currency", flat=True)) == {"USD", "EUR"}
     items = IncomeItem.objects.filter(worker=demo)
     assert set(items.values_list("stream__kind", flat=True)) - {None} == {
-        "recurring", "project", "micro"}
+        "recurring",
+        "project",
+        "micro",
+    }
     assert items.earliest("occurred_on").occurred_on <= date(2023, 7, 10)
     assert date(2026, 7, 1) <= items.latest("occurred_on").occurred_on <= date(2026, 7, 10)
     # Euro income is converted at the rate of its own day; the original amount is kept.
@@ -45,6 +48,8 @@ def test_demo_loads_three_years_once_and_balances():
     assert euro is not None and euro.fx_rate is not None
     assert euro.home_currency == "USD" and euro.net > 0 and euro.home_income > 0
     # Every income item is backed by exactly one ledger journal.
-    assert Journal.objects.filter(kind="income.income").count() == IncomeItem.objects.filter(
-        kind="income").count()
+    assert (
+        Journal.objects.filter(kind="income.income").count()
+        == IncomeItem.objects.filter(kind="income").count()
+    )
     assert services.verify().ok

@@ -38,8 +38,9 @@ def worker(db):
 def _source_and_profile(worker, fmt: str):
     if fmt == "csv":
         config = json.loads((SAMPLES / "csv-bank.profile.json").read_text())
-        profile = ImportProfileRecord.objects.create(worker=worker, name=config["name"],
-                                                     config=config)
+        profile = ImportProfileRecord.objects.create(
+            worker=worker, name=config["name"], config=config
+        )
         return income.ensure_source(worker, "Girokonto", kind="other"), profile
     name, kind, stream = FORMAT_SOURCES[fmt]
     return income.ensure_source(worker, name, kind=kind, default_stream=stream), None
@@ -47,8 +48,9 @@ def _source_and_profile(worker, fmt: str):
 
 def _owner_total(worker, prefix: str, currency: str) -> int:
     total = 0
-    for account in Account.objects.filter(owner_id=worker.pk, code__startswith=prefix,
-                                          currency=currency):
+    for account in Account.objects.filter(
+        owner_id=worker.pk, code__startswith=prefix, currency=currency
+    ):
         total += ledger.balance(account).posted
     return total
 
@@ -58,14 +60,21 @@ def test_sample_books_its_expected_totals(worker, name):
     spec = EXPECTED[name]
     source, profile = _source_and_profile(worker, spec["format"])
     with (SAMPLES / name).open("rb") as handle:
-        summary = income.import_file(worker, handle, fmt=spec["format"], source=source,
-                                     profile=profile)
+        summary = income.import_file(
+            worker, handle, fmt=spec["format"], source=source, profile=profile
+        )
     assert summary.rejected == []
     assert (summary.rows_read, summary.imported, summary.applied) == (
-        spec["rows_read"], spec["moved"], True)
+        spec["rows_read"],
+        spec["moved"],
+        True,
+    )
     base = f"worker:{worker.pk}:"
     for currency, kinds in spec["totals"].items():
-        get = lambda kind, field: kinds.get(kind, {}).get(field, 0)  # noqa: E731
+
+        def get(kind: str, field: str, kinds: dict = kinds) -> int:
+            return kinds.get(kind, {}).get(field, 0)
+
         earned = get("income", "gross") + get("income", "tips") - get("refund", "gross")
         fees = sum(get(kind, "fee") for kind in ("income", "refund", "fee", "transfer"))
         held = sum(get(kind, "net") for kind in ("income", "refund", "fee", "transfer"))
@@ -76,16 +85,26 @@ def test_sample_books_its_expected_totals(worker, name):
         assert _owner_total(worker, base + "cash", currency) == to_bank, currency
     journals = Journal.objects.count()
     with (SAMPLES / name).open("rb") as handle:
-        again = income.import_file(worker, handle, fmt=spec["format"], source=source,
-                                   profile=profile)
+        again = income.import_file(
+            worker, handle, fmt=spec["format"], source=source, profile=profile
+        )
     assert (again.imported, again.duplicates) == (0, spec["moved"])
     assert Journal.objects.count() == journals
     assert ledger.verify().ok
 
 
 def test_keel_import_json_summary(worker, capsys):
-    code = main(["import", str(SAMPLES / "upwork.csv"), "--format", "upwork", "--worker",
-                 "sam@example.org", "--json"])
+    code = main(
+        [
+            "import",
+            str(SAMPLES / "upwork.csv"),
+            "--format",
+            "upwork",
+            "--worker",
+            "sam@example.org",
+            "--json",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["rows_read"], report["imported"], report["duplicates"]) == (13, 7, 0)
@@ -95,8 +114,7 @@ def test_keel_import_json_summary(worker, capsys):
     assert IncomeItem.objects.filter(worker__email="sam@example.org").count() == 7
 
 
-def test_keel_import_refuses_a_file_with_a_bad_row_and_books_nothing(worker, tmp_path,
-                                                                      capsys):
+def test_keel_import_refuses_a_file_with_a_bad_row_and_books_nothing(worker, tmp_path, capsys):
     lines = (SAMPLES / "upwork.csv").read_text(encoding="utf-8").splitlines()
     bad = lines[0] + "\n" + lines[1].replace("-0.99", "-0.9x9") + "\n" + "\n".join(lines[2:])
     path = tmp_path / "bad.csv"
@@ -111,12 +129,31 @@ def test_keel_import_refuses_a_file_with_a_bad_row_and_books_nothing(worker, tmp
 
 
 def test_keel_report_json(worker, capsys):
-    assert main(["import", str(SAMPLES / "upwork.csv"), "--format", "upwork", "--worker",
-                 "sam@example.org"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(SAMPLES / "upwork.csv"),
+                "--format",
+                "upwork",
+                "--worker",
+                "sam@example.org",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["report", "--worker", "sam@example.org", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["currency"] == "USD"
     assert report["forecast"]["days"] == 90
-    assert set(report) >= {"coefficient_of_variation", "spikes_and_dips", "largest_source",
-                           "baseline_coverage", "runway_months", "salary", "buffer", "tax"}
+    assert set(report) >= {
+        "coefficient_of_variation",
+        "spikes_and_dips",
+        "largest_source",
+        "baseline_coverage",
+        "runway_months",
+        "salary",
+        "buffer",
+        "tax",
+    }
