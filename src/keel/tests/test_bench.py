@@ -12,7 +12,10 @@ from keel.bench import format_table, make_figure, register_figure_group, run_ben
 
 FIGURE_KEYS = {"name", "value", "unit", "baseline", "ratio", "target", "better", "met"}
 LEDGER_NAMES = [
-    "ledger.bulk.{b}", "ledger.replay.{b}", "ledger.single.{b}.p50", "ledger.single.{b}.p99",
+    "ledger.bulk.{b}",
+    "ledger.replay.{b}",
+    "ledger.single.{b}.p50",
+    "ledger.single.{b}.p99",
 ]
 
 
@@ -30,7 +33,10 @@ def check_figures(figures: list[dict], backend: str) -> None:
             assert fig["met"] is (fig["ratio"] <= fig["target"])
     bulk, replay, p50, p99 = figures
     assert (bulk["unit"], replay["unit"], p50["unit"], p99["unit"]) == (
-        "legs/s", "legs/s", "ms", "ms"
+        "legs/s",
+        "legs/s",
+        "ms",
+        "ms",
     )
     assert bulk["target"] == {"sqlite": 0.40, "postgres": 0.50}[backend]
     # The issue sets a target for the p99 only; the p50 is context.
@@ -45,7 +51,10 @@ def test_ledger_bench_on_sqlite_returns_every_figure():
     messages: list[str] = []
     result = run_bench(quick=True, backends=["sqlite"], progress=messages.append, scale=0.1)
     assert (result["quick"], result["scale"], result["backends"], result["notes"]) == (
-        True, 0.1, ["sqlite"], []
+        True,
+        0.1,
+        ["sqlite"],
+        [],
     )
     check_figures(result["figures"], "sqlite")
     # 2,000 journals in one batch; the worker said what it was doing.
@@ -117,12 +126,18 @@ def test_registry_runs_groups_in_order_and_refuses_duplicates(monkeypatch):
 
     def first(ctx: bench.BenchContext) -> list[bench.Figure]:
         ctx.note("first ran")
-        return [make_figure("a.rate", value=90.0, baseline=100.0, unit="x/s", target=0.9,
-                            better="higher")]
+        return [
+            make_figure(
+                "a.rate", value=90.0, baseline=100.0, unit="x/s", target=0.9, better="higher"
+            )
+        ]
 
     def second(ctx: bench.BenchContext) -> list[bench.Figure]:
-        return [make_figure("b.ms", value=3.0004, baseline=1.0, unit="ms", target=3.0,
-                            better="lower", digits=3)]
+        return [
+            make_figure(
+                "b.ms", value=3.0004, baseline=1.0, unit="ms", target=3.0, better="lower", digits=3
+            )
+        ]
 
     register_figure_group("first", first)
     register_figure_group("second", second)
@@ -130,10 +145,26 @@ def test_registry_runs_groups_in_order_and_refuses_duplicates(monkeypatch):
         register_figure_group("first", second)
     result = run_bench(quick=True, backends=[])
     assert result["figures"] == [
-        {"name": "a.rate", "value": 90.0, "unit": "x/s", "baseline": 100.0, "ratio": 0.9,
-         "target": 0.9, "better": "higher", "met": True},
-        {"name": "b.ms", "value": 3.0, "unit": "ms", "baseline": 1.0, "ratio": 3.0,
-         "target": 3.0, "better": "lower", "met": True},
+        {
+            "name": "a.rate",
+            "value": 90.0,
+            "unit": "x/s",
+            "baseline": 100.0,
+            "ratio": 0.9,
+            "target": 0.9,
+            "better": "higher",
+            "met": True,
+        },
+        {
+            "name": "b.ms",
+            "value": 3.0,
+            "unit": "ms",
+            "baseline": 1.0,
+            "ratio": 3.0,
+            "target": 3.0,
+            "better": "lower",
+            "met": True,
+        },
     ]
     assert result["notes"] == ["first ran"]
     assert [f["name"] for f in run_bench(quick=True, groups=["second"])["figures"]] == ["b.ms"]
@@ -157,13 +188,36 @@ def test_make_figure_rounds_then_divides(value, baseline, better, ratio, met):
 def test_format_table():
     result = {
         "figures": [
-            {"name": "ledger.bulk.sqlite", "value": 123_456.7, "unit": "legs/s",
-             "baseline": 300_000.0, "ratio": 0.412, "target": 0.4, "better": "higher",
-             "met": True},
-            {"name": "ledger.single.sqlite.p99", "value": 4.5, "unit": "ms", "baseline": 1.25,
-             "ratio": 3.6, "target": 3.0, "better": "lower", "met": False},
-            {"name": "x.broken", "value": 1.0, "unit": "ms", "baseline": 0.0, "ratio": None,
-             "target": 3.0, "better": "lower", "met": False},
+            {
+                "name": "ledger.bulk.sqlite",
+                "value": 123_456.7,
+                "unit": "legs/s",
+                "baseline": 300_000.0,
+                "ratio": 0.412,
+                "target": 0.4,
+                "better": "higher",
+                "met": True,
+            },
+            {
+                "name": "ledger.single.sqlite.p99",
+                "value": 4.5,
+                "unit": "ms",
+                "baseline": 1.25,
+                "ratio": 3.6,
+                "target": 3.0,
+                "better": "lower",
+                "met": False,
+            },
+            {
+                "name": "x.broken",
+                "value": 1.0,
+                "unit": "ms",
+                "baseline": 0.0,
+                "ratio": None,
+                "target": 3.0,
+                "better": "lower",
+                "met": False,
+            },
         ],
         "notes": ["ledger/postgres skipped: no PostgreSQL at postgres://x"],
     }

@@ -26,15 +26,40 @@ def upwork(worker):
     return income.ensure_source(worker, "Upwork", kind="platform", default_stream="project")
 
 
-def row(line: int, kind: RowKind, *, gross: int = 0, fee: int = 0, tips: int = 0,
-        net: int | None = None, on: date = date(2026, 3, 2), currency: str = "USD",
-        external_id: str = "", raw: tuple[str, ...] = (), stream: str = "") -> ParsedRow:
+def row(
+    line: int,
+    kind: RowKind,
+    *,
+    gross: int = 0,
+    fee: int = 0,
+    tips: int = 0,
+    net: int | None = None,
+    on: date = date(2026, 3, 2),
+    currency: str = "USD",
+    external_id: str = "",
+    raw: tuple[str, ...] = (),
+    stream: str = "",
+) -> ParsedRow:
     if net is None:
-        net = {RowKind.INCOME: gross + tips - fee, RowKind.REFUND: -gross - fee,
-               RowKind.FEE: -fee, RowKind.TRANSFER: 0}[kind]
-    return ParsedRow(line=line, kind=kind, occurred_on=on, currency=currency, gross=gross,
-                     fee=fee, tips=tips, net=net, external_id=external_id, raw=raw,
-                     stream_hint=stream)
+        net = {
+            RowKind.INCOME: gross + tips - fee,
+            RowKind.REFUND: -gross - fee,
+            RowKind.FEE: -fee,
+            RowKind.TRANSFER: 0,
+        }[kind]
+    return ParsedRow(
+        line=line,
+        kind=kind,
+        occurred_on=on,
+        currency=currency,
+        gross=gross,
+        fee=fee,
+        tips=tips,
+        net=net,
+        external_id=external_id,
+        raw=raw,
+        stream_hint=stream,
+    )
 
 
 def balance(worker, *parts: str) -> int:
@@ -43,8 +68,9 @@ def balance(worker, *parts: str) -> int:
 
 def test_payment_books_gross_fee_and_net(worker, upwork):
     # $500.00 fixed price, 10% service fee: $450.00 reaches the Upwork balance.
-    booked = income.book_rows(worker, upwork, [row(2, RowKind.INCOME, gross=50_000, fee=5_000,
-                                                   external_id="T1")])
+    booked = income.book_rows(
+        worker, upwork, [row(2, RowKind.INCOME, gross=50_000, fee=5_000, external_id="T1")]
+    )
     assert (booked.imported, booked.applied) == (1, True)
     assert balance(worker, "sources", "upwork", "usd") == 45_000
     assert balance(worker, "expenses", "fees", "upwork") == 5_000
@@ -57,12 +83,16 @@ def test_payment_books_gross_fee_and_net(worker, upwork):
 
 
 def test_tips_refunds_fees_and_payouts(worker, upwork):
-    income.book_rows(worker, upwork, [
-        row(2, RowKind.INCOME, gross=10_000, tips=1_500, fee=1_000, external_id="A"),
-        row(3, RowKind.REFUND, gross=2_000, fee=-200, external_id="B"),  # fee given back
-        row(4, RowKind.FEE, fee=1_200, external_id="C"),
-        row(5, RowKind.TRANSFER, net=-6_000, fee=99, external_id="D"),
-    ])
+    income.book_rows(
+        worker,
+        upwork,
+        [
+            row(2, RowKind.INCOME, gross=10_000, tips=1_500, fee=1_000, external_id="A"),
+            row(3, RowKind.REFUND, gross=2_000, fee=-200, external_id="B"),  # fee given back
+            row(4, RowKind.FEE, fee=1_200, external_id="C"),
+            row(5, RowKind.TRANSFER, net=-6_000, fee=99, external_id="D"),
+        ],
+    )
     # Held at Upwork: +10,500 (10,000 + 1,500 - 1,000) - 1,800 refund - 1,200 fee
     # - 6,000 payout = 1,500.
     assert balance(worker, "sources", "upwork", "usd") == 1_500
@@ -91,21 +121,30 @@ def test_reimport_adds_nothing_and_identical_rows_both_survive(worker, upwork):
     assert (again.imported, again.duplicates) == (0, 3)
     assert Journal.objects.count() == journals
     # An overlapping export: the same rows plus one new identical task.
-    overlap = income.book_rows(worker, upwork, [*rows[:2], row(
-        9, RowKind.INCOME, gross=700, raw=("2026-03-02", "Task", "7.00"))])
+    overlap = income.book_rows(
+        worker,
+        upwork,
+        [*rows[:2], row(9, RowKind.INCOME, gross=700, raw=("2026-03-02", "Task", "7.00"))],
+    )
     assert (overlap.imported, overlap.duplicates) == (1, 2)
     assert balance(worker, "income", "upwork", "project") == 3_000
 
 
 def test_one_bad_row_books_nothing(worker, upwork):
     rejected: list[dict] = []
-    booked = income.book_rows(worker, upwork, [
-        row(2, RowKind.INCOME, gross=1_000, external_id="ok"),
-        row(3, RowKind.INCOME, gross=1_000, fee=100, net=999, external_id="bad"),
-    ], rejected=rejected)
+    booked = income.book_rows(
+        worker,
+        upwork,
+        [
+            row(2, RowKind.INCOME, gross=1_000, external_id="ok"),
+            row(3, RowKind.INCOME, gross=1_000, fee=100, net=999, external_id="bad"),
+        ],
+        rejected=rejected,
+    )
     assert (booked.imported, booked.applied) == (0, False)
-    assert rejected == [{"line": 3, "column": "",
-                         "reason": "net 999 does not equal gross 1000 + tips 0 - fee 100"}]
+    assert rejected == [
+        {"line": 3, "column": "", "reason": "net 999 does not equal gross 1000 + tips 0 - fee 100"}
+    ]
     assert IncomeItem.objects.count() == 0
     assert Journal.objects.count() == 0
 
@@ -115,18 +154,33 @@ def test_foreign_income_converts_at_its_own_days_rate(worker):
     income.set_rate(None, "EUR", "USD", date(2026, 3, 2), Decimal("1.0800"))
     income.set_rate(worker, "EUR", "USD", date(2026, 3, 2), Decimal("1.0850"))  # own wins
     income.set_rate(None, "EUR", "USD", date(2026, 3, 9), Decimal("1.1000"))
-    income.book_rows(worker, verlag, [
-        row(2, RowKind.INCOME, gross=100_000, currency="EUR", external_id="inv-1"),
-        # No rate on Saturday the 7th: the latest in the week before (the 2nd) applies.
-        row(3, RowKind.INCOME, gross=20_000, currency="EUR", on=date(2026, 3, 7),
-            external_id="inv-2"),
-        row(4, RowKind.INCOME, gross=10_000, currency="EUR", on=date(2026, 3, 9),
-            external_id="inv-3"),
-    ])
+    income.book_rows(
+        worker,
+        verlag,
+        [
+            row(2, RowKind.INCOME, gross=100_000, currency="EUR", external_id="inv-1"),
+            # No rate on Saturday the 7th: the latest in the week before (the 2nd) applies.
+            row(
+                3,
+                RowKind.INCOME,
+                gross=20_000,
+                currency="EUR",
+                on=date(2026, 3, 7),
+                external_id="inv-2",
+            ),
+            row(
+                4,
+                RowKind.INCOME,
+                gross=10_000,
+                currency="EUR",
+                on=date(2026, 3, 9),
+                external_id="inv-3",
+            ),
+        ],
+    )
     items = {i.external_id: i for i in IncomeItem.objects.all()}
     # €1,000.00 x 1.0850 = $1,085.00; €200 x 1.0850 = $217.00; €100 x 1.1 = $110.00.
-    assert [items[k].home_income for k in ("inv-1", "inv-2", "inv-3")] == [
-        108_500, 21_700, 11_000]
+    assert [items[k].home_income for k in ("inv-1", "inv-2", "inv-3")] == [108_500, 21_700, 11_000]
     assert items["inv-1"].net == 100_000 and items["inv-1"].currency == "EUR"
     assert items["inv-1"].fx_rate == Decimal("1.0850")
     # The ledger keeps euros in euro accounts; nothing was added across currencies.
@@ -136,8 +190,12 @@ def test_foreign_income_converts_at_its_own_days_rate(worker):
 def test_missing_rate_refuses_the_whole_file(worker):
     verlag = income.ensure_source(worker, "Berliner Verlag", kind="client", currency="EUR")
     rejected: list[dict] = []
-    booked = income.book_rows(worker, verlag, [
-        row(2, RowKind.INCOME, gross=5_000, currency="EUR", external_id="x")], rejected=rejected)
+    booked = income.book_rows(
+        worker,
+        verlag,
+        [row(2, RowKind.INCOME, gross=5_000, currency="EUR", external_id="x")],
+        rejected=rejected,
+    )
     assert not booked.applied
     assert "no EUR→USD exchange rate on or in the week before 2026-03-02" in rejected[0]["reason"]
     assert Journal.objects.count() == 0
@@ -145,17 +203,22 @@ def test_missing_rate_refuses_the_whole_file(worker):
 
 def test_rate_file_is_all_or_nothing(worker):
     with pytest.raises(income.IncomeError, match="line 3, column rate"):
-        income.import_rates(None, "date,base,quote,rate\n2026-01-02,EUR,USD,1.09\n"
-                                  "2026-01-03,EUR,USD,abc\n")
+        income.import_rates(
+            None, "date,base,quote,rate\n2026-01-02,EUR,USD,1.09\n2026-01-03,EUR,USD,abc\n"
+        )
     assert income.ExchangeRate.objects.count() == 0
     assert income.import_rates(None, "\ufeffdate,base,quote,rate\n2026-01-02,EUR,USD,1.09\n") == 1
 
 
 def test_streams_by_hint_and_default(worker, upwork):
-    income.book_rows(worker, upwork, [
-        row(2, RowKind.INCOME, gross=1_000, external_id="a"),
-        row(3, RowKind.INCOME, gross=2_000, external_id="b", stream="recurring"),
-    ])
+    income.book_rows(
+        worker,
+        upwork,
+        [
+            row(2, RowKind.INCOME, gross=1_000, external_id="a"),
+            row(3, RowKind.INCOME, gross=2_000, external_id="b", stream="recurring"),
+        ],
+    )
     kinds = dict(IncomeItem.objects.values_list("external_id", "stream__kind"))
     assert kinds == {"a": "project", "b": "recurring"}
     assert balance(worker, "income", "upwork", "recurring") == 2_000
