@@ -313,16 +313,17 @@ def worker_add(email: str, name: str, currency: str, password_stdin: bool) -> No
 
 # ------------------------------------------------------------------------------ income
 
-# A source for each known format when the user names none: (name, kind, default stream).
-FORMAT_SOURCES = {
-    "upwork": ("Upwork", "platform", "project"),
-    "upwork-legacy": ("Upwork", "platform", "project"),
-    "upwork-earnings": ("Upwork", "platform", "project"),
-    "stripe": ("Stripe", "platform", "recurring"),
-    "stripe-itemized": ("Stripe", "platform", "recurring"),
-    "paypal": ("PayPal", "platform", "project"),
-    "etsy": ("Etsy", "shop", "micro"),
-}
+# Kept here rather than imported so `keel --help` does not load Django.
+IMPORT_FORMATS = [
+    "upwork",
+    "upwork-legacy",
+    "upwork-earnings",
+    "stripe",
+    "stripe-itemized",
+    "paypal",
+    "etsy",
+    "csv",
+]
 
 
 @main_group.command("import")
@@ -331,7 +332,7 @@ FORMAT_SOURCES = {
     "--format",
     "fmt",
     required=True,
-    type=click.Choice([*FORMAT_SOURCES, "csv"]),
+    type=click.Choice(IMPORT_FORMATS),
     help="The file's format.",
 )
 @click.option("--worker", "email", required=True, help="The worker's email address.")
@@ -369,9 +370,7 @@ def import_command(
     worker = User.objects.filter(email__iexact=email).first()
     if worker is None:
         raise click.ClickException(f"no worker with the email {email}")
-    name, kind, default_stream = FORMAT_SOURCES.get(fmt, (None, "other", "project"))
-    source_name = source_name or name
-    if source_name is None:
+    if fmt == "csv" and not source_name:
         raise click.ClickException("--source is required for the csv format")
     profile = None
     if fmt == "csv":
@@ -380,9 +379,7 @@ def import_command(
         profile = ImportProfileRecord.objects.filter(worker=worker, name=profile_name).first()
         if profile is None:
             raise click.ClickException(f"{email} has no import profile named {profile_name!r}")
-    source = income.ensure_source(
-        worker, source_name, kind=kind, default_stream=stream or default_stream
-    )
+    source = income.source_for_import(worker, fmt, name=source_name, stream=stream)
     show = sys.stderr.isatty() and not as_json
 
     def progress(stage: str, done: int, total: int) -> None:

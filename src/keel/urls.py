@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/", include("keel.accounts.urls")),
     path("api/v1/", api.urls),
     path("settings/api-keys/", include("keel.api.urls")),
+    path("income/", include("keel.income.urls")),
     path("", include("keel.web.urls")),
 ]

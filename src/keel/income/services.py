@@ -104,6 +104,46 @@ def ensure_source(
     return source
 
 
+@dataclass(frozen=True)
+class FormatSource:
+    """The platform a known export format comes from, as a new source is created for it."""
+
+    name: str
+    kind: str
+    stream: str
+    # Upwork balances are always in US dollars ("Amount $"); other formats state the
+    # currency on every row.
+    currency: str | None = None
+
+
+FORMAT_SOURCES: dict[str, FormatSource] = {
+    "upwork": FormatSource("Upwork", SourceKind.PLATFORM, StreamKind.PROJECT, "USD"),
+    "upwork-legacy": FormatSource("Upwork", SourceKind.PLATFORM, StreamKind.PROJECT, "USD"),
+    "upwork-earnings": FormatSource("Upwork", SourceKind.PLATFORM, StreamKind.PROJECT, "USD"),
+    "stripe": FormatSource("Stripe", SourceKind.PLATFORM, StreamKind.RECURRING),
+    "stripe-itemized": FormatSource("Stripe", SourceKind.PLATFORM, StreamKind.RECURRING),
+    "paypal": FormatSource("PayPal", SourceKind.PLATFORM, StreamKind.PROJECT),
+    "etsy": FormatSource("Etsy", SourceKind.SHOP, StreamKind.MICRO),
+}
+
+
+def source_for_import(
+    worker: User, fmt: str, *, name: str | None = None, stream: str | None = None
+) -> Source:
+    """The source an import of `fmt` books into: the named one, else the platform's."""
+    known = FORMAT_SOURCES.get(fmt)
+    name = (name or "").strip() or (known.name if known else "")
+    if not name:
+        raise IncomeError("name the source this money came from", field="source")
+    return ensure_source(
+        worker,
+        name,
+        kind=known.kind if known else SourceKind.OTHER,
+        default_stream=stream or (known.stream if known else StreamKind.PROJECT),
+        currency=known.currency if known else None,
+    )
+
+
 def ensure_stream(source: Source, kind: str) -> Stream:
     stream, _ = Stream.objects.get_or_create(
         source=source,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from keel.accounts.services import create_worker
-from keel.cli import FORMAT_SOURCES, main
+from keel.cli import main
 from keel.income import services as income
 from keel.income.models import ImportProfileRecord, IncomeItem
 from keel.ledger import services as ledger
@@ -42,8 +42,7 @@ def _source_and_profile(worker, fmt: str):
             worker=worker, name=config["name"], config=config
         )
         return income.ensure_source(worker, "Girokonto", kind="other"), profile
-    name, kind, stream = FORMAT_SOURCES[fmt]
-    return income.ensure_source(worker, name, kind=kind, default_stream=stream), None
+    return income.source_for_import(worker, fmt), None
 
 
 def _owner_total(worker, prefix: str, currency: str) -> int:

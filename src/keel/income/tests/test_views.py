@@ -1,0 +1,700 @@
+"""The income pages, driven through Django's test client with data booked by the real
+income services. Every figure asserted here can be checked by hand from the rows booked."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from html import unescape
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from keel.accounts.models import User
+from keel.accounts.services import create_worker
+from keel.income import forms as income_forms
+from keel.income import services as income
+from keel.income import views
+from keel.income.importers.base import ParsedRow, RowKind
+from keel.income.models import (
+    ExchangeRate,
+    ImportBatch,
+    ImportStatus,
+    IncomeItem,
+    IncomeSettings,
+    Source,
+)
+from keel.income.rules.analytics import EXPLANATIONS
+from keel.ledger.models import Journal, Leg
+
+SAMPLES = Path(__file__).resolve().parents[4] / "docs" / "samples"
+UPWORK_CSV = SAMPLES / "upwork.csv"
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(autouse=True)
+def _fresh_progress_cache():
+    # Import progress lives in the shared file cache; batch ids restart with each test's
+    # database, so an earlier test's entry must not leak into the next one.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def worker(db) -> User:
+    return create_worker("ana@example.org", name="Ana Lima", password=None, currency="USD")
+
+
+@pytest.fixture
+def other(db) -> User:
+    return create_worker("ben@example.org", name="Ben Ode", password=None, currency="USD")
+
+
+@pytest.fixture
+def ana(worker: User) -> Client:
+    client = Client()
+    client.force_login(worker)
+    return client
+
+
+@pytest.fixture
+def ben(other: User) -> Client:
+    client = Client()
+    client.force_login(other)
+    return client
+
+
+def last_full_month(today: date | None = None) -> date:
+    """The first day of the month before this one: inside the dashboard's window."""
+    today = today or date.today()  # noqa: DTZ011
+    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def income_row(
+    line: int,
+    gross: int,
+    *,
+    on: date,
+    fee: int = 0,
+    currency: str = "USD",
+    external_id: str = "",
+    description: str = "",
+    kind: RowKind = RowKind.INCOME,
+) -> ParsedRow:
+    net = gross - fee if kind == RowKind.INCOME else -gross - fee
+    return ParsedRow(
+        line=line,
+        kind=kind,
+        occurred_on=on,
+        currency=currency,
+        gross=gross,
+        fee=fee,
+        net=net,
+        external_id=external_id or f"T{line}",
+        description=description,
+    )
+
+
+@pytest.fixture
+def two_items(worker: User) -> Source:
+    """Two Acme payments in the last full month: $100.00 and $50.00 (net, no fees)."""
+    acme = income.ensure_source(worker, "Acme Studio", kind="client", default_stream="project")
+    month = last_full_month()
+    booked = income.book_rows(
+        worker,
+        acme,
+        [
+            income_row(2, 10_000, on=month + timedelta(days=2), description="Logo design"),
+            income_row(3, 5_000, on=month + timedelta(days=9), description="Revisions"),
+        ],
+    )
+    assert booked.applied
+    return acme
+
+
+def html(response) -> str:
+    return response.content.decode()
+
+
+def text(response) -> str:
+    """The page's text with tags removed and whitespace collapsed, for phrase checks."""
+    stripped = unescape(re.sub(r"<[^>]+>", " ", html(response)))
+    return " ".join(stripped.replace("\xa0", " ").split())
+
+
+def upload(name: str, content: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+def counts() -> tuple[int, int, int]:
+    return IncomeItem.objects.count(), Journal.objects.count(), Leg.objects.count()
+
+
+# ---------------------------------------------------------------------------- routing
+
+
+def test_url_names():
+    assert reverse("income:dashboard") == "/income/"
+    assert reverse("income:sources") == "/income/sources/"
+    assert reverse("income:source_add") == "/income/sources/add/"
+    assert reverse("income:source_edit", args=[4]) == "/income/sources/4/"
+    assert reverse("income:import") == "/income/import/"
+    assert reverse("income:import_preview", args=[7]) == "/income/import/7/"
+    assert reverse("income:import_apply", args=[7]) == "/income/import/7/apply/"
+    assert reverse("income:import_progress", args=[7]) == "/income/import/7/progress/"
+    assert reverse("income:month", kwargs={"year": "2026", "month": "03"}) == (
+        "/income/month/2026-03/"
+    )
+    assert reverse("income:rates") == "/income/rates/"
+    assert reverse("income:rate_add") == "/income/rates/add/"
+    assert reverse("income:rate_upload") == "/income/rates/upload/"
+    assert reverse("income:settings") == "/income/settings/"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/income/",
+        "/income/sources/",
+        "/income/import/",
+        "/income/import/1/",
+        "/income/month/2026-03/",
+        "/income/rates/",
+        "/income/settings/",
+    ],
+)
+def test_every_page_needs_a_login(db, url):
+    response = Client().get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_the_navbar_links_income_for_workers(ana):
+    page = html(ana.get("/dashboard/"))
+    assert 'href="/income/"' in page
+    assert ">Income<" in page
+
+
+# ---------------------------------------------------------------------------- dashboard
+
+
+def test_dashboard_without_income_shows_the_way_to_import(ana):
+    response = ana.get("/income/")
+    assert response.status_code == 200
+    page = html(response)
+    assert "No income yet" in page
+    assert 'href="/income/import/"' in page
+    assert "js-plotly" not in page and "fig-forecast" not in page
+
+
+def test_dashboard_shows_the_report(ana, worker, two_items):
+    settings = income.income_settings(worker)
+    settings.essential_expenses = 200_000  # $2,000.00 a month
+    settings.save()
+    response = ana.get("/income/")
+    assert response.status_code == 200
+    page, words = html(response), text(response)
+    month = last_full_month()
+    month_link = f"/income/month/{month:%Y-%m}/"
+    # $100.00 + $50.00 in the last full month, nothing in the eleven before it.
+    assert "Income, last 12 months $150.00" in words
+    assert f'<a href="{month_link}">{month:%B %Y}</a>' in page
+    assert "$0.00 $150.00 $0.00 $150.00" in words  # recurring, project, micro, total
+    # Every stability metric is shown with its plain-language explanation.
+    for key in (
+        "coefficient_of_variation",
+        "median_month",
+        "spikes_and_dips",
+        "source_concentration",
+        "baseline_coverage",
+        "runway_months",
+        "trend",
+    ):
+        assert f'data-metric="{key}"' in page
+        assert EXPLANATIONS[key] in words
+    # One source brings everything: 100% and one effective source.
+    assert "Largest source 100.0% Acme Studio; effective number of sources 1.0 of 1." in words
+    # Eleven empty months make the median month $0.00, and a share of nothing flags nothing.
+    assert "No month stood out." in words
+    # Recurring baseline coverage: no recurring income against $2,000.00 of essentials.
+    assert "Recurring income $0.00 a month against essential expenses of $2,000.00." in words
+    # The forecast: the fan chart's figure, the lowest point in words, three windows.
+    assert 'id="fig-forecast"' in page and 'data-figure="fig-forecast"' in page
+    assert re.search(r"Lowest expected balance: -?\$[\d,]+\.\d\d on \w+, \w+ \d+", words)
+    assert page.count('data-testid="shortfall"') == 3
+    # Tax and salary panels.
+    assert "Tax set-aside On · 25%" in words
+    assert "Estimated self-employment tax" in words
+    assert "How Keel picks your salary" in words
+    assert "plotly.min.js" in page
+
+
+def test_dashboard_figures_match_the_report(ana, worker, two_items):
+    from keel.income.reports import income_report
+
+    report = income_report(worker)
+    response = ana.get("/income/")
+    page, words = html(response), text(response)
+    f = report.forecast
+    money = views.charts.money_text
+    assert f"Lowest expected balance: {money(f.lowest_balance, 'USD')}" in words
+    assert f"{f.lowest_balance_on:%A, %B} {f.lowest_balance_on.day}" in words
+    assert f"Recommended salary {money(report.salary.amount, 'USD')}" in words
+    assert f"Target (six weeks of salary) {money(report.buffer.target, 'USD')}" in words
+    assert "fig-mix" in page and "fig-sources" in page
+
+
+def test_dashboard_warns_when_the_buffer_would_run_dry(ana, worker, two_items):
+    settings = income.income_settings(worker)
+    settings.salary = 100_000  # $1,000.00 a month from an empty buffer
+    settings.save()
+    words = text(ana.get("/income/"))
+    assert "Your buffer could run dry on" in words
+    assert "that pay day's salary of $1,000.00 would not be covered" in words
+
+
+def test_dashboard_without_recent_income_says_so(ana, worker):
+    old = income.ensure_source(worker, "Old Client", kind="client")
+    income.book_rows(worker, old, [income_row(2, 40_000, on=date(2021, 3, 4))])
+    words = text(ana.get("/income/"))
+    assert "Nothing was booked in the last 12 full months." in words
+    assert "your most recent income is from March 2021" in words
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def test_sources_page_shows_each_source_with_its_totals(ana, worker, two_items):
+    income.ensure_source(worker, "Etsy shop", kind="shop", default_stream="micro")
+    response = ana.get("/income/sources/")
+    assert response.status_code == 200
+    words = text(response)
+    assert (
+        "Acme Studio Direct client · default stream project · USD Project $150.00 "
+        "2 items in the last 12 months All time $150.00 , 2 items"
+    ) in words
+    assert (
+        "Etsy shop Own shop · default stream micro-work · USD $0.00 "
+        "0 items in the last 12 months All time $0.00 , 0 items"
+    ) in words
+    assert "All sources, last 12 months $150.00" in words
+
+
+def test_a_source_is_renamed_and_reclassified(ana, two_items):
+    prefix = f"s{two_items.pk}"
+    response = ana.post(
+        f"/income/sources/{two_items.pk}/",
+        {
+            f"{prefix}-name": "Acme Studios",
+            f"{prefix}-kind": "platform",
+            f"{prefix}-default_stream": "recurring",
+        },
+    )
+    assert response.status_code == 302
+    two_items.refresh_from_db()
+    assert (two_items.name, two_items.kind, two_items.default_stream, two_items.slug) == (
+        "Acme Studios",
+        "platform",
+        "recurring",
+        "acme-studio",
+    )
+
+
+def test_a_bad_source_edit_changes_nothing(ana, worker, two_items):
+    income.ensure_source(worker, "Beta Labs")
+    prefix = f"s{two_items.pk}"
+    response = ana.post(
+        f"/income/sources/{two_items.pk}/",
+        {
+            f"{prefix}-name": "beta labs",
+            f"{prefix}-kind": "robot",
+            f"{prefix}-default_stream": "project",
+        },
+    )
+    assert response.status_code == 400
+    words = text(response)
+    assert "You already have a source named “beta labs”." in words
+    assert "Select a valid choice. robot is not one of the available choices." in words
+    two_items.refresh_from_db()
+    assert (two_items.name, two_items.kind) == ("Acme Studio", "client")
+
+
+def test_another_workers_source_is_not_found(ben, two_items):
+    prefix = f"s{two_items.pk}"
+    response = ben.post(
+        f"/income/sources/{two_items.pk}/",
+        {
+            f"{prefix}-name": "Mine now",
+            f"{prefix}-kind": "client",
+            f"{prefix}-default_stream": "project",
+        },
+    )
+    assert response.status_code == 404
+    two_items.refresh_from_db()
+    assert two_items.name == "Acme Studio"
+
+
+def test_a_source_is_added_by_hand(ana, worker):
+    response = ana.post(
+        "/income/sources/add/",
+        {"name": "Verlag Berlin", "kind": "client", "default_stream": "project", "currency": "eur"},
+    )
+    assert response.status_code == 302
+    source = Source.objects.get(worker=worker)
+    assert (source.name, source.slug, source.currency) == ("Verlag Berlin", "verlag-berlin", "EUR")
+    again = ana.post(
+        "/income/sources/add/",
+        {"name": "verlag berlin", "kind": "client", "default_stream": "project", "currency": "XXY"},
+    )
+    assert again.status_code == 400
+    words = text(again)
+    assert "You already have a source named “verlag berlin”." in words
+    assert "“XXY” is not an ISO 4217 currency code." in words
+    assert Source.objects.filter(worker=worker).count() == 1
+
+
+# ---------------------------------------------------------------------------- import
+
+
+@pytest.fixture
+def apply_inline(monkeypatch):
+    """Apply imports in the request's own thread: the test's transaction cannot be seen
+    from another thread. The browser test runs the real thread."""
+    monkeypatch.setattr(views, "start_apply", views.run_apply)
+
+
+def test_upload_preview_and_apply_the_upwork_sample(ana, worker, apply_inline):
+    before = counts()
+    response = ana.post(
+        "/income/import/",
+        {
+            "file": upload("upwork.csv", UPWORK_CSV.read_bytes()),
+            "format": "auto",
+            "source_name": "",
+            "date_order": "",
+        },
+    )
+    assert response.status_code == 302
+    batch = ImportBatch.objects.get(worker=worker)
+    assert response["Location"] == f"/income/import/{batch.pk}/"
+    assert (batch.format, batch.source.name, batch.status) == ("upwork", "Upwork", "previewed")
+    assert counts() == before  # a preview books nothing
+
+    preview = ana.get(f"/income/import/{batch.pk}/")
+    words = text(preview)
+    assert "Read as Upwork transaction history (recognised from its header)." in words
+    assert "Rows read 13 To import 7 Already imported 0 Skipped 0 Rejected 0" in words
+    # The sample's totals (docs/samples): $1,033.00 earned, $106.29 fees, $100.00 refunded,
+    # $400.99 paid out to the bank, $827.70 net income.
+    assert (
+        "Income (gross) $1,033.00 Fees $106.29 Tips $0.00 Refunds $100.00 "
+        "Transfers -$400.99 Net income $827.70"
+    ) in words
+    apply_form = html(preview).split(f'action="/income/import/{batch.pk}/apply/"')[1]
+    assert "disabled" not in apply_form.split("</form>")[0]
+
+    applied = ana.post(f"/income/import/{batch.pk}/apply/")
+    assert applied.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.APPLIED
+    assert IncomeItem.objects.filter(worker=worker, batch=batch).count() == 7
+    assert cache.get(views.progress_key(batch.pk))["stage"] == "applied"
+
+    result = text(ana.get(f"/income/import/{batch.pk}/"))
+    assert "Imported 7 items." in result
+    assert "Months with items from this file: June 2024 , May 2024" in result
+    assert 'Milestone 2: "Landing page", revisions' in result
+    # The import page lists it among past imports.
+    past = text(ana.get("/income/import/"))
+    assert "upwork.csv upwork Upwork" in past and "7 / 13 applied" in past
+
+    # The same file again adds nothing.
+    ana.post(
+        "/income/import/",
+        {
+            "file": upload("upwork.csv", UPWORK_CSV.read_bytes()),
+            "format": "upwork",
+            "source_name": "Upwork",
+        },
+    )
+    second = ImportBatch.objects.filter(worker=worker).latest("id")
+    assert "To import 0 Already imported 7" in text(ana.get(f"/income/import/{second.pk}/"))
+
+
+def test_a_bad_row_is_shown_and_nothing_can_be_applied(ana, worker, apply_inline):
+    bad = UPWORK_CSV.read_bytes().replace(b",258.00,237.69,", b",25x.00,237.69,")
+    before = counts()
+    ana.post("/income/import/", {"file": upload("bad.csv", bad), "format": "upwork"})
+    batch = ImportBatch.objects.get(worker=worker)
+    response = ana.get(f"/income/import/{batch.pk}/")
+    page, words = html(response), text(response)
+    assert "Rejected 1" in words
+    assert "Line Column Reason 5 Amount $ amount '25x.00' is not a valid number" in words
+    assert re.search(r'<button type="submit" class="btn btn-primary" disabled', page)
+    assert "1 row cannot be read, so nothing can be imported" in words
+
+    refused = ana.post(f"/income/import/{batch.pk}/apply/", follow=True)
+    assert "This file has rejected rows, so nothing was imported." in text(refused)
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.PREVIEWED
+    assert counts() == before
+    assert cache.get(views.progress_key(batch.pk)) is None
+
+
+def test_the_progress_partial_polls_until_the_import_is_done(ana, worker):
+    source = income.ensure_source(worker, "Upwork", kind="platform")
+    batch = income.preview_upload(
+        worker, name="upwork.csv", stream=UPWORK_CSV.open("rb"), fmt="upwork", source=source
+    )
+    views.write_state(batch.pk, "parse", 13, 0)
+    reading = ana.get(f"/income/import/{batch.pk}/progress/")
+    assert 'hx-trigger="every 1s"' in html(reading)
+    assert "Reading the file: 13 rows read" in text(reading)
+    assert "HX-Refresh" not in reading
+
+    views.write_state(batch.pk, "post", 5_000, 20_000)
+    booking = ana.get(f"/income/import/{batch.pk}/progress/")
+    assert "Booking journals: 5,000 of 20,000" in text(booking)
+    assert 'aria-valuenow="25"' in html(booking) and 'data-progress-width="25"' in html(booking)
+    # The preview page itself shows the bar while the import runs, not the button.
+    running = html(ana.get(f"/income/import/{batch.pk}/"))
+    assert 'id="import-progress"' in running and "Apply the import</button>" not in running
+
+    views.run_apply(batch.pk)
+    done = ana.get(f"/income/import/{batch.pk}/progress/")
+    assert done["HX-Refresh"] == "true"
+    assert "hx-trigger" not in html(done)
+
+
+def test_an_import_that_fails_in_the_thread_reports_its_error(ana, worker):
+    source = income.ensure_source(worker, "Upwork", kind="platform")
+    batch = income.preview_upload(
+        worker, name="upwork.csv", stream=UPWORK_CSV.open("rb"), fmt="upwork", source=source
+    )
+    Path(batch.stored_path).unlink()  # the stored upload vanished before apply
+    views.run_apply(batch.pk)
+    assert cache.get(views.progress_key(batch.pk))["stage"] == "error"
+    words = text(ana.get(f"/income/import/{batch.pk}/"))
+    assert "The import stopped with an error; nothing was booked." in words
+    assert IncomeItem.objects.count() == 0
+
+
+def test_another_workers_import_is_not_found(ana, ben, worker, apply_inline):
+    ana.post(
+        "/income/import/",
+        {"file": upload("upwork.csv", UPWORK_CSV.read_bytes()), "format": "upwork"},
+    )
+    batch = ImportBatch.objects.get(worker=worker)
+    assert ben.get(f"/income/import/{batch.pk}/").status_code == 404
+    assert ben.get(f"/income/import/{batch.pk}/progress/").status_code == 404
+    assert ben.post(f"/income/import/{batch.pk}/apply/").status_code == 404
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.PREVIEWED
+    assert IncomeItem.objects.count() == 0
+    assert "upwork.csv" not in html(ben.get("/income/import/"))
+
+
+def test_the_upload_still_checks_csrf(worker):
+    # The upload view installs its size limit before CSRF is checked; the check must remain.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(worker)
+    response = client.post(
+        "/income/import/", {"file": upload("upwork.csv", UPWORK_CSV.read_bytes()), "format": "auto"}
+    )
+    assert response.status_code == 403
+    assert ImportBatch.objects.count() == 0
+
+
+def test_binary_files_are_refused_with_a_clear_message(ana):
+    xlsx = b"PK\x03\x04" + b"\x00" * 64
+    response = ana.post("/income/import/", {"file": upload("export.xlsx", xlsx), "format": "auto"})
+    assert response.status_code == 400
+    assert "This looks like a spreadsheet (.xlsx)" in text(response)
+    binary = ana.post(
+        "/income/import/", {"file": upload("photo.csv", b"abc\x00\x01def"), "format": "auto"}
+    )
+    assert "This file is not text (it contains binary data)." in text(binary)
+    assert ImportBatch.objects.count() == 0
+
+
+def test_files_over_the_limit_are_refused(ana, monkeypatch):
+    # The real limit is 200 MB; one megabyte shows the same refusal without the upload.
+    monkeypatch.setattr(income_forms, "MAX_UPLOAD_BYTES", income_forms.MB)
+    big = UPWORK_CSV.read_bytes() * (income_forms.MB // len(UPWORK_CSV.read_bytes()) + 1)
+    response = ana.post("/income/import/", {"file": upload("upwork.csv", big), "format": "auto"})
+    assert response.status_code == 413
+    words = text(response)
+    assert "The file is larger than 1 MB, the most Keel imports at once." in words
+    assert "Export a shorter date range" in words
+    assert ImportBatch.objects.count() == 0
+
+
+def test_an_unknown_header_asks_for_the_format(ana):
+    response = ana.post(
+        "/income/import/",
+        {"file": upload("bank.csv", b"when,what,how much\n2026-01-02,x,3\n"), "format": "auto"},
+    )
+    assert response.status_code == 400
+    assert "Keel could not tell the format from the file's header." in text(response)
+    generic = ana.post(
+        "/income/import/", {"file": upload("bank.csv", b"when,what\n"), "format": "csv"}
+    )
+    assert "The generic CSV format reads a file through a saved import profile" in text(generic)
+    assert ImportBatch.objects.count() == 0
+
+
+def test_a_file_in_the_wrong_format_is_refused(ana):
+    response = ana.post(
+        "/income/import/", {"file": upload("x.csv", UPWORK_CSV.read_bytes()), "format": "etsy"}
+    )
+    assert response.status_code == 400
+    assert "Keel cannot read this file as etsy" in text(response)
+
+
+# ---------------------------------------------------------------------------- month
+
+
+def test_a_month_lists_its_items_with_their_legs_and_totals(ana, worker):
+    source = income.ensure_source(worker, "Verlag", kind="client")
+    on = date(2026, 3, 5)
+    income.set_rate(None, "EUR", "USD", on, "1.10")
+    income.book_rows(
+        worker,
+        source,
+        [
+            income_row(2, 20_000, on=on, currency="EUR", description="Essay"),
+            income_row(3, 10_000, fee=1_000, on=on + timedelta(days=3), description="Photos"),
+            income_row(4, 2_500, on=date(2026, 4, 1)),  # the next month
+        ],
+    )
+    response = ana.get("/income/month/2026-03/")
+    assert response.status_code == 200
+    page, words = html(response), text(response)
+    # €200.00 at 1.10 is $220.00; $100.00 less a $10.00 fee is $90.00; together $310.00.
+    assert "Counted as income: $310.00" in words
+    assert "EUR 1 €200.00 €0.00 €0.00 €200.00 €0.00" in words
+    assert "USD 1 $100.00 $10.00 $0.00 $90.00 $0.00" in words
+    assert "Mar 5 Verlag Project Project Income €200.00 €0.00 €0.00 +€200.00 $220.00 1.1" in words
+    item = IncomeItem.objects.get(description="Photos")
+    assert f'id="journal-{item.journal_id}"' in page
+    # The journal's legs: $90.00 held at the source and $10.00 of fees debited, $100.00
+    # of project income credited.
+    legs = page.split(f'id="journal-{item.journal_id}"')[1].split("</tr>\n          <tr")[0]
+    legs_text = " ".join(re.sub(r"<[^>]+>", " ", legs).replace("\xa0", " ").split())
+    assert "Held at Verlag (USD) $90.00" in legs_text
+    assert "Verlag fees $10.00" in legs_text
+    assert "Verlag (project) $100.00" in legs_text
+    assert 'href="/income/month/2026-04/" rel="next"' in page
+
+
+def test_months_that_are_not_yours_are_not_found(ana, ben, worker):
+    source = income.ensure_source(worker, "Verlag", kind="client")
+    income.book_rows(worker, source, [income_row(2, 20_000, on=date(2026, 3, 5))])
+    assert ana.get("/income/month/2026-03/").status_code == 200
+    assert ben.get("/income/month/2026-03/").status_code == 404
+    assert ana.get("/income/month/2026-02/").status_code == 404
+    assert ana.get("/income/month/2026-13/").status_code == 404
+
+
+# ---------------------------------------------------------------------------- rates
+
+
+def test_rates_page_lists_own_and_shared_rates_only(ana, worker, other):
+    income.set_rate(None, "EUR", "USD", date(2026, 3, 2), "1.0842")
+    income.set_rate(worker, "GBP", "USD", date(2026, 3, 3), "1.27")
+    income.set_rate(other, "JPY", "USD", date(2026, 3, 4), "0.0067")
+    words = text(ana.get("/income/rates/"))
+    assert "Mar 3, 2026 GBP → USD 1.27 yours" in words
+    assert "Mar 2, 2026 EUR → USD 1.0842 shared" in words
+    assert "JPY" not in words
+
+
+def test_a_rate_is_added_and_a_bad_one_refused(ana, worker):
+    response = ana.post(
+        "/income/rates/add/", {"base": "eur", "quote": "USD", "on": "2026-03-02", "rate": "1.0842"}
+    )
+    assert response.status_code == 302
+    rate = ExchangeRate.objects.get(worker=worker)
+    assert (rate.base, rate.quote, rate.on, rate.rate) == (
+        "EUR",
+        "USD",
+        date(2026, 3, 2),
+        Decimal("1.0842"),
+    )
+    bad = ana.post(
+        "/income/rates/add/", {"base": "EUX", "quote": "USD", "on": "2026-03-03", "rate": "-2"}
+    )
+    assert bad.status_code == 400
+    assert "The rate must be a positive number." in text(bad)
+    unknown = ana.post(
+        "/income/rates/add/", {"base": "EUX", "quote": "USD", "on": "2026-03-03", "rate": "2"}
+    )
+    assert unknown.status_code == 400
+    assert "EUX" in text(unknown)
+    assert ExchangeRate.objects.filter(worker=worker).count() == 1
+
+
+def test_a_rate_file_is_imported_whole_or_not_at_all(ana, worker):
+    good = b"date,base,quote,rate\n2026-03-02,EUR,USD,1.0842\n2026-03-03,EUR,USD,1.0850\n"
+    response = ana.post("/income/rates/upload/", {"file": upload("rates.csv", good)}, follow=True)
+    assert "Imported 2 rates." in text(response)
+    bad = b"date,base,quote,rate\n2026-03-04,EUR,USD,1.09\n2026-03-05,EUR,USD,lots\n"
+    refused = ana.post("/income/rates/upload/", {"file": upload("rates.csv", bad)})
+    assert refused.status_code == 400
+    assert "Nothing was imported: line 3, column rate: 'lots' is not a number" in text(refused)
+    assert ExchangeRate.objects.filter(worker=worker).count() == 2
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+def test_settings_are_saved_exactly(ana, worker):
+    page = html(ana.get("/income/settings/"))
+    assert 'name="tax_rate" value="25"' in page
+    response = ana.post(
+        "/income/settings/",
+        {
+            "essential_expenses": "2,400.50",
+            "tax_set_aside": "on",
+            "tax_rate": "27.25",
+            "salary": "$3,100",
+            "salary_day": "15",
+        },
+    )
+    assert response.status_code == 302
+    saved = IncomeSettings.objects.get(worker=worker)
+    assert (
+        saved.essential_expenses,
+        saved.tax_set_aside,
+        saved.tax_rate_bps,
+        saved.salary,
+        saved.salary_day,
+    ) == (240_050, True, 2725, 310_000, 15)
+    again = html(ana.get("/income/settings/"))
+    assert 'value="2,400.50"' in again and 'value="27.25"' in again
+
+
+def test_settings_refuse_three_decimals_and_change_nothing(ana, worker):
+    income.income_settings(worker)
+    before = list(IncomeSettings.objects.filter(worker=worker).values())
+    response = ana.post(
+        "/income/settings/",
+        {"essential_expenses": "12.345", "tax_rate": "12.345", "salary": "0", "salary_day": "31"},
+    )
+    assert response.status_code == 400
+    words = text(response)
+    assert (
+        "Enter an amount in USD, for example 2,400.00 "
+        "(amount '12.345' has 3 decimals; USD allows 2)."
+    ) in words
+    assert "Use at most two decimals, e.g. 27.25." in words
+    assert "Ensure this value is less than or equal to 28." in words
+    assert list(IncomeSettings.objects.filter(worker=worker).values()) == before
