@@ -21,6 +21,7 @@ from keel.accounts.services import create_worker, grant_role, worker_account_cod
 from keel.income import services as income
 from keel.income.importers.base import ParsedRow, RowKind
 from keel.income.models import ExchangeRate
+from keel.income.rules import tax as tax_rules
 from keel.ledger import services as ledger
 from keel.ledger.rules import JournalSpec, LegSpec, exchange_journal
 from keel.money import apply_rate
@@ -35,6 +36,7 @@ LIVING_COSTS = 560_000
 SALARY = 600_000
 BUFFER_KEEP = 300_000
 ESSENTIAL_EXPENSES = 480_000
+TAX_RATE_BPS = 2_500
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,8 @@ class _SourcePlan:
     rows: list[ParsedRow]
     # Payouts reaching the worker's cash, by day, in the source's currency.
     payouts: dict[date, int]
+    # The tax set-aside the income service moves out of cash for each day's payments.
+    set_asides: dict[date, int]
 
 
 def _plan_source(seed: int, user: User, source: DemoSource, start: date, end: date) -> _SourcePlan:
@@ -224,11 +228,13 @@ def _plan_source(seed: int, user: User, source: DemoSource, start: date, end: da
     there every Friday."""
     rows: list[ParsedRow] = []
     payouts: dict[date, int] = {}
+    set_asides: dict[date, int] = defaultdict(int)
     held = 0
     for day in _days(start, end):
         for n, gross in enumerate(_payments(seed, user, source, day, start)):
             fee = _fee(source, gross)
             held += gross - fee
+            set_asides[day] += tax_rules.set_aside(gross - fee, TAX_RATE_BPS)
             rows.append(
                 ParsedRow(
                     line=len(rows) + 2,
@@ -258,7 +264,7 @@ def _plan_source(seed: int, user: User, source: DemoSource, start: date, end: da
             )
             payouts[day] = payouts.get(day, 0) + held
             held = 0
-    return _SourcePlan(source, rows, payouts)
+    return _SourcePlan(source, rows, payouts, dict(set_asides))
 
 
 def _household(
@@ -277,6 +283,8 @@ def _household(
     for plan in plans:
         for day, amount in plan.payouts.items():
             arrivals[day].append((plan.source.currency, amount))
+        for day, amount in plan.set_asides.items():
+            arrivals[day].append((plan.source.currency, -amount))
     for day in _days(start, end):
         for currency, amount in arrivals.get(day, []):
             cash[currency] += amount
@@ -425,7 +433,8 @@ def load_demo(
         if not settings.essential_expenses:
             settings.essential_expenses = ESSENTIAL_EXPENSES
             settings.salary = SALARY
-            settings.save(update_fields=["essential_expenses", "salary"])
+            settings.tax_set_aside, settings.tax_rate_bps = True, TAX_RATE_BPS
+            settings.save()
         plans = [_plan_source(seed, user, source, start, end) for source in sources]
         for plan in plans:
             record = income.ensure_source(

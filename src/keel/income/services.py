@@ -49,6 +49,7 @@ from .models import (
     Stream,
     StreamKind,
 )
+from .rules import tax as tax_rules
 
 # A rate older than this is too stale to convert with; weekends and holidays are covered.
 RATE_LOOKBACK = timedelta(days=7)
@@ -340,9 +341,23 @@ def models_q_worker(worker: User) -> Any:
 # ---------------------------------------------------------------------------- items
 
 
+def tax_code(worker: User, currency: str) -> str:
+    if currency == worker.home_currency:
+        return _code(worker.pk, "tax")
+    return _code(worker.pk, "tax", currency.lower())
+
+
 def _journal_for(
-    worker: User, source: Source, stream_kind: str, row: ParsedRow, key: str
+    worker: User,
+    source: Source,
+    stream_kind: str,
+    row: ParsedRow,
+    key: str,
+    *,
+    tax_rate_bps: int = 0,
 ) -> JournalSpec:
+    """The journal of one row. With a tax set-aside, that share of a payment's take-home
+    moves from cash to the worker's tax account in the same journal."""
     c = row.currency
     held = held_code(worker.pk, source.slug, c)
     suffix = _currency_suffix(source, c)
@@ -359,6 +374,10 @@ def _journal_for(
         legs = [(fees, row.fee), (held, -row.fee)]
     else:
         legs = [(held, row.net), (cash_code(worker, c), -row.net - row.fee), (fees, row.fee)]
+    set_aside = 0
+    if tax_rate_bps and row.kind == RowKind.INCOME and row.net > 0:
+        set_aside = tax_rules.set_aside(row.net, tax_rate_bps)
+        legs += [(tax_code(worker, c), set_aside), (cash_code(worker, c), -set_aside)]
     merged: dict[str, int] = defaultdict(int)
     for code, amount in legs:
         merged[code] += amount
@@ -376,6 +395,7 @@ def _journal_for(
             "tips": row.tips,
             "net": row.net,
             "currency": c,
+            **({"tax_set_aside": set_aside} if set_aside else {}),
             **({"external_id": row.external_id} if row.external_id else {}),
         },
     )
@@ -609,9 +629,23 @@ def _book(
         kinds_by_currency[row.currency].add(row.stream_hint or source.default_stream)
         if row.tips:
             kinds_by_currency[row.currency].add("tips")
+    settings = income_settings(worker)
+    tax_rate = settings.tax_rate_bps if settings.tax_set_aside else 0
     streams = {}
     for currency, kinds in kinds_by_currency.items():
         _open_accounts(worker, source, currency, kinds)
+        if tax_rate:
+            ledger.open_account(
+                tax_code(worker, currency),
+                owner_type="worker",
+                owner_id=worker.pk,
+                kind="asset",
+                currency=currency,
+                floor=0,
+                name="Tax set-aside"
+                if currency == worker.home_currency
+                else f"Tax set-aside ({currency})",
+            )
         for kind in kinds - {"tips"}:
             if kind not in streams:
                 streams[kind] = ensure_stream(source, kind)
@@ -623,7 +657,16 @@ def _book(
         specs = []
         for identity, row in chunk:
             kind = row.stream_hint or source.default_stream
-            specs.append(_journal_for(worker, source, kind, row, f"income:{worker.pk}:{identity}"))
+            specs.append(
+                _journal_for(
+                    worker,
+                    source,
+                    kind,
+                    row,
+                    f"income:{worker.pk}:{identity}",
+                    tax_rate_bps=tax_rate,
+                )
+            )
         results = ledger.post_journals(specs)
         items = []
         for (identity, row), result in zip(chunk, results, strict=True):

@@ -27,6 +27,10 @@ EXPECTED = {
 @pytest.fixture
 def worker(db):
     user = create_worker("sam@example.org", name="Sam Okafor", password=None, currency="USD")
+    # Cash here is exactly what reached the bank; the set-aside has its own test.
+    settings = income.income_settings(user)
+    settings.tax_set_aside = False
+    settings.save()
     # Shared EUR→USD rates for the sample years, so euro rows can be converted.
     day = date(2023, 1, 1)
     while day <= date(2025, 12, 31):

@@ -18,7 +18,40 @@ from keel.ledger.models import Journal, Leg
 
 @pytest.fixture
 def worker(db):
-    return create_worker("ana@example.org", name="Ana Lima", password=None, currency="USD")
+    user = create_worker("ana@example.org", name="Ana Lima", password=None, currency="USD")
+    # Cash here is exactly what reached the bank; the set-aside has its own tests.
+    settings = income.income_settings(user)
+    settings.tax_set_aside = False
+    settings.save()
+    return user
+
+
+def test_tax_set_aside_moves_a_share_of_each_payment(worker, upwork):
+    settings = income.income_settings(worker)
+    settings.tax_set_aside, settings.tax_rate_bps = True, 2_500
+    settings.save()
+    income.book_rows(
+        worker,
+        upwork,
+        [
+            # 25% of $90.10 take-home = $22.525, rounded half up: $22.53.
+            row(2, RowKind.INCOME, gross=10_000, fee=990, external_id="P1"),
+            # 25% of $10.01 = $2.5025: $2.50.
+            row(3, RowKind.INCOME, gross=1_001, external_id="P2"),
+            row(4, RowKind.TRANSFER, net=-10_011, external_id="W1"),
+        ],
+    )
+    assert balance(worker, "tax") == 2_253 + 250
+    # The payout brought $100.11 to cash, of which $25.03 is set aside.
+    assert balance(worker, "cash") == 10_011 - 2_503
+    journal = IncomeItem.objects.get(external_id="P1").journal
+    assert journal.metadata["tax_set_aside"] == 2_253
+    assert ledger.verify().ok
+
+
+def test_tax_set_aside_turned_off_moves_nothing(worker, upwork):
+    income.book_rows(worker, upwork, [row(2, RowKind.INCOME, gross=10_000, external_id="P")])
+    assert not ledger.Account.objects.filter(code=f"worker:{worker.pk}:tax").exists()
 
 
 @pytest.fixture
