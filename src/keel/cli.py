@@ -480,6 +480,35 @@ def _worker_or_none(email: str | None) -> Any:
     return worker
 
 
+@main_group.group()
+def salary() -> None:
+    """The steady salary paid from each worker's buffer."""
+
+
+@salary.command("pay")
+@click.option("--date", "on", help="Pay day (YYYY-MM-DD); default today.")
+@click.option("--worker", "email", help="Pay one worker now, whatever their pay day.")
+def salary_pay(on: str | None, email: str | None) -> None:
+    """Pay salaries due on a day from the buffers (safe to run twice)."""
+    setup_django()
+    from datetime import date
+
+    from keel.income import services as income
+
+    try:
+        day = date.fromisoformat(on) if on else date.today()  # noqa: DTZ011
+    except ValueError:
+        raise click.ClickException(f"date: {on!r} is not YYYY-MM-DD") from None
+    if email:
+        result = income.pay_salary(_worker_or_none(email), day)
+        click.echo(f"{email}: {'paid' if result.created else 'already paid'} (journal {result.id})")
+        return
+    outcomes = income.pay_salaries_due(day)
+    for worker, outcome in outcomes:
+        click.echo(f"{worker.email}: {outcome}")
+    click.echo(f"{len(outcomes)} salary(ies) due on {day.isoformat()}")
+
+
 @main_group.command("report")
 @click.option("--worker", "email", required=True, help="The worker's email address.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

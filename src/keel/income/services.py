@@ -783,3 +783,45 @@ def apply_batch(
         batch.stored_path = batch.stored_path + ".applied"
         batch.save(update_fields=["stored_path"])
     return summary
+
+
+# ---------------------------------------------------------------------------- salary
+
+
+def pay_salary(worker: User, on: date, amount: int | None = None) -> ledger.PostedJournal:
+    """Pay the worker's steady salary for one pay period: a transfer from the salary buffer
+    to cash. Idempotent per worker and pay day; refused (nothing moves) when the buffer holds
+    less than the salary, since the buffer never goes below zero."""
+    settings = income_settings(worker)
+    salary = settings.salary if amount is None else amount
+    if type(salary) is not int or salary <= 0:
+        raise IncomeError("set a salary above zero first", field="salary")
+    buffer = _code(worker.pk, "buffer")
+    cash = cash_code(worker, worker.home_currency)
+    currency = worker.home_currency
+    return ledger.post_journal(
+        JournalSpec(
+            idempotency_key=f"salary:{worker.pk}:{on.isoformat()}",
+            kind="salary",
+            effective_date=on,
+            legs=(LegSpec(cash, salary, currency), LegSpec(buffer, -salary, currency)),
+            memo=f"Salary for {on:%B %Y}",
+            metadata={"salary": salary},
+        )
+    )
+
+
+def pay_salaries_due(on: date) -> list[tuple[User, str]]:
+    """Pay every worker whose pay day is `on` (the scheduled run; running it twice for the
+    same day pays nobody twice). Returns who was paid or why not."""
+    outcomes: list[tuple[User, str]] = []
+    for chosen in IncomeSettings.objects.filter(salary__gt=0).select_related("worker"):
+        if on.day != min(chosen.salary_day, 28):
+            continue
+        try:
+            result = pay_salary(chosen.worker, on)
+        except ledger.LedgerError as exc:
+            outcomes.append((chosen.worker, f"not paid: {exc}"))
+        else:
+            outcomes.append((chosen.worker, "paid" if result.created else "already paid"))
+    return outcomes

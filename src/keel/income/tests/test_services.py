@@ -255,3 +255,29 @@ def test_streams_by_hint_and_default(worker, upwork):
     kinds = dict(IncomeItem.objects.values_list("external_id", "stream__kind"))
     assert kinds == {"a": "project", "b": "recurring"}
     assert balance(worker, "income", "upwork", "recurring") == 2_000
+
+
+def test_salary_moves_from_buffer_to_cash_once_per_pay_day(worker):
+    settings = income.income_settings(worker)
+    settings.salary, settings.salary_day = 300_000, 25
+    settings.save()
+    ledger.post_journal(
+        ledger.JournalSpec(
+            "fund-buffer",
+            "transfer",
+            date(2026, 3, 1),
+            (
+                ledger.LegSpec(f"worker:{worker.pk}:buffer", 500_000, "USD"),
+                ledger.LegSpec(f"worker:{worker.pk}:cash", -500_000, "USD"),
+            ),
+        )
+    )
+    assert [(w.pk, o) for w, o in income.pay_salaries_due(date(2026, 3, 24))] == []
+    assert [o for _, o in income.pay_salaries_due(date(2026, 3, 25))] == ["paid"]
+    assert [o for _, o in income.pay_salaries_due(date(2026, 3, 25))] == ["already paid"]
+    assert balance(worker, "buffer") == 200_000
+    assert balance(worker, "cash") == -200_000
+    # April's salary would take the buffer below zero: refused, nothing moves.
+    outcome = income.pay_salaries_due(date(2026, 4, 25))
+    assert outcome[0][1].startswith("not paid: account worker:")
+    assert balance(worker, "buffer") == 200_000
