@@ -31,7 +31,7 @@ from django.utils.text import slugify
 
 from keel.accounts.models import User
 from keel.ledger import services as ledger
-from keel.ledger.rules import JournalSpec, LegSpec
+from keel.ledger.rules import JournalSpec, LedgerError, LegSpec
 from keel.money import MoneyError, apply_rate, get_currency
 
 from .importers import parse
@@ -820,7 +820,7 @@ def pay_salaries_due(on: date) -> list[tuple[User, str]]:
             continue
         try:
             result = pay_salary(chosen.worker, on)
-        except ledger.LedgerError as exc:
+        except LedgerError as exc:
             outcomes.append((chosen.worker, f"not paid: {exc}"))
         else:
             outcomes.append((chosen.worker, "paid" if result.created else "already paid"))
