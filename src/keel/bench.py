@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from keel.bench_income import income_figures
+
 BACKENDS = ("sqlite", "postgres")
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 SCALE_ENV = "KEEL_BENCH_SCALE"
@@ -400,3 +402,4 @@ def _run_worker(ctx: BenchContext, env: dict[str, str], args: list[str]) -> dict
 
 
 register_figure_group("ledger", ledger_figures)
+register_figure_group("income", income_figures)

@@ -49,7 +49,9 @@ def check_figures(figures: list[dict], backend: str) -> None:
 @pytest.mark.slow
 def test_ledger_bench_on_sqlite_returns_every_figure():
     messages: list[str] = []
-    result = run_bench(quick=True, backends=["sqlite"], progress=messages.append, scale=0.1)
+    result = run_bench(
+        quick=True, groups=["ledger"], backends=["sqlite"], progress=messages.append, scale=0.1
+    )
     assert (result["quick"], result["scale"], result["backends"], result["notes"]) == (
         True,
         0.1,
@@ -77,7 +79,7 @@ def test_ledger_bench_on_postgres_returns_every_figure_and_drops_its_databases(m
     server = _server_url()
     assert server is not None
     monkeypatch.setenv("KEEL_BENCH_DATABASE_URL", server)
-    result = run_bench(quick=True, backends=["postgres"], scale=0.1)
+    result = run_bench(quick=True, groups=["ledger"], backends=["postgres"], scale=0.1)
     # The only note a reachable server gets is about its own settings.
     assert all(note.startswith("ledger/postgres: autovacuum is off") for note in result["notes"])
     check_figures(result["figures"], "postgres")
@@ -91,7 +93,9 @@ def test_ledger_bench_on_postgres_returns_every_figure_and_drops_its_databases(m
 def test_unreachable_postgres_is_skipped_with_a_note(monkeypatch):
     monkeypatch.setenv("KEEL_BENCH_DATABASE_URL", "postgres://postgres:secret@127.0.0.1:1/postgres")
     messages: list[str] = []
-    result = run_bench(quick=True, backends=["postgres"], progress=messages.append, scale=0.1)
+    result = run_bench(
+        quick=True, groups=["ledger"], backends=["postgres"], progress=messages.append, scale=0.1
+    )
     assert result["figures"] == []
     [note] = result["notes"]
     assert note.startswith("ledger/postgres skipped: no PostgreSQL at postgres://postgres:***@")
