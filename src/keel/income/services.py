@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -43,7 +43,6 @@ from .models import (
     ImportStatus,
     IncomeItem,
     IncomeSettings,
-    ItemKind,
     Source,
     SourceKind,
     Stream,
@@ -615,6 +614,34 @@ def _home_income(worker: User, row: ParsedRow, rates: RateBook) -> tuple[int, De
     return apply_rate(take_home, row.currency, worker.home_currency, rate), rate
 
 
+ITEM_COLUMNS = (
+    "worker_id",
+    "source_id",
+    "stream_id",
+    "journal_id",
+    "batch_id",
+    "kind",
+    "occurred_on",
+    "currency",
+    "gross",
+    "fee",
+    "tips",
+    "net",
+    "home_currency",
+    "home_income",
+    "fx_rate",
+    "identity",
+    "external_id",
+    "description",
+    "counterparty",
+    "hours",
+)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
 @transaction.atomic
 def _book(
     worker: User,
@@ -651,6 +678,16 @@ def _book(
                 streams[kind] = ensure_stream(source, kind)
     # Files list newest or oldest first; journals are posted in the order things happened.
     rows = sorted(rows, key=lambda pair: pair[1].occurred_on)
+    ops = connection.ops
+    day = ops.adapt_datefield_value if connection.vendor == "sqlite" else _as_is
+
+    def decimal(value: Decimal | None) -> Any:
+        return None if value is None else ops.adapt_decimalfield_value(value, 24, 10)
+
+    insert_items = (
+        f"INSERT INTO {IncomeItem._meta.db_table} ({', '.join(ITEM_COLUMNS)})"
+        f" VALUES ({', '.join(['%s'] * len(ITEM_COLUMNS))})"
+    )
     total = len(rows)
     for start in range(0, total, POST_CHUNK):
         chunk = rows[start : start + POST_CHUNK]
@@ -673,30 +710,33 @@ def _book(
             home, rate = _home_income(worker, row, rates)
             kind = row.stream_hint or source.default_stream
             items.append(
-                IncomeItem(
-                    worker=worker,
-                    source=source,
-                    stream=streams[kind],
-                    journal_id=result.id,
-                    batch=batch,
-                    kind=ItemKind(row.kind.value),
-                    occurred_on=row.occurred_on,
-                    currency=row.currency,
-                    gross=row.gross,
-                    fee=row.fee,
-                    tips=row.tips,
-                    net=row.net,
-                    home_currency=worker.home_currency,
-                    home_income=home,
-                    fx_rate=rate,
-                    identity=identity,
-                    external_id=row.external_id[:200],
-                    description=row.description[:500],
-                    counterparty=row.counterparty[:200],
-                    hours=row.hours,
+                (
+                    worker.pk,
+                    source.pk,
+                    streams[kind].pk,
+                    result.id,
+                    batch.pk if batch is not None else None,
+                    row.kind.value,
+                    day(row.occurred_on),
+                    row.currency,
+                    row.gross,
+                    row.fee,
+                    row.tips,
+                    row.net,
+                    worker.home_currency,
+                    home,
+                    decimal(rate),
+                    identity,
+                    row.external_id[:200],
+                    row.description[:500],
+                    row.counterparty[:200],
+                    row.hours,
                 )
             )
-        IncomeItem.objects.bulk_create(items, batch_size=1_000)
+        # Plain rows with one executemany: the ORM's per-object work cost more than the
+        # ledger's own writes for a million-row import.
+        with connection.cursor() as cursor:
+            cursor.executemany(insert_items, items)
         if progress:
             progress("post", min(start + POST_CHUNK, total), total)
 
