@@ -480,6 +480,25 @@ def _worker_or_none(email: str | None) -> Any:
     return worker
 
 
+@main_group.command("import-profile")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--worker", "email", required=True, help="The worker's email address.")
+def import_profile(file: Path, email: str) -> None:
+    """Save a CSV import profile (JSON; see docs/importers.md) for `--format csv`."""
+    setup_django()
+    from keel.income import services as income
+
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{file} is not JSON: {exc}") from None
+    try:
+        record = income.save_import_profile(_worker_or_none(email), config)
+    except income.IncomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"saved import profile {record.name!r} for {email}")
+
+
 @main_group.group()
 def salary() -> None:
     """The steady salary paid from each worker's buffer."""

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ExchangeRate, ImportBatch, IncomeItem, Source, Stream
+from .models import ExchangeRate, ImportBatch, ImportProfileRecord, IncomeItem, Source, Stream
 
 
 @admin.register(Source)
@@ -42,3 +42,9 @@ class IncomeItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(ImportProfileRecord)
+class ImportProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "worker")
+    search_fields = ("name", "worker__email")

@@ -865,3 +865,21 @@ def pay_salaries_due(on: date) -> list[tuple[User, str]]:
         else:
             outcomes.append((chosen.worker, "paid" if result.created else "already paid"))
     return outcomes
+
+
+# ---------------------------------------------------------------------------- profiles
+
+
+def save_import_profile(worker: User, config: dict[str, Any]) -> ImportProfileRecord:
+    """Save (or replace) a column mapping for files in no known format; the profile is
+    validated first (errors name the key) and stored by its name."""
+    from .importers.csv_profile import ImportProfile
+
+    try:
+        profile = ImportProfile.from_dict(config)
+    except ValueError as exc:
+        raise IncomeError(str(exc), field="profile") from None
+    record, _ = ImportProfileRecord.objects.update_or_create(
+        worker=worker, name=profile.name, defaults={"config": profile.to_dict()}
+    )
+    return record

@@ -160,3 +160,35 @@ def test_keel_report_json(worker, capsys):
         "buffer",
         "tax",
     }
+
+
+def test_keel_import_profile_then_csv_import(worker, capsys):
+    profile = SAMPLES / "csv-bank.profile.json"
+    assert main(["import-profile", str(profile), "--worker", "sam@example.org"]) == 0
+    assert "saved import profile 'Girokonto (DE)'" in capsys.readouterr().out
+    code = main(
+        [
+            "import",
+            str(SAMPLES / "csv-bank.csv"),
+            "--format",
+            "csv",
+            "--worker",
+            "sam@example.org",
+            "--source",
+            "Girokonto",
+            "--profile",
+            "Girokonto (DE)",
+            "--json",
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["imported"] == EXPECTED["csv-bank.csv"]["moved"]
+
+
+def test_a_bad_profile_names_the_key(worker, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "columns": {}}))
+    assert main(["import-profile", str(bad), "--worker", "sam@example.org"]) == 1
+    assert "columns" in capsys.readouterr().err
+    assert ImportProfileRecord.objects.count() == 0
