@@ -237,6 +237,9 @@ class FittedModel:
     excluded_sources: tuple[str, ...] = field(default=())
 
 
+_WEEKLY_WINDOW_DAYS = 28
+
+
 def _cadence(days: Sequence[date]) -> Cadence:
     recent = sorted(set(days))[-6:]
     if len(recent) < 2:
@@ -262,6 +265,13 @@ def _project_stream(
     if (start - last).days > _CADENCE_DAYS[cadence] + grace_days:
         return None  # stopped
     amount = median_month([p.amount for p in positive[-3:]])
+    if cadence == "weekly":
+        # Frequent payments are often many payers (a membership site charging dozens of
+        # members on different days): project the weekly total of the last four weeks,
+        # not the size of one payment.
+        window = [p for p in positive if (start - p.occurred_on).days <= _WEEKLY_WINDOW_DAYS]
+        span = max(7, (start - min(p.occurred_on for p in window)).days) if window else 7
+        amount = sum(p.amount for p in window) * 7 // span
     end = start + timedelta(days=horizon)
     dates: list[date] = []
     step = 1

@@ -229,6 +229,18 @@ def test_monthly_projection_clamps_to_month_end_and_weekly_cadence_is_detected()
     assert len(stream.projected_on) == 13
 
 
+def test_many_small_recurring_payments_project_their_weekly_total():
+    # A membership site: every day of the last four weeks, 3 members pay $12.00 each.
+    daily = [
+        fact(START - timedelta(days=d), 12_00, "members", "recurring")
+        for d in range(1, 29)
+        for _ in range(3)
+    ]
+    (stream,) = fit(daily, start=START).projected
+    # 28 days x $36.00 = $1,008.00 over 28 days: $252.00 a week, not one $12.00 payment.
+    assert (stream.cadence, stream.amount) == ("weekly", 252_00)
+
+
 def test_a_stopped_recurring_stream_is_not_projected():
     # Monthly stream last paid 46 days before the start: more than 31 + 14 days ago.
     old = [fact(START - timedelta(days=46 + 30 * k), 100_00, "gone", "recurring") for k in (0, 1)]
