@@ -374,9 +374,12 @@ def _redact(url: str) -> str:
     return url
 
 
-def _run_worker(ctx: BenchContext, env: dict[str, str], args: list[str]) -> dict[str, Any]:
+def _run_worker(
+    ctx: BenchContext, env: dict[str, str], args: list[str], module: str = "keel.bench_worker"
+) -> dict[str, Any]:
+    """Run a measuring child process, relay its progress lines, return its JSON result."""
     out = Path(env["KEEL_DATA_DIR"]) / "result.json"
-    command = [sys.executable, "-m", "keel.bench_worker", *args, "--out", str(out)]
+    command = [sys.executable, "-m", module, *args, "--out", str(out)]
     tail: deque[str] = deque(maxlen=40)
     with subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
         command,

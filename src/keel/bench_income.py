@@ -35,11 +35,9 @@ import os
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -160,7 +158,7 @@ def income_figures(ctx: BenchContext) -> list[Figure]:
 
 def _run_child(ctx: BenchContext, args: list[str]) -> dict[str, Any]:
     """Run one measurement in a fresh process with its own data directory."""
-    from keel.bench import BenchError
+    from keel.bench import _run_worker
 
     data_dir = tempfile.mkdtemp(prefix="keel-bench-income-")
     env = dict(os.environ)
@@ -172,31 +170,8 @@ def _run_child(ctx: BenchContext, args: list[str]) -> dict[str, Any]:
         KEEL_SECRET_KEY=secrets.token_urlsafe(32),
         PYTHONUNBUFFERED="1",
     )
-    out = Path(data_dir) / "result.json"
-    command = [sys.executable, "-m", "keel.bench_income", *args, "--out", str(out)]
-    tail: deque[str] = deque(maxlen=40)
     try:
-        with subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-            command,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=data_dir,
-        ) as child:
-            assert child.stdout is not None
-            for line in child.stdout:
-                line = line.rstrip("\n")
-                if line.startswith("progress: "):
-                    ctx.progress(line.removeprefix("progress: "))
-                else:
-                    tail.append(line)
-            code = child.wait()
-        if code != 0 or not out.exists():
-            detail = "\n".join(tail)
-            raise BenchError(f"income bench worker {args[1]} failed (exit {code}):\n{detail}")
-        result: dict[str, Any] = json.loads(out.read_text())
-        return result
+        return _run_worker(ctx, env, args, module="keel.bench_income")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
