@@ -195,7 +195,7 @@ def expected_rows(
     """The leg and journal rows the service writes for `specs` into an empty ledger: ids
     from 1 (SQLite allocates max(id) + 1, PostgreSQL a fresh sequence), the content hash the
     service computes, the accounts' ids."""
-    from keel.ledger.rules import journal_hash
+    from keel.ledger.rules import journal_hash, validate_journal
 
     legs: list[tuple[Any, ...]] = []
     journals: list[tuple[Any, ...]] = []
@@ -215,13 +215,13 @@ def expected_rows(
             (
                 journal_id,
                 spec.idempotency_key,
-                journal_hash("post", spec),
+                journal_hash("post", spec, validate_journal(spec)),
                 spec.kind,
                 "posted",
                 spec.effective_date,
                 created_at,
                 spec.memo,
-                json.dumps(dict(spec.metadata)),
+                validate_journal(spec),
                 None,
                 None,
                 None,

@@ -129,9 +129,10 @@ def _check_currency(code: object, field_name: str) -> None:
         raise InvalidJournal(str(exc), field=field_name) from None
 
 
-def validate_journal(spec: JournalSpec, *, where: str = "") -> None:
+def validate_journal(spec: JournalSpec, *, where: str = "") -> str:
     """Refuse a journal that is not well formed. `where` prefixes field names in batches
-    (e.g. 'journals[3].')."""
+    (e.g. 'journals[3].'). Returns the metadata as canonical JSON, which is what gets hashed
+    and stored, so it is encoded once."""
     if not isinstance(spec.idempotency_key, str) or not spec.idempotency_key.strip():
         raise InvalidJournal("idempotency key is required", field=f"{where}idempotency_key")
     if len(spec.idempotency_key) > MAX_KEY_LENGTH:
@@ -148,7 +149,17 @@ def validate_journal(spec: JournalSpec, *, where: str = "") -> None:
             field=f"{where}effective_date",
         )
     try:
-        json.dumps(spec.metadata, allow_nan=False)
+        meta = (
+            json.dumps(
+                spec.metadata,
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,
+            )
+            if spec.metadata
+            else "{}"
+        )
     except (TypeError, ValueError) as exc:
         raise InvalidJournal(
             f"metadata must be plain JSON: {exc}", field=f"{where}metadata"
@@ -177,6 +188,7 @@ def validate_journal(spec: JournalSpec, *, where: str = "") -> None:
             f"journal does not balance: {detail} (legs must sum to zero per currency)",
             field=f"{where}legs",
         )
+    return meta
 
 
 def _refuse_leg(leg: LegSpec, name: str) -> None:
@@ -194,22 +206,28 @@ def _refuse_leg(leg: LegSpec, name: str) -> None:
     _check_currency(leg.currency, f"{name}.currency")
 
 
-def journal_hash(op: str, spec: JournalSpec, **extra: Any) -> str:
+def journal_hash(op: str, spec: JournalSpec, metadata_json: str | None = None, **extra: Any) -> str:
     """SHA-256 of a journal's meaning, for idempotency: the same key with the same hash is
     a replay, with another hash a conflict. Leg order does not change the meaning, so it
-    does not change the hash. Text fields are JSON-encoded so no separator can be forged."""
+    does not change the hash. Free text is JSON-encoded so no separator can be forged;
+    account codes are lowercase segments (a code with anything else names no account and
+    the journal is refused before it is stored)."""
+    if metadata_json is None:
+        metadata_json = (
+            json.dumps(spec.metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            if spec.metadata
+            else "{}"
+        )
     legs = sorted([(leg.account, leg.amount, leg.currency) for leg in spec.legs])
     parts = [
         op,
         json.dumps(spec.kind),
         spec.effective_date.isoformat(),
         json.dumps(spec.memo, ensure_ascii=False),
-        json.dumps(spec.metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        if spec.metadata
-        else "{}",
+        metadata_json,
         json.dumps(extra, sort_keys=True, separators=(",", ":")) if extra else "",
     ]
-    parts.extend(f"{json.dumps(account)}:{amount}:{currency}" for account, amount, currency in legs)
+    parts.extend(f"{account} {amount} {currency}" for account, amount, currency in legs)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

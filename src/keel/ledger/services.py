@@ -81,6 +81,7 @@ class _Item:
     expires_at: datetime | None = None
     reverses_id: int | None = None
     where: str = ""
+    metadata_json: str | None = None
 
 
 @dataclass(slots=True)
@@ -160,8 +161,10 @@ def post_journals(specs: Sequence[JournalSpec]) -> list[PostedJournal]:
     items = []
     for index, spec in enumerate(specs):
         where = f"journals[{index}]." if len(specs) > 1 else ""
-        validate_journal(spec, where=where)
-        items.append(_Item(spec, journal_hash("post", spec), "posted", where=where))
+        meta = validate_journal(spec, where=where)
+        items.append(
+            _Item(spec, journal_hash("post", spec, meta), "posted", where=where, metadata_json=meta)
+        )
     return _write_with_retry(items)
 
 
@@ -768,7 +771,7 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
                 effective,
                 created,
                 spec.memo,
-                json.dumps(dict(spec.metadata)),
+                item.metadata_json or json.dumps(dict(spec.metadata)),
                 item.pending_id,
                 moment(item.expires_at),
                 None,
