@@ -4,6 +4,7 @@ services decide what it means (an import is previewed by ``preview_upload``, a r
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -367,3 +368,29 @@ def format_percent_bps(bps: int) -> str:
     """2750 -> "27.5", 2500 -> "25", 1234 -> "12.34"."""
     whole, part = divmod(bps, 100)
     return f"{whole}" if not part else f"{whole}.{part:02d}".rstrip("0")
+
+
+# ---------------------------------------------------------------------------- profiles
+
+
+class ImportProfileForm(BootstrapFormMixin, forms.Form):
+    config = forms.CharField(
+        label="Profile (JSON)",
+        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "class": "font-monospace"}),
+        help_text=(
+            "Name, column mapping, date format or order, separators, sign and encoding, as"
+            " described in docs/importers.md. Saving a profile with an existing name replaces it."
+        ),
+    )
+
+    def clean_config(self) -> dict[str, Any]:
+        text: str = self.cleaned_data["config"]
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"This is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+            ) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("A profile is a JSON object ({...}).")
+        return value

@@ -9,6 +9,7 @@ urlpatterns = [
     path("sources/add/", views.source_add, name="source_add"),
     path("sources/<int:source_id>/", views.source_edit, name="source_edit"),
     path("import/", views.import_upload, name="import"),
+    path("import/profiles/", views.import_profiles, name="import_profiles"),
     path("import/<int:batch_id>/", views.import_preview, name="import_preview"),
     path("import/<int:batch_id>/apply/", views.import_apply, name="import_apply"),
     path("import/<int:batch_id>/progress/", views.import_progress, name="import_progress"),

@@ -53,6 +53,7 @@ from .services import (
     import_rates,
     income_settings,
     preview_upload,
+    save_import_profile,
     set_rate,
     source_for_import,
 )
@@ -704,6 +705,47 @@ def month(request: HttpRequest, year: str, month: str) -> HttpResponse:
         "transfer": ItemKind.TRANSFER,
     }
     return render(request, "income/month.html", context)
+
+
+# ---------------------------------------------------------------------------- profiles
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_profiles(request: HttpRequest) -> HttpResponse:
+    """Saved column mappings for CSV files in no known format."""
+    worker = _worker(request)
+    form = forms.ImportProfileForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                record = save_import_profile(worker, form.cleaned_data["config"])
+            except IncomeError as exc:
+                form.add_error("config", str(exc))
+            else:
+                messages.success(request, f"Saved the import profile {record.name!r}.")
+                return redirect("income:import_profiles")
+        status = 400
+    context = {
+        "section": "import",
+        "form": form,
+        "profiles": worker.import_profiles.order_by("name"),
+        "example": EXAMPLE_PROFILE,
+    }
+    return render(request, "income/profiles.html", context, status=status)
+
+
+EXAMPLE_PROFILE = """{
+  "name": "My bank",
+  "columns": {"date": "Date", "amount": "Amount", "description": "Details",
+              "external_id": "Reference"},
+  "currency": "EUR",
+  "date_format": "%d.%m.%Y",
+  "decimal_separator": ",",
+  "thousands_separator": ".",
+  "sign": "income_positive"
+}"""
 
 
 # ---------------------------------------------------------------------------- rates

@@ -24,6 +24,7 @@ from keel.income.importers.base import ParsedRow, RowKind
 from keel.income.models import (
     ExchangeRate,
     ImportBatch,
+    ImportProfileRecord,
     ImportStatus,
     IncomeItem,
     IncomeSettings,
@@ -698,3 +699,20 @@ def test_settings_refuse_three_decimals_and_change_nothing(ana, worker):
     assert "Use at most two decimals, e.g. 27.25." in words
     assert "Ensure this value is less than or equal to 28." in words
     assert list(IncomeSettings.objects.filter(worker=worker).values()) == before
+
+
+def test_import_profile_page_saves_a_valid_profile_and_names_a_bad_key(client, db):
+    worker = create_worker("pia@example.org", name="Pia", password="x-long-pass-1", currency="EUR")
+    client.force_login(worker)
+    url = reverse("income:import_profiles")
+    assert client.get(url).status_code == 200
+    config = (SAMPLES / "csv-bank.profile.json").read_text()
+    response = client.post(url, {"config": config})
+    assert response.status_code == 302
+    assert list(ImportProfileRecord.objects.values_list("name", flat=True)) == ["Girokonto (DE)"]
+    bad = client.post(url, {"config": '{"name": "x", "columns": {}}'})
+    assert bad.status_code == 400
+    assert "columns" in bad.content.decode()
+    not_json = client.post(url, {"config": "{name"})
+    assert "This is not JSON" in not_json.content.decode()
+    assert ImportProfileRecord.objects.count() == 1
