@@ -7,7 +7,6 @@ balances of the worker's cash, buffer and tax accounts, and their settings. The 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -274,12 +273,3 @@ def income_report(worker: User, *, as_of: date | None = None, paths: int = 4000)
         tax=tax_status,
         source_names=names,
     )
-
-
-def by_month_and_kind(report: IncomeReport) -> dict[str, list[int]]:
-    """Series for the income-mix chart, one list per stream kind in window order."""
-    series: dict[str, list[int]] = defaultdict(list)
-    for kind, months in report.stability.by_stream_kind.items():
-        for month in report.stability.months:
-            series[kind].append(months.get(month, 0))
-    return dict(series)

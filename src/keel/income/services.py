@@ -26,6 +26,7 @@ from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -306,7 +307,7 @@ class RateBook:
                 quote=quote,
                 on__gte=start - RATE_LOOKBACK,
                 on__lte=end,
-            ).filter(models_q_worker(worker))
+            ).filter(Q(worker=worker) | Q(worker__isnull=True))
             for on, rate, worker_id in rows.values_list("on", "rate", "worker_id"):
                 self.rates[(base, quote)].append((on, rate, worker_id is not None))
         for entries in self.rates.values():
@@ -329,12 +330,6 @@ class RateBook:
                 field="rate",
             )
         return best
-
-
-def models_q_worker(worker: User) -> Any:
-    from django.db.models import Q
-
-    return Q(worker=worker) | Q(worker__isnull=True)
 
 
 # ---------------------------------------------------------------------------- items

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -362,10 +362,3 @@ def exchange_journal(
             }
         },
     )
-
-
-def sum_by_currency(amounts: Iterable[tuple[str, int]]) -> dict[str, int]:
-    totals: dict[str, int] = defaultdict(int)
-    for currency, amount in amounts:
-        totals[currency] += amount
-    return dict(totals)

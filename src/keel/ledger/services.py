@@ -595,19 +595,14 @@ def _legs_of(journal: Journal) -> tuple[LegSpec, ...]:
 
 def _resolve(pending: Journal, status: str, *, now: datetime | None = None) -> None:
     """Take a pending journal's legs out of the pending totals and mark it resolved."""
-    rows = _load_accounts({leg.account for leg in _legs_of(pending)})
-    for code, amount, _ in _leg_rows(pending):
-        rows[code].totals.apply(amount, pending=True, release=True)
-        rows[code].touched = True
+    legs = _legs_of(pending)
+    rows = _load_accounts({leg.account for leg in legs})
+    for leg in legs:
+        rows[leg.account].totals.apply(leg.amount, pending=True, release=True)
+        rows[leg.account].touched = True
     _save_totals(rows.values())
     Journal.objects.filter(pk=pending.pk, status=JournalStatus.PENDING).update(
         status=status, resolved_at=now or timezone.now()
-    )
-
-
-def _leg_rows(journal: Journal) -> list[tuple[str, int, str]]:
-    return list(
-        Leg.objects.filter(journal=journal).values_list("account__code", "amount", "currency")
     )
 
 
@@ -707,13 +702,13 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
         return [r for r in results if r is not None]
 
     codes = {leg.account for index in new for leg in items[index].spec.legs}
-    release_legs = _leg_rows(release) if release is not None else []
-    codes.update(code for code, _, _ in release_legs)
+    release_legs = _legs_of(release) if release is not None else ()
+    codes.update(leg.account for leg in release_legs)
     accounts = _load_accounts(codes)
 
-    for code, amount, _ in release_legs:
-        accounts[code].totals.apply(amount, pending=True, release=True)
-        accounts[code].touched = True
+    for leg in release_legs:
+        accounts[leg.account].totals.apply(leg.amount, pending=True, release=True)
+        accounts[leg.account].touched = True
 
     for index in new:
         item = items[index]
