@@ -40,3 +40,20 @@ def on_postgres() -> bool:
 @pytest.fixture
 def under_ci() -> bool:
     return os.environ.get("CI") == "true"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis server that answers. Locally a missing Redis is a skip; under CI it fails, so
+    the test of the production task queue can never be skipped unnoticed there."""
+    import redis
+
+    url = os.environ.get("KEEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        message = f"Redis does not answer at {url} ({exc})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message} (CI=true: the Redis tests must run)", pytrace=False)
+        pytest.skip(message)
+    return url

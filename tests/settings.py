@@ -8,7 +8,7 @@ os.environ.setdefault("KEEL_INSECURE_HTTP", "1")
 os.environ.setdefault("KEEL_SECRET_KEY", "keel-test-suite-only-" + "k" * 40)
 
 from keel.settings import *  # noqa: F403
-from keel.settings import DATA_DIR, DATABASES
+from keel.settings import DATA_DIR, DATABASES, HUEY
 
 # Argon2 is the production hasher (tests/test_settings.py checks it); tests that create
 # many users do not need to pay for it.
@@ -27,3 +27,16 @@ SECURE_SSL_REDIRECT = False
 
 # Whitenoise looks for STATIC_ROOT at start-up; tests serve static files through the finders.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# Tasks run inside the call that enqueues them (in memory), so the suite needs no consumer;
+# tests of the real queue build their own Huey.
+HUEY = {**HUEY, "immediate": True}
+
+# Always the data directory's file cache, even when KEEL_REDIS_URL is set: tests clear the
+# cache, and clearing a Redis cache empties the whole Redis database.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache"),
+    }
+}

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +33,7 @@ COMMANDS = [
     ["export"],
     ["worker"],
     ["worker", "add"],
+    ["tasks"],
     ["bench"],
     ["backup"],
     ["restore"],
@@ -97,6 +102,96 @@ def test_migrate_then_worker_add_then_verify(tmp_path):
     assert verify.returncode == 0
     report = json.loads(verify.stdout)
     assert (report["ok"], report["accounts"], report["journals"]) == (True, 2, 0)
+
+
+def keel_env(data_dir: Path) -> dict[str, str]:
+    env = {**os.environ, "KEEL_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "keel.settings"}
+    for name in ("KEEL_TEST_DATABASE_URL", "KEEL_DATABASE_URL", "KEEL_REDIS_URL"):
+        env.pop(name, None)
+    return env
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    # A process that has exited but not been reaped yet is a zombie ("Z"): gone all the same.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_until(condition, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_serve_runs_a_task_runner_and_ctrl_c_stops_both(tmp_path):
+    assert run_keel("migrate", data_dir=tmp_path).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [*KEEL, "serve", "--port", str(port), "--workers", "1", "--insecure-http"],
+        env=keel_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health") as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        assert wait_until(answers), "the server did not answer"
+        runners = [
+            pid
+            for pid in children(server.pid)
+            if "tasks" in Path(f"/proc/{pid}/cmdline").read_text()
+        ]
+        assert len(runners) == 1
+        assert wait_until(lambda: (tmp_path / "tasks.sqlite3").exists())
+        server.send_signal(signal.SIGINT)  # what Ctrl+C in the terminal sends
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, stderr
+    assert "Stopping the task runner" in stderr
+    assert not alive(runners[0])
+
+
+@pytest.mark.slow
+def test_a_task_runner_does_not_outlive_its_server(tmp_path):
+    assert run_keel("migrate", data_dir=tmp_path).returncode == 0
+    # A stand-in for a server killed outright: it starts the runner and vanishes.
+    launcher = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from keel.cli import start_task_runner; print(start_task_runner().pid)",
+        ],
+        env=keel_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    runner = int(launcher.stdout.strip())
+    assert wait_until(lambda: not alive(runner)), "the task runner outlived its parent"
 
 
 def test_unknown_command_is_a_usage_error(tmp_path):

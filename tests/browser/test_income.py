@@ -1,6 +1,7 @@
 """A worker with a year of income opens the income dashboard, sees the charts drawn by
 plotly and the stability panel, then imports an Upwork export through the page and watches
-the import finish (the apply runs in the server's background thread)."""
+the import finish (the suite's task queue runs the check and the apply inside the request
+that queues them; test_views drives the real queue)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_dashboard_charts_and_an_import_with_progress(page: Page, page_problems:
     expect(page.get_by_test_id("rejected")).to_have_text("0")
 
     page.get_by_role("button", name="Apply the import").click()
-    # The progress partial polls until the thread has booked the file, then the page
+    # The progress partial polls until the job has booked the file, then the page
     # reloads with the result.
     result = page.get_by_test_id("import-result")
     expect(result).to_contain_text("Imported 7 items.", timeout=20_000)

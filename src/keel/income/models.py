@@ -136,9 +136,13 @@ class ImportProfileRecord(models.Model):
 
 
 class ImportStatus(models.TextChoices):
+    # Uploaded; a job is reading the file and checking it against the books.
+    CHECKING = "checking", "Checking"
     PREVIEWED = "previewed", "Previewed"
     APPLIED = "applied", "Applied"
     REFUSED = "refused", "Refused"
+    # The file could not be read at all; the batch's summary holds the reason.
+    FAILED = "failed", "Failed"
 
 
 class ImportBatch(models.Model):

@@ -2,7 +2,8 @@
 
 Reads only: income items (each backed by a ledger journal) aggregated in the database, the
 balances of the worker's cash, buffer and tax accounts, and their settings. The rules in
-`keel.income.rules` do the arithmetic.
+`keel.income.rules` do the arithmetic. Income other domains have committed to the worker
+(an accepted micro-contract bundle) comes in through `keel.income.commitments`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from keel.accounts.models import User
 from keel.ledger import services as ledger
 from keel.ledger.models import Account
 
+from .commitments import Commitment, commitments_for, monthly_amount, scheduled_items
 from .models import IncomeItem, ItemKind
 from .rules import analytics, forecast, smoothing, tax
 from .rules.analytics import IncomeFact, Month
@@ -25,6 +27,7 @@ from .services import income_settings
 
 WINDOW_MONTHS = 12
 FORECAST_SEED = 90
+FORECAST_HORIZON = 90
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class IncomeReport:
     essential_expenses: int
     tax: TaxStatus
     source_names: dict[str, str]
+    # Committed payments due over the forecast's horizon (see keel.income.commitments).
+    commitments: tuple[Commitment, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         s, f = self.stability, self.forecast
@@ -99,6 +104,16 @@ class IncomeReport:
                 "effective_sources": s.concentration.effective_sources,
             },
             "recurring_baseline_monthly": s.recurring_baseline_monthly,
+            "committed_monthly": s.committed_monthly,
+            "commitments": [
+                {
+                    "due_on": c.due_on.isoformat(),
+                    "amount": c.amount,
+                    "key": c.key,
+                    "label": c.label,
+                }
+                for c in self.commitments
+            ],
             "baseline_coverage": s.baseline_coverage,
             "runway_months": s.runway_months,
             "savings_rate": s.savings_rate,
@@ -210,16 +225,24 @@ def income_report(worker: User, *, as_of: date | None = None, paths: int = 4000)
     window_end = date(as_of.year, as_of.month, 1) - timedelta(days=1)
     cash = _balance(f"worker:{worker.pk}:cash")
     buffer_balance = _balance(f"worker:{worker.pk}:buffer")
+    committed = commitments_for(worker, as_of, as_of + timedelta(days=FORECAST_HORIZON - 1))
     stability = analytics.stability_summary(
         monthly_facts(worker, window_start, window_end),
         window,
         essential_expenses_monthly=settings.essential_expenses,
         cash_and_buffer=cash + buffer_balance,
+        committed_monthly=monthly_amount(committed, FORECAST_HORIZON),
     )
     history = recent_facts(worker, as_of - timedelta(days=365), as_of - timedelta(days=1))
+    # A commitment an actual payment already settled (paid early, under the same key) is
+    # not counted again; a committed stream is never also simulated from its history.
+    open_items, _ = forecast.consume_scheduled(scheduled_items(committed), history)
     outlook = forecast.forecast(
         history,
         start=as_of,
+        horizon=FORECAST_HORIZON,
+        scheduled=open_items,
+        scheduled_sources={c.key for c in committed},
         starting_balance=cash + buffer_balance,
         essential_expenses_monthly=settings.essential_expenses,
         paths=paths,
@@ -272,4 +295,5 @@ def income_report(worker: User, *, as_of: date | None = None, paths: int = 4000)
         essential_expenses=settings.essential_expenses,
         tax=tax_status,
         source_names=names,
+        commitments=tuple(committed),
     )

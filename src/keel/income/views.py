@@ -1,5 +1,6 @@
-"""The income pages: dashboard, sources, import (upload → preview → apply with progress),
-month drill-down, exchange rates and settings.
+"""The income pages: dashboard, sources, import (upload → preview → apply, each file read
+and booked by a background job whose progress the page polls), month drill-down, exchange
+rates and settings.
 
 Views stay thin: reads come from ``queries`` and ``reports``, writes go through the income
 services, and the figures are built by ``charts``. Every object addressed by id is looked
@@ -9,9 +10,6 @@ up with the logged-in worker in the filter, so another worker's batch or source 
 from __future__ import annotations
 
 import inspect
-import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -19,10 +17,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.core.paginator import Paginator
-from django.db import close_old_connections, connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from keel.accounts.models import User
 from keel.web.services import account_label
 
-from . import charts, forms, queries
+from . import charts, forms, jobs, queries
 from .importers import FORMATS, ImportFormatError, detect_format
 from .models import (
     ImportBatch,
@@ -48,22 +44,18 @@ from .rules.dates import Month
 from .services import (
     FORMAT_SOURCES,
     IncomeError,
-    apply_batch,
+    check_upload,
     ensure_source,
+    format_error_message,
     import_rates,
     income_settings,
-    preview_upload,
+    receive_upload,
     save_import_profile,
     set_rate,
     source_for_import,
 )
+from .tasks import start_apply, start_preview
 
-logger = logging.getLogger(__name__)
-
-# How long an import's progress stays readable, and after how long without a word from the
-# thread applying it the page stops waiting (the server was restarted mid-import).
-PROGRESS_TTL = 24 * 3600
-PROGRESS_STALE_SECONDS = 300
 # Long lists on the preview page are cut here; the counts above them stay complete.
 PREVIEW_ROWS = 500
 RATES_PER_PAGE = 25
@@ -120,6 +112,11 @@ class Metric:
 
 def _percent(value: float | None, places: int = 1) -> str:
     return "—" if value is None else f"{value:.{places}%}"
+
+
+def _committed_labels(report: IncomeReport) -> str:
+    labels = list(dict.fromkeys(c.label for c in report.commitments))
+    return "; ".join(labels)
 
 
 def stability_metrics(report: IncomeReport, month_urls: dict[Month, str]) -> list[Metric]:
@@ -182,6 +179,13 @@ def stability_metrics(report: IncomeReport, month_urls: dict[Month, str]) -> lis
             "Recurring baseline coverage",
             _percent(s.baseline_coverage, 0),
             f"Recurring income {money(s.recurring_baseline_monthly, cur)} a month"
+            + (
+                f" plus {money(s.committed_monthly, cur)} a month committed ahead"
+                f" ({_committed_labels(report)}, averaged over the next"
+                f" {report.forecast.horizon} days)"
+                if s.committed_monthly
+                else ""
+            )
             + (
                 f" against essential expenses of {money(report.essential_expenses, cur)}."
                 if report.essential_expenses
@@ -453,27 +457,29 @@ def _import_upload(request: HttpRequest, handler: SizeLimitUploadHandler) -> Htt
         form.add_error("source_name", "Name the source this money came from.")
         return _import_page(request, form, status=400)
     upload = data["file"]
+    date_order = data["date_order"] or None
     try:
         source = source_for_import(worker, fmt, name=data["source_name"])
+        # The first lines are read here, so a file in the wrong format is refused on the
+        # form; the whole file is read by the preview job.
+        check_upload(fmt, form.head, source=source, profile=data["profile"], date_order=date_order)
         upload.seek(0)
-        batch = preview_upload(
+        batch = receive_upload(
             worker,
             name=upload.name or "upload.csv",
             stream=upload,
             fmt=fmt,
             source=source,
-            date_order=data["date_order"] or None,
+            date_order=date_order,
             profile=data["profile"],
         )
     except ImportFormatError as exc:
-        where = f" (line {exc.line})" if exc.line else ""
-        form.add_error("file", f"Keel cannot read this file as {fmt}{where}: {exc}")
+        form.add_error("file", format_error_message(exc, fmt))
         return _import_page(request, form, status=400)
     except (IncomeError, ValueError) as exc:
         form.add_error(None, str(exc))
         return _import_page(request, form, status=400)
-    # A new batch starts with no progress, whatever an older batch with the same id left.
-    cache.delete(progress_key(batch.pk))
+    start_preview(batch.pk)
     if data["format"] == forms.AUTO:
         messages.info(request, f"Read as {FORMATS[fmt].label} (recognised from its header).")
     return redirect("income:import_preview", batch_id=batch.pk)
@@ -490,94 +496,6 @@ TOTAL_ROWS = (
 )
 
 
-def progress_key(batch_id: int) -> str:
-    return f"income-import-progress-{batch_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyState:
-    """What the thread applying an import last wrote to the shared cache."""
-
-    stage: str  # queued, parse, post, applied, refused, error
-    done: int
-    total: int
-    error: str
-    at: float
-
-    @property
-    def stale(self) -> bool:
-        return self.running_stage and time.time() - self.at > PROGRESS_STALE_SECONDS
-
-    @property
-    def running_stage(self) -> bool:
-        return self.stage in ("queued", "parse", "post")
-
-    @property
-    def running(self) -> bool:
-        return self.running_stage and not self.stale
-
-    @property
-    def percent(self) -> int | None:
-        """Share booked so far; None while the file is still being read (no total yet)."""
-        if self.stage != "post" or self.total <= 0:
-            return None
-        return min(100, self.done * 100 // self.total)
-
-
-def read_state(batch_id: int) -> ApplyState | None:
-    raw = cache.get(progress_key(batch_id))
-    if not isinstance(raw, dict):
-        return None
-    return ApplyState(
-        stage=str(raw.get("stage", "")),
-        done=int(raw.get("done", 0)),
-        total=int(raw.get("total", 0)),
-        error=str(raw.get("error", "")),
-        at=float(raw.get("at", 0)),
-    )
-
-
-def write_state(batch_id: int, stage: str, done: int = 0, total: int = 0, error: str = "") -> None:
-    cache.set(
-        progress_key(batch_id),
-        {"stage": stage, "done": done, "total": total, "error": error, "at": time.time()},
-        PROGRESS_TTL,
-    )
-
-
-def run_apply(batch_id: int) -> None:
-    """Apply a previewed import, writing its progress to the cache. Runs in the thread
-    ``start_apply`` launches; tests call it directly."""
-    try:
-        batch = ImportBatch.objects.select_related("worker", "source", "profile").get(pk=batch_id)
-        summary = apply_batch(
-            batch, progress=lambda stage, done, total: write_state(batch_id, stage, done, total)
-        )
-        stage = "applied" if summary.applied else "refused"
-        write_state(batch_id, stage, summary.imported, summary.imported)
-    except Exception as exc:
-        # The thread has no one to raise to: the page shows the message instead.
-        logger.exception("applying import %s failed", batch_id)
-        write_state(batch_id, "error", error=str(exc) or type(exc).__name__)
-
-
-def _apply_in_thread(batch_id: int) -> None:
-    close_old_connections()
-    try:
-        run_apply(batch_id)
-    finally:
-        # The thread opened its own database connection; nobody else will close it.
-        connection.close()
-
-
-def start_apply(batch_id: int) -> threading.Thread:
-    thread = threading.Thread(
-        target=_apply_in_thread, args=(batch_id,), name=f"income-import-{batch_id}", daemon=True
-    )
-    thread.start()
-    return thread
-
-
 def _batch(request: HttpRequest, batch_id: int) -> ImportBatch:
     return get_object_or_404(
         ImportBatch.objects.select_related("source"), pk=batch_id, worker=_worker(request)
@@ -588,8 +506,13 @@ def _batch_context(batch: ImportBatch) -> dict[str, Any]:
     summary = batch.summary or {}
     rejected = list(summary.get("rejected", []))
     skipped = list(summary.get("skipped", []))
-    state = read_state(batch.pk)
+    state = jobs.read_state(batch.pk)
     applied = batch.status == ImportStatus.APPLIED
+    # The job the batch is waiting on: the check of a new upload, or the apply of a
+    # previewed one. A state left by the other job does not count.
+    waiting_on = {ImportStatus.CHECKING: jobs.Job.PREVIEW, ImportStatus.PREVIEWED: jobs.Job.APPLY}
+    job = waiting_on.get(ImportStatus(batch.status))
+    state = state if state is not None and state.job == job else None
     context: dict[str, Any] = {
         "section": "import",
         "batch": batch,
@@ -609,8 +532,11 @@ def _batch_context(batch: ImportBatch) -> dict[str, Any]:
             for key, label in TOTAL_ROWS
         ],
         "state": state,
-        "running": batch.status == ImportStatus.PREVIEWED and state is not None and state.running,
+        "running": state is not None and state.running,
+        # Checking with no word from its job at all: the state expired or was lost.
+        "lost": batch.status == ImportStatus.CHECKING and (state is None or state.stale),
         "can_apply": batch.status == ImportStatus.PREVIEWED and not rejected,
+        "failure": summary.get("error", "") if batch.status == ImportStatus.FAILED else "",
     }
     if applied:
         context.update(
@@ -635,6 +561,9 @@ def import_apply(request: HttpRequest, batch_id: int) -> HttpResponse:
     if batch.status == ImportStatus.APPLIED:
         messages.info(request, "This import was already applied.")
         return redirect("income:import_preview", batch_id=batch.pk)
+    if batch.status in (ImportStatus.CHECKING, ImportStatus.FAILED):
+        messages.error(request, "Only a file that has been read and checked can be applied.")
+        return redirect("income:import_preview", batch_id=batch.pk)
     if (batch.summary or {}).get("rejected"):
         # Applied whole or not at all: a file with a rejected row books nothing.
         messages.error(
@@ -643,9 +572,8 @@ def import_apply(request: HttpRequest, batch_id: int) -> HttpResponse:
             "in the file (or choose the date order) and upload it again.",
         )
         return redirect("income:import_preview", batch_id=batch.pk)
-    state = read_state(batch.pk)
-    if state is None or not state.running:
-        write_state(batch.pk, "queued")
+    state = jobs.read_state(batch.pk)
+    if state is None or state.job != jobs.Job.APPLY or not state.running:
         start_apply(batch.pk)
     return redirect("income:import_preview", batch_id=batch.pk)
 
@@ -653,8 +581,8 @@ def import_apply(request: HttpRequest, batch_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def import_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
-    """The progress bar alone, polled by htmx every second while an import is applied.
-    When the import has finished, the page reloads to show the result."""
+    """The progress bar alone, polled by htmx every second while a file is checked or
+    applied. When the job has finished, the page reloads to show the result."""
     batch = _batch(request, batch_id)
     context = _batch_context(batch)
     response = render(request, "income/_import_progress.html", context)

@@ -129,6 +129,16 @@ def _check_currency(code: object, field_name: str) -> None:
         raise InvalidJournal(str(exc), field=field_name) from None
 
 
+# The encoders json.dumps would build on every call with these options, built once: a bulk
+# import encodes every journal's metadata and text, and the output is the same.
+_CANONICAL_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+_HASHED_METADATA_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_json_ascii_string = json.encoder.encode_basestring_ascii  # json.dumps(text)
+_json_string = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False)
+
+
 def validate_journal(spec: JournalSpec, *, where: str = "") -> str:
     """Refuse a journal that is not well formed. `where` prefixes field names in batches
     (e.g. 'journals[3].'). Returns the metadata as canonical JSON, which is what gets hashed
@@ -149,17 +159,7 @@ def validate_journal(spec: JournalSpec, *, where: str = "") -> str:
             field=f"{where}effective_date",
         )
     try:
-        meta = (
-            json.dumps(
-                spec.metadata,
-                sort_keys=True,
-                separators=(",", ":"),
-                ensure_ascii=False,
-                allow_nan=False,
-            )
-            if spec.metadata
-            else "{}"
-        )
+        meta = _CANONICAL_JSON.encode(spec.metadata) if spec.metadata else "{}"
     except (TypeError, ValueError) as exc:
         raise InvalidJournal(
             f"metadata must be plain JSON: {exc}", field=f"{where}metadata"
@@ -213,17 +213,14 @@ def journal_hash(op: str, spec: JournalSpec, metadata_json: str | None = None, *
     account codes are lowercase segments (a code with anything else names no account and
     the journal is refused before it is stored)."""
     if metadata_json is None:
-        metadata_json = (
-            json.dumps(spec.metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            if spec.metadata
-            else "{}"
-        )
+        metadata_json = _HASHED_METADATA_JSON.encode(spec.metadata) if spec.metadata else "{}"
     legs = sorted([(leg.account, leg.amount, leg.currency) for leg in spec.legs])
+    kind, memo = spec.kind, spec.memo
     parts = [
         op,
-        json.dumps(spec.kind),
+        _json_ascii_string(kind) if type(kind) is str else json.dumps(kind),
         spec.effective_date.isoformat(),
-        json.dumps(spec.memo, ensure_ascii=False),
+        _json_string(memo) if type(memo) is str else json.dumps(memo, ensure_ascii=False),
         metadata_json,
         json.dumps(extra, sort_keys=True, separators=(",", ":")) if extra else "",
     ]

@@ -726,9 +726,17 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
                     f"account {leg.account} is in {row.currency}, the leg is in {leg.currency}",
                     field=f"{item.where}legs[{position}].currency",
                 )
-            if row.totals.floor is not None and leg.account not in before:
-                before[leg.account] = row.totals.available
-            row.totals.apply(leg.amount, pending=pending)
+            totals = row.totals
+            if totals.floor is not None and leg.account not in before:
+                before[leg.account] = totals.available
+            amount = leg.amount
+            # Totals.apply, written out for posted legs: a bulk import posts millions.
+            if pending:
+                totals.apply(amount, pending=True)
+            elif amount > 0:
+                totals.posted_debits += amount
+            else:
+                totals.posted_credits -= amount
             row.touched = True
         for code, was in before.items():
             totals = accounts[code].totals

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import io
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -50,7 +51,9 @@ __all__ = [
     "RejectedRow",
     "RowKind",
     "SkippedRow",
+    "check_head",
     "detect_format",
+    "gc_paused",
     "parse",
     "row_problems",
 ]
@@ -123,8 +126,9 @@ _gc_was_enabled = False
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a file is read.
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a file is read (and, in the income service,
+    while its rows are booked).
 
     A million-row file makes millions of small objects, none of them in reference cycles;
     with the collector on, its full passes over that growing heap cost more than the
@@ -174,13 +178,34 @@ def parse(
         raise ValueError(f"the {fmt} format needs an import profile")
     if profile is not None and not isinstance(profile, ImportProfile):
         raise TypeError("profile must be an ImportProfile (use ImportProfile.from_dict)")
-    with _gc_paused():
+    with gc_paused():
         result = spec.parse(
             stream, profile=profile, date_order=date_order, currency=currency, progress=progress
         )
     if progress is not None:
         progress(result.rows_read)
     return result
+
+
+def check_head(
+    fmt: str,
+    head: bytes,
+    *,
+    profile: ImportProfile | None = None,
+    date_order: str | None = None,
+    currency: str | None = None,
+) -> None:
+    """Read a file's first bytes as ``fmt`` and raise the ``ImportFormatError`` that reading
+    the whole file would raise there (a missing column, the wrong encoding): the check a
+    page can afford while the upload is in hand, before the whole file is read elsewhere.
+
+    The head is cut after its last line break so no line is read half; rows it cannot
+    read are not this check's business (the full read lists them).
+    """
+    end = head.rfind(b"\n")
+    if end >= 0:
+        head = head[: end + 1]
+    parse(fmt, io.BytesIO(head), profile=profile, date_order=date_order, currency=currency)
 
 
 def detect_format(head: bytes) -> str | None:

@@ -341,8 +341,8 @@ def source_concentration(by_source: Mapping[str, int]) -> Concentration | None:
 
 def baseline_coverage(recurring_monthly: int, essential_expenses_monthly: int) -> float | None:
     """How much of your essential monthly costs your recurring income (memberships,
-    retainers, subscriptions) pays on its own. 1.0 means the basics are covered before any
-    project or gig comes in.
+    retainers, subscriptions, and work a platform has committed to give you) pays on its
+    own. 1.0 means the basics are covered before any project or gig comes in.
 
     recurring ÷ essential expenses; ``None`` when essential expenses are not set (zero or
     less). Negative recurring income (net refunds) gives a negative coverage, shown as is.
@@ -463,6 +463,9 @@ class StabilitySummary:
     runway_months: float | None
     savings_rate: float | None
     trend: Trend
+    # Recurring income committed for the months ahead (e.g. an accepted micro-contract
+    # bundle), per month; counted with the recurring baseline in ``baseline_coverage``.
+    committed_monthly: int = 0
 
 
 def stability_summary(
@@ -474,6 +477,7 @@ def stability_summary(
     spending: int | None = None,
     baseline_months: int = 3,
     threshold_bps: int = SPIKE_DIP_THRESHOLD_BPS,
+    committed_monthly: int = 0,
 ) -> StabilitySummary:
     """Everything on the stability panel at once, for the months of the window.
 
@@ -481,7 +485,13 @@ def stability_summary(
     ``baseline_months`` months of the window (rounded half to even): memberships and
     retainers that stopped a year ago should not count as today's baseline. ``spending`` is
     the total spent over the same window, for the savings rate (``None``: not shown).
+    ``committed_monthly`` is recurring income someone has committed to pay in the months
+    ahead but that is not in the history yet (see ``keel.income.commitments``): the baseline
+    coverage counts it with the recurring baseline, (baseline + committed) / essential.
     """
+    committed = _int(committed_monthly, "committed_monthly")
+    if committed < 0:
+        raise ValueError("committed_monthly must not be negative")
     facts = list(items)
     window = _window(months)
     if not window:
@@ -507,10 +517,13 @@ def stability_summary(
         flags=tuple(spikes_and_dips(monthly, threshold_bps)),
         concentration=source_concentration(by_source),
         recurring_baseline_monthly=recurring_baseline,
-        baseline_coverage=baseline_coverage(recurring_baseline, essential_expenses_monthly),
+        baseline_coverage=baseline_coverage(
+            recurring_baseline + committed, essential_expenses_monthly
+        ),
         runway_months=runway_months(cash_and_buffer, essential_expenses_monthly),
         savings_rate=None if spending is None else savings_rate(total, spending),
         trend=trend(monthly, window),
+        committed_monthly=committed,
     )
 
 

@@ -4,6 +4,7 @@ income services. Every figure asserted here can be checked by hand from the rows
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 from html import unescape
@@ -18,9 +19,10 @@ from django.urls import reverse
 from keel.accounts.models import User
 from keel.accounts.services import create_worker
 from keel.income import forms as income_forms
+from keel.income import jobs, tasks, views
 from keel.income import services as income
-from keel.income import views
 from keel.income.importers.base import ParsedRow, RowKind
+from keel.income.jobs import Job, Stage
 from keel.income.models import (
     ExchangeRate,
     ImportBatch,
@@ -365,14 +367,7 @@ def test_a_source_is_added_by_hand(ana, worker):
 # ---------------------------------------------------------------------------- import
 
 
-@pytest.fixture
-def apply_inline(monkeypatch):
-    """Apply imports in the request's own thread: the test's transaction cannot be seen
-    from another thread. The browser test runs the real thread."""
-    monkeypatch.setattr(views, "start_apply", views.run_apply)
-
-
-def test_upload_preview_and_apply_the_upwork_sample(ana, worker, apply_inline):
+def test_upload_preview_and_apply_the_upwork_sample(ana, worker):
     before = counts()
     response = ana.post(
         "/income/import/",
@@ -386,6 +381,8 @@ def test_upload_preview_and_apply_the_upwork_sample(ana, worker, apply_inline):
     assert response.status_code == 302
     batch = ImportBatch.objects.get(worker=worker)
     assert response["Location"] == f"/income/import/{batch.pk}/"
+    # The suite's task queue runs each job inside the call that queues it (see
+    # test_the_upload_returns_before_the_file_is_read for the real queue).
     assert (batch.format, batch.source.name, batch.status) == ("upwork", "Upwork", "previewed")
     assert counts() == before  # a preview books nothing
 
@@ -407,7 +404,8 @@ def test_upload_preview_and_apply_the_upwork_sample(ana, worker, apply_inline):
     batch.refresh_from_db()
     assert batch.status == ImportStatus.APPLIED
     assert IncomeItem.objects.filter(worker=worker, batch=batch).count() == 7
-    assert cache.get(views.progress_key(batch.pk))["stage"] == "applied"
+    state = jobs.read_state(batch.pk)
+    assert (state.job, state.stage, state.done, state.total) == ("apply", "done", 7, 7)
 
     result = text(ana.get(f"/income/import/{batch.pk}/"))
     assert "Imported 7 items." in result
@@ -430,7 +428,7 @@ def test_upload_preview_and_apply_the_upwork_sample(ana, worker, apply_inline):
     assert "To import 0 Already imported 7" in text(ana.get(f"/income/import/{second.pk}/"))
 
 
-def test_a_bad_row_is_shown_and_nothing_can_be_applied(ana, worker, apply_inline):
+def test_a_bad_row_is_shown_and_nothing_can_be_applied(ana, worker):
     bad = UPWORK_CSV.read_bytes().replace(b",258.00,237.69,", b",25x.00,237.69,")
     before = counts()
     ana.post("/income/import/", {"file": upload("bad.csv", bad), "format": "upwork"})
@@ -447,7 +445,7 @@ def test_a_bad_row_is_shown_and_nothing_can_be_applied(ana, worker, apply_inline
     batch.refresh_from_db()
     assert batch.status == ImportStatus.PREVIEWED
     assert counts() == before
-    assert cache.get(views.progress_key(batch.pk)) is None
+    assert jobs.read_state(batch.pk).job == "preview"  # no apply was started
 
 
 def test_the_progress_partial_polls_until_the_import_is_done(ana, worker):
@@ -455,40 +453,238 @@ def test_the_progress_partial_polls_until_the_import_is_done(ana, worker):
     batch = income.preview_upload(
         worker, name="upwork.csv", stream=UPWORK_CSV.open("rb"), fmt="upwork", source=source
     )
-    views.write_state(batch.pk, "parse", 13, 0)
+    jobs.write_state(batch.pk, Job.APPLY, Stage.PARSE, 13, 0)
     reading = ana.get(f"/income/import/{batch.pk}/progress/")
     assert 'hx-trigger="every 1s"' in html(reading)
-    assert "Reading the file: 13 rows read" in text(reading)
+    assert "Applying the import Reading rows: 13 rows read" in text(reading)
     assert "HX-Refresh" not in reading
 
-    views.write_state(batch.pk, "post", 5_000, 20_000)
+    jobs.write_state(batch.pk, Job.APPLY, Stage.CHECK, 0, 20_000)
+    checking = ana.get(f"/income/import/{batch.pk}/progress/")
+    assert "Checking 20,000 rows against what you imported before" in text(checking)
+
+    jobs.write_state(batch.pk, Job.APPLY, Stage.POST, 5_000, 20_000)
     booking = ana.get(f"/income/import/{batch.pk}/progress/")
-    assert "Booking journals: 5,000 of 20,000" in text(booking)
+    assert "Posting journals: 5,000 of 20,000" in text(booking)
     assert 'aria-valuenow="25"' in html(booking) and 'data-progress-width="25"' in html(booking)
     # The preview page itself shows the bar while the import runs, not the button.
     running = html(ana.get(f"/income/import/{batch.pk}/"))
     assert 'id="import-progress"' in running and "Apply the import</button>" not in running
 
-    views.run_apply(batch.pk)
+    jobs.run_apply(batch.pk)
     done = ana.get(f"/income/import/{batch.pk}/progress/")
     assert done["HX-Refresh"] == "true"
     assert "hx-trigger" not in html(done)
 
 
-def test_an_import_that_fails_in_the_thread_reports_its_error(ana, worker):
+def test_an_apply_that_fails_reports_its_error(ana, worker):
     source = income.ensure_source(worker, "Upwork", kind="platform")
     batch = income.preview_upload(
         worker, name="upwork.csv", stream=UPWORK_CSV.open("rb"), fmt="upwork", source=source
     )
     Path(batch.stored_path).unlink()  # the stored upload vanished before apply
-    views.run_apply(batch.pk)
-    assert cache.get(views.progress_key(batch.pk))["stage"] == "error"
+    jobs.run_apply(batch.pk)
+    state = jobs.read_state(batch.pk)
+    assert (state.job, state.stage) == ("apply", "failed")
+    assert state.error == "file: the uploaded file is no longer on the server; upload it again"
     words = text(ana.get(f"/income/import/{batch.pk}/"))
-    assert "The import stopped with an error; nothing was booked." in words
+    assert (
+        "The import stopped with an error; nothing was booked. file: the uploaded file is no "
+        "longer on the server; upload it again"
+    ) in words
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.PREVIEWED  # it can be applied again
     assert IncomeItem.objects.count() == 0
 
 
-def test_another_workers_import_is_not_found(ana, ben, worker, apply_inline):
+@pytest.fixture
+def real_queue():
+    """The task queue as `keel serve` has it (a SQLite file in the data directory) instead
+    of the suite's run-at-once queue; the test runs each queued job itself."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = False
+    HUEY.flush()
+    yield HUEY
+    HUEY.flush()
+    HUEY.immediate = True
+
+
+def run_queued(queue) -> None:
+    task = queue.dequeue()
+    assert task is not None
+    queue.execute(task)
+
+
+def test_the_upload_returns_before_the_file_is_read(transactional_db, real_queue):
+    # Transactional: a job closes stale connections as the task runner does, which would
+    # end a test wrapped in one transaction.
+    worker = create_worker("ana@example.org", name="Ana Lima", password=None, currency="USD")
+    ana = Client()
+    ana.force_login(worker)
+    response = ana.post(
+        "/income/import/", {"file": upload("upwork.csv", UPWORK_CSV.read_bytes()), "format": "auto"}
+    )
+    batch = ImportBatch.objects.get(worker=worker)
+    assert response["Location"] == f"/income/import/{batch.pk}/"
+    assert (batch.status, batch.summary, real_queue.pending_count()) == ("checking", {}, 1)
+    page = ana.get(f"/income/import/{batch.pk}/")
+    assert "Checking: upwork.csv" in text(page)
+    assert "Reading and checking the file Waiting to start…" in text(page)
+    assert 'hx-trigger="every 1s"' in html(page) and "Rows read" not in text(page)
+    assert "HX-Refresh" not in ana.get(f"/income/import/{batch.pk}/progress/")
+
+    run_queued(real_queue)
+    assert ana.get(f"/income/import/{batch.pk}/progress/")["HX-Refresh"] == "true"
+    preview = text(ana.get(f"/income/import/{batch.pk}/"))
+    assert "Rows read 13 To import 7 Already imported 0 Skipped 0 Rejected 0" in preview
+
+    assert ana.post(f"/income/import/{batch.pk}/apply/").status_code == 302
+    # A second click while the first apply waits queues nothing more.
+    ana.post(f"/income/import/{batch.pk}/apply/")
+    assert real_queue.pending_count() == 1
+    applying = text(ana.get(f"/income/import/{batch.pk}/"))
+    assert "Applying the import Waiting to start…" in applying
+    assert IncomeItem.objects.count() == 0
+
+    run_queued(real_queue)
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.APPLIED
+    assert IncomeItem.objects.filter(batch=batch).count() == 7
+    assert "Imported 7 items." in text(ana.get(f"/income/import/{batch.pk}/"))
+
+
+def big_upwork_file(tail: bytes) -> tuple[bytes, int]:
+    """The Upwork sample's rows repeated past the 64 KiB the upload page reads itself, then
+    `tail` as one more line; returns the file and the line number of `tail`."""
+    header, *rows = UPWORK_CSV.read_bytes().rstrip(b"\n").split(b"\n")
+    body = b"\n".join(rows) + b"\n"
+    copies = 64 * 1024 // len(body) + 2
+    content = header + b"\n" + body * copies + tail + b"\n"
+    return content, 1 + len(rows) * copies + 1
+
+
+def test_a_file_unreadable_past_its_head_fails_with_the_line(ana, worker):
+    content, line = big_upwork_file(b"Jun 9, 2024,99,Hourly,caf\xe9,,,,,,,,,,1,5.00,,,,")
+    response = ana.post("/income/import/", {"file": upload("big.csv", content), "format": "upwork"})
+    batch = ImportBatch.objects.get(worker=worker)
+    assert response["Location"] == f"/income/import/{batch.pk}/"
+    assert batch.status == ImportStatus.FAILED
+    message = (
+        f"Keel cannot read this file as upwork: line {line}: the file is not UTF-8 text "
+        "(invalid continuation byte); save it as UTF-8, or use the csv format with a "
+        "profile that names its encoding"
+    )
+    assert batch.summary == {"error": message}
+    page = text(ana.get(f"/income/import/{batch.pk}/"))
+    assert "Cannot read: big.csv" in page
+    assert f"Keel could not read this file; nothing was imported. {message}" in page
+    refused = ana.post(f"/income/import/{batch.pk}/apply/", follow=True)
+    assert "Only a file that has been read and checked can be applied." in text(refused)
+    assert "big.csv upwork Upwork" in text(ana.get("/income/import/"))
+    assert "unreadable" in text(ana.get("/income/import/"))
+    assert counts() == (0, 0, 0)
+
+
+def test_a_check_gone_silent_is_shown_as_stopped(ana, worker):
+    source = income.ensure_source(worker, "Upwork", kind="platform")
+    batch = income.receive_upload(
+        worker, name="upwork.csv", stream=UPWORK_CSV.open("rb"), fmt="upwork", source=source
+    )
+    # No word from any job (the state expired): the page stops waiting.
+    lost = ana.get(f"/income/import/{batch.pk}/progress/")
+    assert lost["HX-Refresh"] == "true"
+    assert "Checking this file stopped without finishing" in text(
+        ana.get(f"/income/import/{batch.pk}/")
+    )
+    # A job that reported, then fell silent for longer than a running job ever does.
+    jobs.write_state(batch.pk, Job.PREVIEW, Stage.PARSE, 20_000)
+    assert "Reading rows: 20,000 rows read" in text(ana.get(f"/income/import/{batch.pk}/"))
+    key = jobs.progress_key(batch.pk)
+    cache.set(key, {**cache.get(key), "at": time.time() - jobs.STALE_SECONDS - 1})
+    assert ana.get(f"/income/import/{batch.pk}/progress/")["HX-Refresh"] == "true"
+    assert (
+        "Keel could not read this file; nothing was imported. The check stopped without "
+        "finishing (the task runner may have restarted)."
+    ) in text(ana.get(f"/income/import/{batch.pk}/"))
+
+
+def test_a_slow_silent_step_keeps_its_job_alive(worker, monkeypatch):
+    # A step that reports nothing for a while (a big commit) is not taken for a dead job:
+    # the heartbeat renews the state meanwhile, and stops before the job's last word.
+    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 0.02)
+    source = income.ensure_source(worker, "Upwork", kind="platform")
+    batch = income.receive_upload(
+        worker, name="upwork.csv", stream=UPWORK_CSV.open("rb"), fmt="upwork", source=source
+    )
+    seen = []
+
+    def slow_preview(batch, progress):
+        seen.append(jobs.read_state(batch.pk))
+        time.sleep(0.3)
+        seen.append(jobs.read_state(batch.pk))
+        return income.ImportSummary(format="upwork", rows_read=13)
+
+    monkeypatch.setattr(income, "preview_batch", slow_preview)
+    jobs.run_preview(batch.pk)
+    assert [(s.job, s.stage) for s in seen] == [("preview", "parse"), ("preview", "parse")]
+    assert seen[1].at > seen[0].at
+    time.sleep(0.1)
+    state = jobs.read_state(batch.pk)
+    assert (state.stage, state.done, state.total) == ("done", 13, 13)
+
+
+def test_a_job_waiting_long_asks_whether_a_task_runner_runs(ana, worker):
+    source = income.ensure_source(worker, "Upwork", kind="platform")
+    batch = income.receive_upload(
+        worker, name="upwork.csv", stream=UPWORK_CSV.open("rb"), fmt="upwork", source=source
+    )
+    jobs.write_state(batch.pk, Job.PREVIEW, Stage.QUEUED)
+    assert "task runner" not in text(ana.get(f"/income/import/{batch.pk}/progress/"))
+    key = jobs.progress_key(batch.pk)
+    cache.set(key, {**cache.get(key), "at": time.time() - jobs.SLOW_START_SECONDS - 1})
+    waiting = ana.get(f"/income/import/{batch.pk}/progress/")
+    assert "HX-Refresh" not in waiting  # a queued job is waiting, not dead
+    assert (
+        "Keel's task runner has not started this yet. If it stays like this, the task runner "
+        "( keel tasks ) may not be running."
+    ) in text(waiting)
+
+
+def test_a_job_that_cannot_be_queued_says_so(ana, worker, monkeypatch):
+    def unreachable(batch_id):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+
+    monkeypatch.setattr(tasks, "preview_import", unreachable)
+    ana.post(
+        "/income/import/",
+        {"file": upload("upwork.csv", UPWORK_CSV.read_bytes()), "format": "upwork"},
+    )
+    batch = ImportBatch.objects.get(worker=worker)
+    assert batch.status == ImportStatus.FAILED
+    assert (
+        "Keel could not read this file; nothing was imported. Keel could not queue this job "
+        "(ConnectionError); try again shortly"
+    ) in text(ana.get(f"/income/import/{batch.pk}/"))
+
+
+def test_a_ledger_refusal_names_the_row():
+    from keel.income.services import _at_row
+    from keel.ledger.rules import FloorBreached
+
+    chunk = [
+        ("a", income_row(7, 100, on=date(2026, 3, 2))),
+        ("b", income_row(9, 100, on=date(2026, 3, 3))),
+    ]
+    exc = FloorBreached("account worker:1:tax would go below its floor", field="journals[1].legs")
+    refused = _at_row(exc, chunk)
+    assert (str(refused), refused.field) == (
+        "line 9: account worker:1:tax would go below its floor",
+        "legs",
+    )
+
+
+def test_another_workers_import_is_not_found(ana, ben, worker):
     ana.post(
         "/income/import/",
         {"file": upload("upwork.csv", UPWORK_CSV.read_bytes()), "format": "upwork"},

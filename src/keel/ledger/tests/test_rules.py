@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keel.ledger.rules import (
     InvalidJournal,
@@ -108,6 +112,59 @@ def test_content_hash_ignores_leg_order_but_not_amounts():
     e = JournalSpec("k1", "income", date(2026, 1, 5), a.legs, memo="x", metadata={"": ""})
     assert journal_hash("post", d) != journal_hash("post", e)
     assert len(hash_a) == 64
+
+
+def test_content_hash_of_a_known_journal_never_changes():
+    # Stored hashes decide whether a replay is the same journal: any change to how the
+    # hash is computed would turn every replay of an existing journal into a conflict.
+    journal = JournalSpec(
+        "income:7:upwork:income:700000123",
+        "income.income",
+        date(2024, 6, 3),
+        (LegSpec("worker:7:sources:upwork:usd", 45_000, "USD"), LegSpec("b:1", -45_000, "USD")),
+        memo='Milestone 2: "Landing page", révisions\n\t☂',
+        metadata={"net": 45_000, "source": "upwork", "note": "é\u2028\x00", "z": [1.5, None]},
+    )
+    meta = validate_journal(journal)
+    assert meta == '{"net":45000,"note":"é\u2028\\u0000","source":"upwork","z":[1.5,null]}'
+    assert journal_hash("post", journal, meta) == (
+        "8c93739095cf0f3e998e70f3209d5b2134381de280512ef00e6de40b734b8a6e"
+    )
+    assert journal_hash("post", journal) == journal_hash("post", journal, meta)
+
+
+@given(
+    kind=st.text(min_size=1, max_size=40),
+    memo=st.text(max_size=60),
+    metadata=st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(st.integers(), st.text(max_size=12), st.booleans(), st.none()),
+        max_size=4,
+    ),
+)
+def test_content_hash_matches_its_json_definition(kind, memo, metadata):
+    journal = JournalSpec(
+        "k",
+        kind,
+        date(2026, 1, 5),
+        (LegSpec("a:1", 1, "USD"), LegSpec("b:1", -1, "USD")),
+        memo,
+        metadata,
+    )
+    canonical = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    parts = [
+        "post",
+        json.dumps(kind),
+        "2026-01-05",
+        json.dumps(memo, ensure_ascii=False),
+        canonical if metadata else "{}",
+        "",
+        "a:1 1 USD",
+        "b:1 -1 USD",
+    ]
+    expected = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    assert journal_hash("post", journal) == expected
+    assert validate_journal(journal) == (canonical if metadata else "{}")
 
 
 def test_account_codes_are_readable_segments():
