@@ -8,6 +8,8 @@ import pytest
 
 from keel.accounts.models import User
 from keel.demo import DEMO_PASSWORD, DEMO_WORKER, load_demo
+from keel.gateway import services as gateway
+from keel.gateway.models import Bundle, EarningsEvent, Plan, Platform, WorkerLink
 from keel.income.models import IncomeItem, Source
 from keel.ledger import services
 from keel.ledger.models import Journal
@@ -53,3 +55,19 @@ def test_demo_loads_three_years_once_and_balances():
         == IncomeItem.objects.filter(kind="income").count()
     )
     assert services.verify().ok
+
+    # The gateway: three platforms pay into Maya's account, others wait in suspense, and
+    # clearing has settled batches with a short and an excess payment.
+    assert sorted(Platform.objects.values_list("name", flat=True)) == ["DashEats", "RideCo", "Tidy"]
+    assert WorkerLink.objects.filter(worker=demo, status="active").count() == 3
+    assert EarningsEvent.objects.filter(status="suspense").exists()
+    statuses = {
+        state.status
+        for platform in Platform.objects.all()
+        for state in gateway.batches_of(platform)
+    }
+    assert {"settled", "short", "excess", "open"} <= statuses
+    assert sum(b.balance for b in gateway.bucket_balances(demo)) > 0
+    assert Bundle.objects.filter(link__worker=demo, status="accepted").count() == 1
+    assert Plan.objects.count() == 3
+    assert later.notes and "earnings events added" in later.notes[0]

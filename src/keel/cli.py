@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -87,7 +89,7 @@ def main_group() -> None:
 # ------------------------------------------------------------------------------ serving
 
 
-def _serve(host: str, port: int, workers: int, threads: int) -> None:
+def _serve(host: str, port: int, workers: int, threads: int, *, with_tasks: bool = True) -> None:
     from django.core.management import call_command
     from gunicorn.app.base import BaseApplication
 
@@ -114,7 +116,48 @@ def _serve(host: str, port: int, workers: int, threads: int) -> None:
 
             return application
 
-    KeelServer().run()
+    # Background jobs (import previews and applies, the daily salaries) need a task runner;
+    # one runs beside the server unless the operator runs `keel tasks` as its own service.
+    runner = start_task_runner() if with_tasks else None
+    try:
+        KeelServer().run()
+    finally:
+        if runner is not None:
+            stop_task_runner(runner)
+
+
+# Ctrl+C first asks the task runner to finish the job in hand; an import still running
+# after this long is interrupted (its transaction rolls back: nothing half-booked stays).
+TASK_RUNNER_GRACE_SECONDS = 10.0
+
+
+def start_task_runner(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `keel tasks` as a child process that stops when this process stops.
+
+    The child gets a session of its own so the terminal's Ctrl+C reaches only the server,
+    which then stops the child once, gracefully (a second SIGINT would cut its jobs short);
+    and it watches this process, so it does not outlive a server that was killed.
+    """
+    command = [sys.executable, "-m", "keel", "tasks", "--stop-with-parent", str(os.getpid())]
+    return subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
+
+
+def stop_task_runner(
+    runner: subprocess.Popen[bytes], grace: float = TASK_RUNNER_GRACE_SECONDS
+) -> int:
+    """Stop a task runner started by `start_task_runner`; returns its exit code."""
+    if runner.poll() is not None:
+        return runner.returncode
+    click.echo("Stopping the task runner ...", err=True)
+    # huey: SIGINT finishes the tasks in hand, SIGTERM stops at once.
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0)):
+        runner.send_signal(sig)
+        try:
+            return runner.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    runner.kill()
+    return runner.wait()
 
 
 def _default_workers() -> int:
@@ -131,13 +174,67 @@ def _default_workers() -> int:
     is_flag=True,
     help="Serve plain HTTP without a TLS proxy (cookies not marked secure). Local use only.",
 )
-def serve(host: str, port: int, workers: int | None, threads: int, insecure_http: bool) -> None:
-    """Serve Keel with a production WSGI server (gunicorn)."""
+@click.option(
+    "--no-tasks",
+    is_flag=True,
+    help="Do not start a task runner beside the server (run `keel tasks` separately).",
+)
+def serve(
+    host: str, port: int, workers: int | None, threads: int, insecure_http: bool, no_tasks: bool
+) -> None:
+    """Serve Keel with a production WSGI server (gunicorn) and a task runner beside it."""
     if insecure_http:
         os.environ["KEEL_INSECURE_HTTP"] = "1"
     setup_django()
     _require_migrated()
-    _serve(host, port, workers or _default_workers(), threads)
+    _serve(host, port, workers or _default_workers(), threads, with_tasks=not no_tasks)
+
+
+@main_group.command()
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Jobs run at once (threads).",
+)
+@click.option("--no-periodic", is_flag=True, help="Run queued jobs only, not the scheduled ones.")
+@click.option("--stop-with-parent", type=int, hidden=True, help="Exit when this process exits.")
+def tasks(workers: int, no_periodic: bool, stop_with_parent: int | None) -> None:
+    """Run background and scheduled jobs (imports, daily salaries, expiring reservations).
+
+    `keel serve` starts one beside the server; in production run it as its own service.
+    SIGINT (Ctrl+C) finishes the jobs in hand first, SIGTERM stops at once.
+    """
+    setup_django()
+    _require_migrated()
+    from django.core.management import call_command
+
+    if stop_with_parent is not None:
+        _exit_with(stop_with_parent)
+    call_command(
+        "run_huey",
+        workers=workers,
+        worker_type="thread",
+        periodic=not no_periodic,
+        # An idle runner polls the SQLite queue at least every second (huey's default backs
+        # off to ten), so an upload's check starts while its page is still open.
+        max_delay=1.0,
+        verbosity=0,
+    )
+
+
+def _exit_with(parent: int) -> None:
+    """Interrupt this process (as Ctrl+C would) once `parent` is gone."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="keel-parent-watch", daemon=True).start()
 
 
 @main_group.command()
@@ -365,6 +462,7 @@ def import_command(
     setup_django()
     from keel.accounts.models import User
     from keel.income import services as income
+    from keel.income.importers import ImportFormatError
     from keel.income.models import ImportProfileRecord
 
     worker = User.objects.filter(email__iexact=email).first()
@@ -384,20 +482,28 @@ def import_command(
 
     def progress(stage: str, done: int, total: int) -> None:
         if show:
-            text = f"{done:,} rows parsed" if stage == "parse" else f"{done:,}/{total:,} booked"
+            text = {
+                "parse": f"{done:,} rows read",
+                "check": f"checking {total:,} rows",
+            }.get(stage, f"{done:,}/{total:,} booked")
             click.echo(f"\r{text:<40}", nl=False, err=True)
 
-    with file.open("rb") as handle:
-        summary = income.import_file(
-            worker,
-            handle,
-            fmt=fmt,
-            source=source,
-            dry_run=dry_run,
-            profile=profile,
-            date_order=date_order,
-            progress=progress,
-        )
+    try:
+        with file.open("rb") as handle:
+            summary = income.import_file(
+                worker,
+                handle,
+                fmt=fmt,
+                source=source,
+                dry_run=dry_run,
+                profile=profile,
+                date_order=date_order,
+                progress=progress,
+            )
+    except ImportFormatError as exc:
+        raise click.ClickException(income.format_error_message(exc, fmt)) from None
+    except income.IncomeError as exc:
+        raise click.ClickException(str(exc)) from None
     if show:
         click.echo("", err=True)
     report = summary.as_dict()
@@ -630,6 +736,9 @@ def restore_command(file: Path, yes: bool) -> None:
             f"restored, but the ledger does not verify: {report.problems[0]}"
         )
     click.echo(f"restored {file}: {report.journals} journals, ledger verifies")
+
+
+main_group.add_command(__import__("keel.gateway.cli", fromlist=["platform"]).platform)
 
 
 # ------------------------------------------------------------------------------ entry

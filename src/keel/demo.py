@@ -18,6 +18,7 @@ from django.db import transaction
 
 from keel.accounts.models import Role, User
 from keel.accounts.services import create_worker, grant_role, worker_account_code
+from keel.gateway.demo import load_gateway_demo
 from keel.income import services as income
 from keel.income.importers.base import ParsedRow, RowKind
 from keel.income.models import ExchangeRate
@@ -146,6 +147,7 @@ class DemoSummary:
         return (
             f"Demo world: {self.workers} workers, {self.start} to {self.end};"
             f" {self.journals_created} journals added, {self.journals_existing} already there."
+            + "".join(f"\n{note}." for note in self.notes)
         )
 
 
@@ -457,6 +459,17 @@ def load_demo(
         if batch:
             _post(batch, summary)
         progress(f"{user.name}: books up to {end}")
+    gateway = load_gateway_demo(
+        seed=seed,
+        demo_worker=people[0][0],
+        others=[user for user, _ in people[1:]],
+        operator=_operator(),
+        end=end,
+        progress=progress,
+    )
+    summary.notes.append(
+        f"{gateway.platforms} platforms, {gateway.events_created:,} earnings events added"
+    )
     return summary
 
 

@@ -67,9 +67,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    # Background and scheduled jobs; `keel tasks` runs the consumer.
+    "huey.contrib.djhuey",
     "keel.accounts",
     "keel.ledger",
     "keel.income",
+    "keel.gateway",
     "keel.api",
     "keel.web",
 ]
@@ -220,17 +223,55 @@ LOGGING: dict[str, Any] = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KEEL_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Configured here so `run_huey` does not add a second handler of its own.
+        "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
-# A file cache shared by every server process: import progress is written by the process
-# running the import and read by whichever process answers the page's poll.
-CACHES = {
-    "default": {
+# Redis, when configured, carries the task queue and the cache, so web servers and task
+# runners on different machines see the same queue and the same import progress.
+KEEL_REDIS_URL = os.environ.get("KEEL_REDIS_URL", "").strip()
+
+
+def _cache(redis_url: str) -> dict[str, Any]:
+    # Import progress is written by the task runner and read by whichever server process
+    # answers the page's poll: the cache must be shared by every process, so never the
+    # per-process memory cache.
+    if redis_url:
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "keel",
+        }
+    return {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(DATA_DIR / "cache"),
     }
-}
+
+
+CACHES = {"default": _cache(KEEL_REDIS_URL)}
+
+
+def huey_config(redis_url: str, data_dir: Path) -> dict[str, Any]:
+    """The task queue (huey.contrib.djhuey reads HUEY): a SQLite file in the data directory,
+    or Redis when KEEL_REDIS_URL names one."""
+    common: dict[str, Any] = {
+        "name": "keel",
+        # Explicit, or djhuey would run every task inside the request whenever DEBUG is on.
+        "immediate": False,
+        # Keel's tasks report through the database and the cache; nobody reads results, so
+        # storing them would only grow the queue's storage.
+        "results": False,
+        "utc": True,
+    }
+    if redis_url:
+        return {**common, "huey_class": "huey.RedisHuey", "url": redis_url}
+    return {**common, "huey_class": "huey.SqliteHuey", "filename": str(data_dir / "tasks.sqlite3")}
+
+
+HUEY = huey_config(KEEL_REDIS_URL, DATA_DIR)
 
 # Pending (two-phase) journals that nobody posts or voids expire after this long by default.
 KEEL_PENDING_TIMEOUT_SECONDS = int(os.environ.get("KEEL_PENDING_TIMEOUT_SECONDS", 14 * 24 * 3600))

@@ -14,6 +14,16 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/keys"),
     ("post", "/api/v1/keys"),
     ("delete", "/api/v1/keys/{id}"),
+    ("post", "/api/v1/platform/earnings"),
+    ("post", "/api/v1/platform/links"),
+    ("get", "/api/v1/platform/links"),
+    ("delete", "/api/v1/platform/links/{worker_ref}"),
+    ("get", "/api/v1/platform/suspense"),
+    ("get", "/api/v1/platform/policy"),
+    ("get", "/api/v1/platform/clearing"),
+    ("get", "/api/v1/platform/clearing/{id}"),
+    ("get", "/api/v1/platform/clearing/{id}/statement.csv"),
+    ("get", "/api/v1/benefits"),
 }
 ERROR_REF = "#/components/schemas/ErrorOut"
 UNSAFE = {"post", "put", "patch", "delete"}

@@ -1,0 +1,567 @@
+"""The gateway's JSON API, mounted under /api/v1.
+
+Platform endpoints (`/platform/...`) take a platform's API key and nothing else: the key
+names the platform (`Caller.owner == ("platform", id)`), so every read and write is confined
+to that platform's data, and an id or worker reference of another platform is answered as
+not found. A person signed in to Keel, even one who operates the platform, uses the console
+pages instead; a browser session here is not authenticated (401), and a person's own key
+(owned by a worker, not a platform) is refused with 403 `platform_key_required`.
+
+Worker endpoints (`/benefits`) take the worker's session or the worker's own key with
+`ledger:read`.
+
+Errors from the gateway's services (`keel.gateway.errors.GatewayError`) are answered in the
+API's one error shape with the error's own status (422, 403, 404, 409) and, for a refused
+batch, one detail per bad event: `{"index", "field": "events.3.gross", "message", "code"}`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Router, Schema, Status
+from pydantic import ConfigDict, Field, WithJsonSchema
+
+from keel.api.auth import ApiKeyBearer, ApiKeyHeader, caller, key_or_session, require_scope
+from keel.api.errors import ApiError, error_response, with_errors
+from keel.ledger.models import Journal
+
+from . import services
+from .errors import GatewayError
+from .models import (
+    ClearingBatch,
+    EarningsEvent,
+    EventStatus,
+    LinkStatus,
+    Platform,
+    WorkerLink,
+)
+from .services.events import MAX_BATCH, BatchResult
+
+# Platform endpoints accept keys only (see the module docstring).
+platform_auth: list[Any] = [ApiKeyBearer(), ApiKeyHeader()]
+
+platform_router = Router(tags=["platform"], auth=platform_auth)
+worker_router = Router(tags=["benefits"], auth=key_or_session)
+# Mounted once in keel.api.api under "" so the paths read /api/v1/platform/... and
+# /api/v1/benefits.
+router = Router()
+router.add_router("/platform", platform_router)
+router.add_router("/benefits", worker_router)
+
+
+class PlatformKeyRequired(ApiError):
+    status = 403
+    code = "platform_key_required"
+
+
+class WorkerOnly(ApiError):
+    status = 403
+    code = "worker_only"
+
+
+def platform_of(request: HttpRequest, scope: str | None) -> Platform:
+    """The platform whose key made this request, if the key has `scope`."""
+    who = caller(request)
+    owner_type, owner_id = who.owner
+    if owner_type != "platform":
+        raise PlatformKeyRequired(
+            "this endpoint takes a platform's API key (create one in the platform console or"
+            " with `keel platform key`); a person's own key acts for their own books"
+        )
+    if scope is not None:
+        require_scope(request, scope)
+    platform = Platform.objects.filter(pk=owner_id).first()
+    if platform is None:  # pragma: no cover - platforms are never deleted (PROTECT)
+        raise PlatformKeyRequired("the platform this key belongs to no longer exists")
+    return platform
+
+
+# ---------------------------------------------------------------------------- earnings
+
+
+class EarningsEventDoc(Schema):
+    """One earnings event as a platform sends it (amounts in minor units)."""
+
+    model_config = ConfigDict(extra="forbid", title="EarningsEvent")
+
+    event_id: str = Field(
+        max_length=120, description="your id for the event; each id is recorded once"
+    )
+    worker_ref: str = Field(max_length=120, description="your own reference for the worker")
+    occurred_at: datetime = Field(description="ISO 8601 with a time zone, e.g. 2026-03-02T14:30Z")
+    gross: int = Field(ge=0, description="earnings before tips and bonus, minor units")
+    tips: int = Field(0, ge=0, description="minor units")
+    bonus: int = Field(0, ge=0, description="minor units")
+    currency: str = Field(description="ISO 4217, the currency of the policy in effect")
+    jobs: int = Field(1, ge=0, description="jobs (gigs, cleanings, rides) the event covers")
+    description: str = Field("", max_length=500)
+    worker_status: str = Field(
+        "", max_length=40, description="the worker's tier, for tiered policies (e.g. platinum)"
+    )
+
+
+_EVENTS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_BATCH,
+    "items": EarningsEventDoc.model_json_schema(),
+    "description": (
+        f"1 to {MAX_BATCH:,} events, applied whole or refused whole. The events are"
+        " validated by the gateway (not by the schema), so every bad event is reported in"
+        " one 422 `invalid_batch` error with a detail per problem."
+    ),
+}
+
+
+class EarningsIn(Schema):
+    # Deliberately untyped items: the service names every bad event in one error, where
+    # schema validation would stop at the first and answer in another shape.
+    events: Annotated[list[Any], WithJsonSchema(_EVENTS_SCHEMA)]
+
+
+class EventOut(Schema):
+    index: int
+    event_id: str
+    status: str = Field(description="created, or exists (the id was recorded before)")
+    contribution: int = Field(description="what the platform contributes for it, minor units")
+    currency: str
+    held: str = Field(
+        description="credited (to the worker's buckets), suspense (worker not linked yet),"
+        " released (from suspense, since linked) or none (no contribution)"
+    )
+    policy_version: int
+    journal_id: int | None = Field(description="the ledger journal; null when nothing moved")
+
+
+class CountsOut(Schema):
+    events: int
+    created: int
+    exists: int
+
+
+class EarningsOut(Schema):
+    counts: CountsOut
+    totals: dict[str, int] = Field(
+        description="contributions of every event in this request, per currency"
+    )
+    created_totals: dict[str, int] = Field(
+        description="contributions of the events created by this request, per currency"
+    )
+    events: list[EventOut]
+
+
+def earnings_body(result: BatchResult) -> dict[str, Any]:
+    """The response for a recorded batch, built as plain dicts: at 10,000 events a schema
+    object per event would cost more than the JSON encoding."""
+    totals: dict[str, int] = defaultdict(int)
+    created: dict[str, int] = defaultdict(int)
+    events = []
+    made = 0
+    for r in result.results:
+        totals[r.currency] += r.contribution
+        if r.status == "created":
+            made += 1
+            created[r.currency] += r.contribution
+        events.append(
+            {
+                "index": r.index,
+                "event_id": r.event_id,
+                "status": r.status,
+                "contribution": r.contribution,
+                "currency": r.currency,
+                "held": r.held,
+                "policy_version": r.policy_version,
+                "journal_id": r.journal_id,
+            }
+        )
+    return {
+        "counts": {"events": len(events), "created": made, "exists": len(events) - made},
+        "totals": dict(sorted(totals.items())),
+        "created_totals": dict(sorted(created.items())),
+        "events": events,
+    }
+
+
+@platform_router.post(
+    "/earnings",
+    response=with_errors({200: EarningsOut}, 400, 401, 403, 409, 413, 422),
+    summary="Record a batch of earnings events (scope earnings:write)",
+    description=(
+        "Each event is idempotent by its `event_id`: sending it again with the same content"
+        " answers `exists` with the contribution it produced; with other content the whole"
+        " batch is refused (422 `invalid_batch`, detail code `idempotency_conflict`). Always"
+        " 200 on success: each event's `status` says whether it was created."
+    ),
+)
+def post_earnings(request: HttpRequest, payload: EarningsIn) -> HttpResponse:
+    platform = platform_of(request, "earnings:write")
+    result = services.record_events(platform, payload.events)
+    return HttpResponse(json.dumps(earnings_body(result)), content_type="application/json")
+
+
+# ---------------------------------------------------------------------------- links
+
+
+class LinkIn(Schema):
+    worker_ref: str = Field(max_length=120, description="your own reference for the worker")
+    email: str | None = Field(
+        None, max_length=254, description="invite the Keel worker with this email"
+    )
+    link_code: str | None = Field(
+        None, max_length=40, description="or link now with the one-time code the worker gave you"
+    )
+    worker_status: str = Field("", max_length=40, description="the worker's tier, if any")
+
+
+class AmountOut(Schema):
+    currency: str
+    amount: int
+
+
+class LinkOut(Schema):
+    worker_ref: str
+    status: str = Field(description="invited, active, declined or ended")
+    worker_status: str
+    worker_name: str | None = Field(description="the worker's name, only while linked")
+    invited_at: datetime
+    linked_at: datetime | None
+    ended_at: datetime | None
+
+
+class LinkedOut(LinkOut):
+    released: list[AmountOut] = Field(
+        description="what was held in suspense for this reference and is now the worker's"
+    )
+
+
+def link_out(link: WorkerLink) -> dict[str, Any]:
+    # A platform learns who the worker is only once they consented: never an email, and
+    # the name only while the link is active.
+    active = link.status == LinkStatus.ACTIVE and link.worker is not None
+    return {
+        "worker_ref": link.worker_ref,
+        "status": link.status,
+        "worker_status": link.worker_status,
+        "worker_name": link.worker.name if active and link.worker is not None else None,
+        "invited_at": link.invited_at,
+        "linked_at": link.linked_at,
+        "ended_at": link.ended_at,
+    }
+
+
+@platform_router.post(
+    "/links",
+    response=with_errors({201: LinkedOut}, 401, 403, 409, 422),
+    summary="Invite a worker by email, or link one with their link code (scope workers:link)",
+    description=(
+        "Send `email` to invite (the worker accepts in Keel) or `link_code` to link at once"
+        " (the code is the worker's consent). Linking releases whatever was held in suspense"
+        " for the reference into the worker's benefits account."
+    ),
+)
+def create_link(request: HttpRequest, payload: LinkIn) -> Status[dict[str, Any]]:
+    platform = platform_of(request, "workers:link")
+    has_email, has_code = bool(payload.email), bool(payload.link_code)
+    if has_email == has_code:
+        raise GatewayError(
+            "send either email (to invite the worker) or link_code (to link now), not both",
+            field="link_code" if has_code else "email",
+            code="invalid",
+        )
+    if payload.email:
+        link = services.invite(
+            platform, payload.worker_ref, payload.email, worker_status=payload.worker_status
+        )
+        return Status(201, {**link_out(link), "released": []})
+    with transaction.atomic():
+        last = Journal.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        link = services.link_with_code(
+            platform,
+            payload.worker_ref,
+            payload.link_code or "",
+            worker_status=payload.worker_status,
+        )
+        released = _released_since(platform, link.worker_ref, last)
+    return Status(201, {**link_out(link), "released": released})
+
+
+def _released_since(platform: Platform, worker_ref: str, journal_id: int) -> list[dict[str, Any]]:
+    """What the link just released: the reference's events moved out of suspense by
+    journals posted after `journal_id`."""
+    totals: dict[str, int] = defaultdict(int)
+    for currency, amount in EarningsEvent.objects.filter(
+        platform=platform,
+        worker_ref=worker_ref,
+        status=EventStatus.RELEASED,
+        released_journal_id__gt=journal_id,
+    ).values_list("currency", "contribution"):
+        totals[currency] += amount
+    return [{"currency": c, "amount": a} for c, a in sorted(totals.items())]
+
+
+@platform_router.get(
+    "/links",
+    response=with_errors({200: list[LinkOut]}, 401, 403),
+    summary="Your worker references and their links (scope workers:link)",
+)
+def list_links(request: HttpRequest) -> list[dict[str, Any]]:
+    platform = platform_of(request, "workers:link")
+    return [link_out(link) for link in services.platform_links(platform)]
+
+
+@platform_router.delete(
+    "/links/{path:worker_ref}",
+    response=with_errors({200: LinkOut}, 401, 403, 404, 422),
+    summary="End a link (scope workers:link); the worker keeps the account and its history",
+)
+def end_link(request: HttpRequest, worker_ref: str) -> dict[str, Any]:
+    platform = platform_of(request, "workers:link")
+    link = services.platform_link(platform, worker_ref)
+    return link_out(services.end_link(link))
+
+
+class SuspenseOut(Schema):
+    worker_ref: str
+    currency: str
+    amount: int = Field(description="contributions held for the reference, minor units")
+    link_status: str | None = Field(
+        description="invited, declined or ended; null when the reference was never linked"
+    )
+
+
+@platform_router.get(
+    "/suspense",
+    response=with_errors({200: list[SuspenseOut]}, 401, 403),
+    summary="Contributions held for references nobody has linked yet (scope workers:link)",
+)
+def list_suspense(request: HttpRequest) -> list[dict[str, Any]]:
+    platform = platform_of(request, "workers:link")
+    rows = services.suspense_by_ref(platform)
+    statuses = dict(
+        WorkerLink.objects.filter(
+            platform=platform, worker_ref__in={str(r["worker_ref"]) for r in rows}
+        ).values_list("worker_ref", "status")
+    )
+    return [
+        {
+            "worker_ref": row["worker_ref"],
+            "currency": row["currency"],
+            "amount": row["total"],
+            "link_status": statuses.get(str(row["worker_ref"])),
+        }
+        for row in rows
+    ]
+
+
+# ---------------------------------------------------------------------------- policy
+
+
+class PolicyOut(Schema):
+    version: int
+    name: str
+    effective_from: date
+    published_at: datetime
+    in_effect: bool = Field(description="whether this version applies to events today")
+    terms: dict[str, Any] = Field(description="the policy terms (see docs/api.md)")
+    description: list[str] = Field(description="the terms in plain sentences")
+
+
+@platform_router.get(
+    "/policy",
+    response=with_errors({200: list[PolicyOut]}, 401, 403),
+    summary="Your published contribution policy, every version, newest first",
+)
+def list_policy(request: HttpRequest) -> list[dict[str, Any]]:
+    platform = platform_of(request, None)
+    versions = services.policy_versions(platform)
+    today = services.policy_in_effect(versions, timezone.localdate())
+    return [
+        {
+            "version": v.version,
+            "name": v.name,
+            "effective_from": v.effective_from,
+            "published_at": v.published_at,
+            "in_effect": today is not None and v.pk == today.pk,
+            "terms": v.terms,
+            "description": services.terms_of(v).describe(),
+        }
+        for v in versions
+    ]
+
+
+# ---------------------------------------------------------------------------- clearing
+
+
+class BatchOut(Schema):
+    id: int
+    period_start: date
+    period_end: date
+    currency: str
+    event_count: int
+    owed: int = Field(description="contributions closed into the batch, minor units")
+    paid: int = Field(description="payments recorded against it, minor units")
+    difference: int = Field(description="paid minus owed: negative is short, positive excess")
+    status: str = Field(description="open, settled, short or excess")
+    closed_at: datetime
+
+
+class SettlementOut(Schema):
+    reference: str
+    amount: int
+    received_on: date
+    recorded_at: datetime
+
+
+class BatchDetailOut(BatchOut):
+    settlements: list[SettlementOut]
+
+
+def batch_out(state: services.BatchState) -> dict[str, Any]:
+    batch = state.batch
+    return {
+        "id": batch.pk,
+        "period_start": batch.period_start,
+        "period_end": batch.period_end,
+        "currency": batch.currency,
+        "event_count": batch.event_count,
+        "owed": batch.owed,
+        "paid": state.paid,
+        "difference": state.difference,
+        "status": state.status,
+        "closed_at": batch.closed_at,
+    }
+
+
+@platform_router.get(
+    "/clearing",
+    response=with_errors({200: list[BatchOut]}, 401, 403),
+    summary="Your clearing batches, newest first (scope clearing:read)",
+)
+def list_clearing(request: HttpRequest) -> list[dict[str, Any]]:
+    platform = platform_of(request, "clearing:read")
+    return [batch_out(state) for state in services.batches_of(platform)]
+
+
+def _batch(request: HttpRequest, id: int) -> ClearingBatch:
+    return services.platform_batch(platform_of(request, "clearing:read"), id)
+
+
+@platform_router.get(
+    "/clearing/{int:id}",
+    response=with_errors({200: BatchDetailOut}, 401, 403, 404, 422),
+    summary="One clearing batch with its payments (scope clearing:read)",
+)
+def get_clearing(request: HttpRequest, id: int) -> dict[str, Any]:
+    batch = _batch(request, id)
+    return {
+        **batch_out(services.batch_state(batch)),
+        "settlements": [
+            {
+                "reference": s.reference,
+                "amount": s.amount,
+                "received_on": s.received_on,
+                "recorded_at": s.recorded_at,
+            }
+            for s in batch.settlements.order_by("recorded_at", "id")
+        ],
+    }
+
+
+@platform_router.get(
+    "/clearing/{int:id}/statement.csv",
+    response=with_errors({200: str}, 401, 403, 404, 422),
+    summary="The batch's statement: every event and contribution, as CSV (scope clearing:read)",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "CSV, amounts in minor units",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def clearing_statement(request: HttpRequest, id: int) -> HttpResponse:
+    batch = _batch(request, id)
+    name = (
+        f"{batch.platform.slug}-clearing-{batch.period_start.isoformat()}"
+        f"-{batch.period_end.isoformat()}-{batch.currency}-{batch.pk}.csv"
+    )
+    response = HttpResponse(services.statement_csv(batch), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# ---------------------------------------------------------------------------- worker
+
+
+class BucketOut(Schema):
+    bucket: str
+    label: str
+    currency: str
+    balance: int = Field(description="minor units")
+    allocation_bps: int = Field(description="share of new contributions, basis points")
+
+
+class BenefitsOut(Schema):
+    allocation: dict[str, int] = Field(description="bucket -> basis points, summing to 10000")
+    buckets: list[BucketOut]
+
+
+@worker_router.get(
+    "",
+    response=with_errors({200: BenefitsOut}, 401, 403),
+    summary="Your portable benefits account: buckets and allocation (scope ledger:read)",
+)
+def get_benefits(request: HttpRequest) -> dict[str, Any]:
+    who = require_scope(request, "ledger:read")
+    if who.owner != ("worker", who.user.pk):
+        raise WorkerOnly("this endpoint is for workers: a platform's key cannot read it")
+    return {
+        "allocation": services.allocation_of(who.user),
+        "buckets": [
+            {
+                "bucket": b.bucket,
+                "label": b.label,
+                "currency": b.currency,
+                "balance": b.balance,
+                "allocation_bps": b.allocation_bps,
+            }
+            for b in services.bucket_balances(who.user)
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def _install_error_handlers() -> None:
+    # Imported here, after `router` exists: keel.api.api imports this module to mount it.
+    from keel.api.api import api
+
+    def on_gateway_error(request: HttpRequest, exc: GatewayError) -> HttpResponse:
+        return error_response(
+            api, request, exc.status, exc.code, exc.message, exc.field, exc.details
+        )
+
+    def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return error_response(
+            api,
+            request,
+            413,
+            "too_large",
+            f"the request body is too large; send at most {MAX_BATCH:,} events per batch",
+        )
+
+    api.exception_handler(GatewayError)(on_gateway_error)
+    api.exception_handler(RequestDataTooBig)(on_too_big)
+
+
+_install_error_handlers()

@@ -1,0 +1,1 @@
+"""Pure rules of the gateway: contribution policies, benefit buckets, bundles, plans, clearing."""

@@ -1,0 +1,276 @@
+"""Clearing and settlement: what each platform owes is closed into a batch per period and
+currency, listed event by event, and settled by payments the operator records. A payment
+that is short or over leaves the difference on the batch and on the platform's
+receivable account; nothing is written off.
+
+Batches take every contribution received (not occurred) up to the period's end that no
+batch has taken yet, so an event that arrives late, or a day the scheduler missed, lands
+in the next batch instead of being lost. Closing a period again finds its batch and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from keel.accounts.models import User
+from keel.ledger import services as ledger
+from keel.ledger.export import neutralise_cell
+from keel.ledger.rules import JournalSpec, LegSpec
+from keel.money import format_amount
+
+from ..errors import Conflict, GatewayError, NotFound
+from ..models import ClearingBatch, EarningsEvent, Platform, Settlement
+from ..rules import clearing as clearing_rules
+from .platforms import custody_code, receivable_code
+
+
+@transaction.atomic
+def close_period(platform: Platform, start: date, end: date) -> list[ClearingBatch]:
+    """Close one period: a batch per currency with contributions waiting. Returns the
+    batches of that period (the existing ones if it was closed before)."""
+    if end < start:
+        raise GatewayError("the period ends before it starts", field="end")
+    Platform.objects.select_for_update().filter(pk=platform.pk).first()
+    existing = list(
+        ClearingBatch.objects.filter(platform=platform, period_start=start, period_end=end)
+    )
+    if existing:
+        return existing
+    cutoff = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    waiting = EarningsEvent.objects.filter(
+        platform=platform,
+        clearing_batch__isnull=True,
+        contribution__gt=0,
+        received_at__lt=cutoff,
+    )
+    sums = waiting.values("currency").annotate(total=Sum("contribution"))
+    batches = []
+    for row in sums.order_by("currency"):
+        batch = ClearingBatch.objects.create(
+            platform=platform,
+            period_start=start,
+            period_end=end,
+            currency=row["currency"],
+            event_count=0,
+            owed=int(row["total"]),
+        )
+        count = waiting.filter(currency=row["currency"]).update(clearing_batch=batch)
+        batch.event_count = count
+        batch.save(update_fields=["event_count"])
+        batches.append(batch)
+    return batches
+
+
+def close_due(today: date | None = None) -> list[ClearingBatch]:
+    """The scheduled close: for every platform, the last whole period of its cadence."""
+    today = today or timezone.localdate()
+    closed: list[ClearingBatch] = []
+    for platform in Platform.objects.all():
+        start, end = clearing_rules.period_for(today - timedelta(days=1), platform.clearing_cadence)
+        if end < today:
+            closed.extend(close_period(platform, start, end))
+    return closed
+
+
+def last_whole_period(cadence: str, today: date) -> tuple[date, date]:
+    """The latest period of ``cadence`` that ended before ``today``: yesterday for a daily
+    cadence, the last full ISO week or calendar month otherwise."""
+    start, end = clearing_rules.period_for(today - timedelta(days=1), cadence)
+    if end >= today:
+        start, end = clearing_rules.period_for(start - timedelta(days=1), cadence)
+    return start, end
+
+
+def close_last_period(
+    platform: Platform, today: date | None = None
+) -> tuple[date, date, list[ClearingBatch]]:
+    """Close the platform's last whole period now (the console's button): never a period
+    still running, whose later contributions would otherwise miss their batch."""
+    start, end = last_whole_period(platform.clearing_cadence, today or timezone.localdate())
+    return start, end, close_period(platform, start, end)
+
+
+CATCH_UP_DAYS = 35
+
+
+def close_missed(today: date | None = None, *, days: int = CATCH_UP_DAYS) -> list[ClearingBatch]:
+    """Catch up after the scheduler missed days: for every platform, close each whole period
+    that ended in the last ``days`` days, oldest first, so each batch holds what arrived in
+    its own period rather than the next close sweeping several into one. Periods before
+    the platform's latest batch are skipped (nothing can join them any more); closed
+    periods are found, not redone, so running this again creates nothing."""
+    today = today or timezone.localdate()
+    closed: list[ClearingBatch] = []
+    for platform in Platform.objects.all():
+        latest = (
+            ClearingBatch.objects.filter(platform=platform)
+            .order_by("-period_end")
+            .values_list("period_end", flat=True)
+            .first()
+        )
+        first_day = today - timedelta(days=days)
+        if latest is not None and latest >= first_day:
+            first_day = latest + timedelta(days=1)
+        last_start, last_end = last_whole_period(platform.clearing_cadence, today)
+        periods: list[tuple[date, date]] = []
+        start, end = last_start, last_end
+        while end >= first_day:
+            periods.append((start, end))
+            start, end = clearing_rules.period_for(
+                start - timedelta(days=1), platform.clearing_cadence
+            )
+        # Every period here is after the latest batch, so each batch returned is new.
+        for start, end in reversed(periods):
+            closed.extend(close_period(platform, start, end))
+    return closed
+
+
+@dataclass(frozen=True, slots=True)
+class BatchState:
+    batch: ClearingBatch
+    paid: int
+    difference: int
+    status: str
+
+
+def batch_state(batch: ClearingBatch) -> BatchState:
+    paid = int(batch.settlements.aggregate(t=Sum("amount"))["t"] or 0)
+    return BatchState(
+        batch=batch,
+        paid=paid,
+        difference=clearing_rules.settlement_difference(batch.owed, paid),
+        status=clearing_rules.status(batch.owed, paid),
+    )
+
+
+def batches_of(platform: Platform) -> list[BatchState]:
+    batches = list(ClearingBatch.objects.filter(platform=platform))
+    paid: dict[int, int] = defaultdict(int)
+    for batch_id, amount in Settlement.objects.filter(batch__in=batches).values_list(
+        "batch_id", "amount"
+    ):
+        paid[batch_id] += amount
+    return [
+        BatchState(
+            batch=b,
+            paid=paid[b.pk],
+            difference=clearing_rules.settlement_difference(b.owed, paid[b.pk]),
+            status=clearing_rules.status(b.owed, paid[b.pk]),
+        )
+        for b in batches
+    ]
+
+
+def platform_batch(platform: Platform, batch_id: int) -> ClearingBatch:
+    batch = ClearingBatch.objects.filter(platform=platform, pk=batch_id).first()
+    if batch is None:
+        raise NotFound(f"no clearing batch with id {batch_id}", field="id")
+    return batch
+
+
+@transaction.atomic
+def record_settlement(
+    batch: ClearingBatch,
+    *,
+    reference: str,
+    amount: int,
+    received_on: date,
+    by: User | None = None,
+) -> Settlement:
+    """Record a payment the platform made for a batch. The same reference again with the
+    same amount is the same payment (nothing changes); with another amount it is refused."""
+    reference = (reference or "").strip()
+    if not reference:
+        raise GatewayError("the payment reference is required", field="reference")
+    if len(reference) > 120:
+        raise GatewayError("a payment reference has at most 120 characters", field="reference")
+    if type(amount) is not int or amount <= 0:
+        raise GatewayError("the amount paid must be more than zero", field="amount")
+    ClearingBatch.objects.select_for_update().filter(pk=batch.pk).first()
+    existing = Settlement.objects.filter(batch=batch, reference=reference).first()
+    if existing is not None:
+        if existing.amount != amount:
+            raise Conflict(
+                f"payment {reference} is already recorded for"
+                f" {format_amount(existing.amount, batch.currency, symbol=True)}",
+                field="reference",
+                code="idempotency_conflict",
+            )
+        return existing
+    posted = ledger.post_journal(
+        JournalSpec(
+            idempotency_key=f"gateway:settlement:{batch.pk}:{reference}",
+            kind="settlement",
+            effective_date=received_on,
+            legs=(
+                LegSpec(custody_code(batch.currency), amount, batch.currency),
+                LegSpec(
+                    receivable_code(batch.platform_id, batch.currency), -amount, batch.currency
+                ),
+            ),
+            memo=f"{batch.platform.name} payment {reference} for {batch}",
+            metadata={"platform": batch.platform_id, "batch": batch.pk, "reference": reference},
+        )
+    )
+    return Settlement.objects.create(
+        batch=batch,
+        reference=reference,
+        amount=amount,
+        received_on=received_on,
+        recorded_by=by,
+        journal_id=posted.id,
+    )
+
+
+STATEMENT_COLUMNS = (
+    "event_id",
+    "worker_ref",
+    "occurred_at",
+    "currency",
+    "gross",
+    "tips",
+    "bonus",
+    "jobs",
+    "policy_version",
+    "contribution",
+    "held",
+    "description",
+)
+
+
+def statement_rows(batch: ClearingBatch) -> list[EarningsEvent]:
+    return list(batch.events.select_related("policy").order_by("occurred_at", "id"))
+
+
+def statement_csv(batch: ClearingBatch) -> str:
+    """Every event and contribution in the batch, amounts in minor units."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(STATEMENT_COLUMNS)
+    for event in statement_rows(batch):
+        writer.writerow(
+            [
+                neutralise_cell(event.event_id),
+                neutralise_cell(event.worker_ref),
+                event.occurred_at.astimezone(UTC).isoformat(),
+                event.currency,
+                event.gross,
+                event.tips,
+                event.bonus,
+                event.jobs,
+                event.policy.version,
+                event.contribution,
+                event.status,
+                neutralise_cell(event.description),
+            ]
+        )
+    return out.getvalue()

@@ -1,0 +1,818 @@
+"""The gateway's API: platform keys, earnings batches, links, suspense, policy, clearing, and
+confinement of every platform endpoint to the key's own platform."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from keel.accounts.models import User
+from keel.accounts.services import create_worker
+from keel.api import services as api_keys
+from keel.gateway import services
+from keel.gateway.api import platform_router
+from keel.gateway.models import ClearingBatch, EarningsEvent, LinkStatus, Platform, WorkerLink
+from keel.ledger.models import Journal, Leg
+
+from .conftest import DOORDASH, PASSWORD, event
+
+ALL_SCOPES = ("earnings:write", "workers:link", "clearing:read")
+# Lyft Utah: 7% of earnings for top-tier drivers, nothing for the rest.
+LYFT = {
+    "currency": "USD",
+    "include_tips": True,
+    "tiers": [{"status": "platinum", "rate_bps": 700}],
+}
+# A contribution of $60.00 split by the default allocation (30/30/20/10/10).
+SPLIT_6000 = {"health": 1_800, "retirement": 1_800, "time_off": 1_200, "emergency": 600, "tax": 600}
+
+
+def key_client(plaintext: str) -> Client:
+    return Client(headers={"Authorization": f"Bearer {plaintext}"})
+
+
+def platform_key(platform: Platform, operator: User, scopes: tuple[str, ...] = ALL_SCOPES) -> str:
+    return services.create_platform_key(platform, operator, "test", scopes)[1]
+
+
+def post(client: Client, path: str, body: Any) -> Any:
+    return client.post(f"/api/v1{path}", json.dumps(body), content_type="application/json")
+
+
+def balances(worker: User) -> dict[str, int]:
+    return {b.bucket: b.balance for b in services.bucket_balances(worker) if b.currency == "USD"}
+
+
+def counts() -> tuple[int, int, int]:
+    return EarningsEvent.objects.count(), Journal.objects.count(), Leg.objects.count()
+
+
+@pytest.fixture
+def dash(platform: Platform, operator: User) -> Client:
+    return key_client(platform_key(platform, operator))
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return create_worker("bob@example.org", name="Bob", password=PASSWORD)
+
+
+@pytest.fixture
+def ride(db: None) -> Platform:
+    """Platform B, with its own operator, a worker it linked and an unlinked reference."""
+    operator = create_worker("ops@ride.example", name="Ride Ops", password=PASSWORD)
+    return services.create_platform(
+        "Ride", operator=operator, policy=LYFT, effective_from=date(2026, 1, 1)
+    )
+
+
+@pytest.fixture
+def ride_client(ride: Platform) -> Client:
+    return key_client(platform_key(ride, ride.operators.get()))
+
+
+# ---------------------------------------------------------------------------- earnings
+
+
+def test_doordash_worked_example_gives_exact_contributions(dash, link, worker):
+    batch = [
+        event("e1", "2026-01-10", 40_000, tips=5_000),
+        event("e2", "2026-02-10", 50_000),
+        # Crosses $1,000 excluding tips: 4% of the quarter's 110,000 pre-tip, back-dated.
+        event("e3", "2026-03-05", 20_000, tips=3_000),
+        event("e4", "2026-03-20", 10_000),
+        # A new quarter starts below the threshold again.
+        event("e5", "2026-04-02", 30_000),
+    ]
+    response = post(dash, "/platform/earnings", {"events": batch})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [e["contribution"] for e in body["events"]] == [0, 0, 4_400, 400, 0]
+    assert [e["held"] for e in body["events"]] == ["none", "none", "credited", "credited", "none"]
+    assert [e["status"] for e in body["events"]] == ["created"] * 5
+    assert [e["index"] for e in body["events"]] == [0, 1, 2, 3, 4]
+    assert {e["policy_version"] for e in body["events"]} == {1}
+    assert body["counts"] == {"events": 5, "created": 5, "exists": 0}
+    assert body["totals"] == body["created_totals"] == {"USD": 4_800}
+    journals = [e["journal_id"] for e in body["events"]]
+    assert journals[0] is None and journals[1] is None and journals[4] is None
+    assert Journal.objects.filter(pk__in=journals[2:4]).count() == 2
+    # 4,400 and 400 each split 30/30/20/10/10 into the buckets.
+    assert balances(worker) == {
+        "health": 1_440,
+        "retirement": 1_440,
+        "time_off": 960,
+        "emergency": 480,
+        "tax": 480,
+    }
+    assert set(body["events"][0]) == {
+        "index",
+        "event_id",
+        "status",
+        "contribution",
+        "currency",
+        "held",
+        "policy_version",
+        "journal_id",
+    }
+
+
+def test_a_batch_of_a_thousand_events_is_recorded_whole(dash, link, worker):
+    # Large enough for the bulk paths (COPY on PostgreSQL) and the period sums across
+    # events of one batch: 1,000 events of $10 each, half for an unlinked reference.
+    batch = [
+        event(
+            f"m{i:04d}",
+            f"2026-0{1 + i % 6}-{1 + i % 28:02d}",
+            1_000,
+            tips=100,
+            worker_ref="dasher-1" if i % 2 else "dasher-9",
+            description=f"job {i}",
+        )
+        for i in range(1_000)
+    ]
+    response = post(dash, "/platform/earnings", {"events": batch})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["counts"] == {"events": 1_000, "created": 1_000, "exists": 0}
+    # Each reference earns $5,000 (before tips) over two quarters and crosses $1,000 in
+    # both, so 4% of all of it is contributed, back-dated: $200 a reference.
+    assert body["totals"] == {"USD": 40_000}
+    held = {e["held"] for e in body["events"]}
+    assert held == {"none", "credited", "suspense"}
+    assert EarningsEvent.objects.count() == 1_000
+    stored = EarningsEvent.objects.get(event_id="m0007")
+    assert (stored.worker_ref, stored.worker, stored.description) == ("dasher-1", worker, "job 7")
+    assert stored.occurred_at == datetime(2026, 2, 8, 12, tzinfo=UTC)
+    assert (stored.occurred_on, stored.period_month) == (date(2026, 2, 8), date(2026, 2, 1))
+    assert stored.received_at.tzinfo is not None
+    assert sum(balances(worker).values()) == 20_000
+    replay = post(dash, "/platform/earnings", {"events": batch}).json()
+    assert replay["counts"] == {"events": 1_000, "created": 0, "exists": 1_000}
+    assert replay["totals"] == body["totals"]
+
+
+def test_a_worker_at_home_in_another_currency_gets_buckets_in_the_policys(dash, platform):
+    eva = create_worker("eva@example.org", name="Eva", password=PASSWORD, currency="EUR")
+    services.link_with_code(platform, "dasher-eu", services.create_link_code(eva))
+    response = post(
+        dash,
+        "/platform/earnings",
+        {"events": [event("eu1", "2026-03-02", 150_000, worker_ref="dasher-eu")]},
+    )
+    assert response.json()["events"][0]["held"] == "credited"
+    held = {(b.bucket, b.currency): b.balance for b in services.bucket_balances(eva)}
+    assert {k: v for k, v in held.items() if k[1] == "USD"} == {
+        (bucket, "USD"): amount for bucket, amount in SPLIT_6000.items()
+    }
+    assert {v for k, v in held.items() if k[1] == "EUR"} == {0}
+
+
+def test_lyft_tier_pays_seven_percent_including_tips(ride, ride_client, bob):
+    services.link_with_code(ride, "rider-7", services.create_link_code(bob))
+    response = post(
+        ride_client,
+        "/platform/earnings",
+        {
+            "events": [
+                event("r1", "2026-03-01", 10_000, tips=2_000, worker_ref="rider-7"),
+                event(
+                    "r2", "2026-03-02", 10_000, tips=2_000, worker_ref="rider-7",
+                    worker_status="platinum",
+                ),
+            ]
+        },
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert [e["contribution"] for e in response.json()["events"]] == [0, 840]
+    assert sum(balances(bob).values()) == 840
+
+
+def test_one_bad_event_refuses_the_whole_batch_and_records_nothing(dash, link, worker):
+    before = counts()
+    batch = [event(f"b{i}", "2026-03-02", 150_000) for i in range(5)]
+    batch[3]["gross"] = "12.50"
+    response = post(dash, "/platform/earnings", {"events": batch})
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": {
+            "code": "invalid_batch",
+            "message": "events.3.gross: must be an integer number of minor units (no decimals,"
+            " no strings); nothing was recorded",
+            "field": "events.3.gross",
+            "details": [
+                {
+                    "index": 3,
+                    "field": "events.3.gross",
+                    "message": "must be an integer number of minor units (no decimals, no strings)",
+                    "code": "invalid",
+                }
+            ],
+        }
+    }
+    assert counts() == before
+    assert sum(balances(worker).values()) == 0
+
+
+def test_every_bad_event_is_named(dash, link):
+    before = counts()
+    batch: list[Any] = [
+        event("ok", "2026-03-02", 1_000),
+        {**event("x1", "2026-03-02", 1_000), "currency": "usd?", "colour": "red"},
+        event("ok", "2026-03-03", 1_000),
+        7,
+        {**event("x2", "2026-03-02", -5), "occurred_at": "2026-03-02 12:00"},
+    ]
+    response = post(dash, "/platform/earnings", {"events": batch})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_batch"
+    assert [(d["index"], d["field"], d["code"]) for d in error["details"]] == [
+        (1, "events.1.colour", "invalid"),
+        (1, "events.1.currency", "invalid"),
+        (3, "events.3.event", "invalid"),
+        (4, "events.4.occurred_at", "invalid"),
+        (4, "events.4.gross", "invalid"),
+        (2, "events.2.event_id", "duplicate"),
+    ]
+    assert error["message"].endswith("(and 5 more); nothing was recorded")
+    assert counts() == before
+
+
+def test_replay_answers_exists_with_the_same_contributions(dash, link, worker):
+    batch = [event(f"p{i}", "2026-03-02", 60_000) for i in range(3)]
+    first = post(dash, "/platform/earnings", {"events": batch}).json()
+    after_first = counts()
+    held = balances(worker)
+    again = post(dash, "/platform/earnings", {"events": batch})
+    assert again.status_code == 200
+    replay = again.json()
+    assert [e["status"] for e in replay["events"]] == ["exists"] * 3
+    strip = [{k: v for k, v in e.items() if k != "status"} for e in replay["events"]]
+    assert strip == [{k: v for k, v in e.items() if k != "status"} for e in first["events"]]
+    assert [e["contribution"] for e in replay["events"]] == [0, 4_800, 2_400]
+    assert replay["counts"] == {"events": 3, "created": 0, "exists": 3}
+    assert replay["totals"] == {"USD": 7_200}
+    assert replay["created_totals"] == {}
+    assert counts() == after_first
+    assert balances(worker) == held
+
+
+def test_partly_new_batch_creates_only_the_new_events(dash, link):
+    post(dash, "/platform/earnings", {"events": [event("q1", "2026-03-02", 200_000)]})
+    response = post(
+        dash,
+        "/platform/earnings",
+        {"events": [event("q1", "2026-03-02", 200_000), event("q2", "2026-03-03", 1_000)]},
+    )
+    body = response.json()
+    assert [(e["status"], e["contribution"]) for e in body["events"]] == [
+        ("exists", 8_000),
+        ("created", 40),
+    ]
+    assert body["created_totals"] == {"USD": 40}
+
+
+def test_changed_content_replay_is_refused_naming_the_index(dash, link, worker):
+    post(dash, "/platform/earnings", {"events": [event("c1", "2026-03-02", 200_000)]})
+    before, held = counts(), balances(worker)
+    response = post(
+        dash,
+        "/platform/earnings",
+        {"events": [event("c2", "2026-03-03", 5_000), event("c1", "2026-03-02", 200_001)]},
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_batch", "events.1.event_id")
+    assert [(d["index"], d["code"]) for d in error["details"]] == [(1, "idempotency_conflict")]
+    assert counts() == before
+    assert balances(worker) == held
+
+
+def test_more_than_ten_thousand_events_are_refused(dash, link):
+    before = counts()
+    batch = [event(f"big{i}", "2026-03-02", 100) for i in range(10_001)]
+    response = post(dash, "/platform/earnings", {"events": batch})
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": "batch_too_large",
+        "message": "a batch has at most 10,000 events; this one has 10,001",
+        "field": "events",
+        "details": [],
+    }
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "events"), ({"events": "e1"}, "events"), ({"events": None}, "events")],
+)
+def test_a_body_without_an_events_list_is_a_validation_error(dash, body, field):
+    response = post(dash, "/platform/earnings", body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("validation_error", field)
+
+
+def test_a_body_over_the_servers_limit_is_413(dash, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    before = counts()
+    batch = [event(f"z{i}", "2026-03-02", 100) for i in range(50)]
+    response = post(dash, "/platform/earnings", {"events": batch})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    assert counts() == before
+
+
+def test_an_empty_batch_is_refused(dash):
+    response = post(dash, "/platform/earnings", {"events": []})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "events"
+
+
+def test_event_before_any_policy_is_refused(dash, link):
+    before = counts()
+    response = post(dash, "/platform/earnings", {"events": [event("old", "2025-12-31", 100)]})
+    assert response.status_code == 422
+    details = response.json()["error"]["details"]
+    assert [(d["field"], d["code"]) for d in details] == [("events.0.occurred_at", "no_policy")]
+    assert counts() == before
+
+
+# ---------------------------------------------------------------------------- suspense and links
+
+
+def test_suspense_then_link_code_releases_into_the_buckets(dash, platform, worker):
+    response = post(
+        dash,
+        "/platform/earnings",
+        {"events": [event("s1", "2026-03-02", 150_000, worker_ref="dasher-9")]},
+    )
+    assert response.json()["events"][0]["held"] == "suspense"
+    assert response.json()["events"][0]["contribution"] == 6_000
+    suspense = dash.get("/api/v1/platform/suspense")
+    assert suspense.json() == [
+        {"worker_ref": "dasher-9", "currency": "USD", "amount": 6_000, "link_status": None}
+    ]
+    assert sum(balances(worker).values()) == 0
+
+    code = services.create_link_code(worker)
+    linked = post(dash, "/platform/links", {"worker_ref": "dasher-9", "link_code": code})
+    assert linked.status_code == 201, linked.content
+    body = linked.json()
+    assert (body["worker_ref"], body["status"], body["worker_name"]) == (
+        "dasher-9",
+        "active",
+        "Ana",
+    )
+    assert body["released"] == [{"currency": "USD", "amount": 6_000}]
+    assert balances(worker) == SPLIT_6000
+    assert dash.get("/api/v1/platform/suspense").json() == []
+    # The event now says it was released; a replay reports that.
+    replay = post(
+        dash,
+        "/platform/earnings",
+        {"events": [event("s1", "2026-03-02", 150_000, worker_ref="dasher-9")]},
+    )
+    assert replay.json()["events"][0]["held"] == "released"
+    # The code was used up: presenting it again changes nothing.
+    again = post(dash, "/platform/links", {"worker_ref": "dasher-10", "link_code": code})
+    assert again.status_code == 422
+    assert again.json()["error"]["code"] == "invalid_link_code"
+    assert not WorkerLink.objects.filter(worker_ref="dasher-10").exists()
+
+
+def test_invite_by_email_never_shows_the_email(dash, worker):
+    response = post(dash, "/platform/links", {"worker_ref": "dasher-2", "email": "ana@example.org"})
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["status"], body["worker_name"], body["released"]) == ("invited", None, [])
+    assert "ana@example.org" not in response.content.decode()
+    listed = dash.get("/api/v1/platform/links")
+    assert listed.status_code == 200
+    assert [(x["worker_ref"], x["status"], x["worker_name"]) for x in listed.json()] == [
+        ("dasher-2", "invited", None)
+    ]
+    assert "ana@example.org" not in listed.content.decode()
+    assert set(listed.json()[0]) == {
+        "worker_ref",
+        "status",
+        "worker_status",
+        "worker_name",
+        "invited_at",
+        "linked_at",
+        "ended_at",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"worker_ref": "d1"}, "email"),
+        ({"worker_ref": "d1", "email": "a@example.org", "link_code": "ABCD"}, "link_code"),
+    ],
+)
+def test_link_needs_exactly_one_of_email_and_code(dash, body, field):
+    response = post(dash, "/platform/links", body)
+    assert response.status_code == 422
+    assert (response.json()["error"]["code"], response.json()["error"]["field"]) == (
+        "invalid",
+        field,
+    )
+    assert not WorkerLink.objects.exists()
+
+
+def test_inviting_a_linked_reference_is_a_conflict(dash, link):
+    response = post(dash, "/platform/links", {"worker_ref": "dasher-1", "email": "x@example.org"})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "linked"
+    link.refresh_from_db()
+    assert link.status == LinkStatus.ACTIVE
+
+
+def test_end_link_keeps_the_account_and_holds_later_events(dash, link, worker):
+    post(dash, "/platform/earnings", {"events": [event("l1", "2026-03-02", 150_000)]})
+    held = balances(worker)
+    response = dash.delete("/api/v1/platform/links/dasher-1")
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["worker_name"]) == ("ended", None)
+    assert held == SPLIT_6000
+    assert balances(worker) == held
+    later = post(dash, "/platform/earnings", {"events": [event("l2", "2026-03-03", 10_000)]})
+    assert later.json()["events"][0]["held"] == "suspense"
+    assert balances(worker) == held
+    again = dash.delete("/api/v1/platform/links/dasher-1")
+    assert again.status_code == 422
+
+
+def test_end_link_of_an_unknown_reference_is_404(dash):
+    response = dash.delete("/api/v1/platform/links/nobody")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_references_with_slashes_work_in_the_path(dash, platform, worker):
+    services.link_with_code(platform, "team/7", services.create_link_code(worker))
+    assert dash.delete("/api/v1/platform/links/team/7").json()["status"] == "ended"
+
+
+# ---------------------------------------------------------------------------- policy
+
+
+def test_policy_lists_every_version_with_its_sentences(dash, platform, operator):
+    later = {**DOORDASH, "rate_bps": 500}
+    services.publish_policy(
+        platform, later, name="Dash 2030", effective_from=date(2030, 1, 1), by=operator
+    )
+    response = dash.get("/api/v1/platform/policy")
+    assert response.status_code == 200
+    versions = response.json()
+    assert [(v["version"], v["effective_from"], v["in_effect"]) for v in versions] == [
+        (2, "2030-01-01", False),
+        (1, "2026-01-01", True),
+    ]
+    assert versions[1]["terms"] == services.parse_policy(DOORDASH).to_dict()
+    assert versions[1]["description"] == [
+        "The platform contributes 4% of your earnings before tips and bonuses.",
+        "Eligible once you earn $1,000.00 (excluding tips) in a calendar quarter;"
+        " contributions then cover the whole quarter.",
+    ]
+    assert versions[0]["name"] == "Dash 2030"
+
+
+# ---------------------------------------------------------------------------- clearing
+
+
+@pytest.fixture
+def closed(dash, platform, link) -> ClearingBatch:
+    post(
+        dash,
+        "/platform/earnings",
+        {"events": [event("k1", "2026-03-02", 150_000), event("k2", "2026-03-03", 5_000)]},
+    )
+    (batch,) = services.close_period(platform, date(2000, 1, 1), date(2099, 12, 31))
+    return batch
+
+
+def test_clearing_lists_batches_with_owed_paid_and_difference(dash, closed):
+    services.record_settlement(
+        closed, reference="wire-1", amount=6_000, received_on=date(2026, 3, 5)
+    )
+    response = dash.get("/api/v1/platform/clearing")
+    assert response.status_code == 200
+    (row,) = response.json()
+    assert {k: v for k, v in row.items() if k != "closed_at"} == {
+        "id": closed.pk,
+        "period_start": "2000-01-01",
+        "period_end": "2099-12-31",
+        "currency": "USD",
+        "event_count": 2,
+        "owed": 6_200,
+        "paid": 6_000,
+        "difference": -200,
+        "status": "short",
+    }
+    detail = dash.get(f"/api/v1/platform/clearing/{closed.pk}")
+    assert detail.status_code == 200
+    assert detail.json()["owed"] == 6_200
+    assert [
+        (s["reference"], s["amount"], s["received_on"]) for s in detail.json()["settlements"]
+    ] == [("wire-1", 6_000, "2026-03-05")]
+
+
+def test_clearing_statement_csv_lists_every_event(dash, closed):
+    response = dash.get(f"/api/v1/platform/clearing/{closed.pk}/statement.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="dash-clearing-2000-01-01-2099-12-31-USD-{closed.pk}.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows == [
+        list(services.STATEMENT_COLUMNS),
+        ["k1", "dasher-1", "2026-03-02T12:00:00+00:00", "USD", "150000", "0", "0", "1", "1",
+         "6000", "credited", ""],
+        ["k2", "dasher-1", "2026-03-03T12:00:00+00:00", "USD", "5000", "0", "0", "1", "1",
+         "200", "credited", ""],
+    ]  # fmt: skip
+
+
+def test_unknown_batch_is_404(dash):
+    for path in ("/api/v1/platform/clearing/999", "/api/v1/platform/clearing/999/statement.csv"):
+        response = dash.get(path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+
+
+# ---------------------------------------------------------------------------- who may call
+
+# Every platform endpoint, as (method, router path, concrete path under /api/v1, body).
+# `{batch}` is a batch of the caller's own platform.
+ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
+    ("POST", "/earnings"): ("/platform/earnings", {"events": [event("w1", "2026-03-02", 1)]}),
+    ("POST", "/links"): ("/platform/links", {"worker_ref": "x", "email": "x@example.org"}),
+    ("GET", "/links"): ("/platform/links", None),
+    ("DELETE", "/links/{path:worker_ref}"): ("/platform/links/dasher-1", None),
+    ("GET", "/suspense"): ("/platform/suspense", None),
+    ("GET", "/policy"): ("/platform/policy", None),
+    ("GET", "/clearing"): ("/platform/clearing", None),
+    ("GET", "/clearing/{int:id}"): ("/platform/clearing/{batch}", None),
+    ("GET", "/clearing/{int:id}/statement.csv"): ("/platform/clearing/{batch}/statement.csv", None),
+}
+SCOPE_OF = {
+    ("POST", "/earnings"): "earnings:write",
+    ("POST", "/links"): "workers:link",
+    ("GET", "/links"): "workers:link",
+    ("DELETE", "/links/{path:worker_ref}"): "workers:link",
+    ("GET", "/suspense"): "workers:link",
+    ("GET", "/policy"): None,
+    ("GET", "/clearing"): "clearing:read",
+    ("GET", "/clearing/{int:id}"): "clearing:read",
+    ("GET", "/clearing/{int:id}/statement.csv"): "clearing:read",
+}
+
+
+def platform_routes() -> set[tuple[str, str]]:
+    return {
+        (method, path)
+        for path, view in platform_router.path_operations.items()
+        for operation in view.operations
+        for method in operation.methods
+    }
+
+
+def call(client: Client, route: tuple[str, str], batch: int = 0) -> Any:
+    path, body = ROUTES[route]
+    url = "/api/v1" + path.format(batch=batch)
+    if route[0] == "GET":
+        return client.get(url)
+    if route[0] == "DELETE":
+        return client.delete(url)
+    return post(client, path, body)
+
+
+def test_route_tables_cover_every_platform_endpoint():
+    # A new endpoint fails here until it is in ROUTES, SCOPE_OF and CONFINEMENT below.
+    assert platform_routes() == set(ROUTES) == set(SCOPE_OF) == set(CONFINEMENT)
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_a_persons_own_key_is_refused(route, operator, platform, closed):
+    # The operator's personal key, even with every scope, acts for the operator's books.
+    _, plaintext = api_keys.create_key(operator, "mine", [*ALL_SCOPES, "ledger:read"])
+    before = counts()
+    response = call(key_client(plaintext), route, closed.pk)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "platform_key_required"
+    assert counts() == before
+
+
+@pytest.mark.parametrize("route", sorted(r for r in ROUTES if SCOPE_OF[r]))
+def test_a_platform_key_without_the_scope_is_refused(route, operator, platform, closed):
+    others = tuple(s for s in ALL_SCOPES if s != SCOPE_OF[route])
+    before = counts()
+    response = call(key_client(platform_key(platform, operator, others)), route, closed.pk)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "insufficient_scope"
+    assert counts() == before
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_a_revoked_key_is_401(route, operator, platform, closed):
+    key, plaintext = services.create_platform_key(platform, operator, "old", ALL_SCOPES)
+    services.revoke_platform_key(platform, operator, key.pk)
+    before = counts()
+    response = call(key_client(plaintext), route, closed.pk)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+    assert counts() == before
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_a_browser_session_is_not_enough(route, operator, closed):
+    # Even the platform's own operator: platform endpoints take a platform key only.
+    client = Client()
+    client.force_login(operator)
+    response = call(client, route, closed.pk)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+# ---------------------------------------------------------------------------- confinement
+
+# Platform B ("Ride") has linked `rider-7` to Bob, holds suspense for `rider-8`, has a
+# clearing batch and its own policy. Each check uses Dash's key against Ride's things.
+
+
+@pytest.fixture
+def ride_world(ride, bob, ride_client) -> dict[str, Any]:
+    services.link_with_code(ride, "rider-7", services.create_link_code(bob))
+    response = post(
+        ride_client,
+        "/platform/earnings",
+        {
+            "events": [
+                event("r1", "2026-03-02", 10_000, worker_ref="rider-7", worker_status="platinum"),
+                event("r2", "2026-03-02", 10_000, worker_ref="rider-8", worker_status="platinum"),
+            ]
+        },
+    )
+    assert [e["held"] for e in response.json()["events"]] == ["credited", "suspense"]
+    (batch,) = services.close_period(ride, date(2000, 1, 1), date(2099, 12, 31))
+    return {"batch": batch, "bob": dict(balances(bob)), "events": ride_state(ride)}
+
+
+def ride_state(ride: Platform) -> list[tuple[Any, ...]]:
+    return list(
+        EarningsEvent.objects.filter(platform=ride)
+        .order_by("id")
+        .values_list("event_id", "worker_ref", "status", "contribution", "worker_id")
+    ) + list(
+        WorkerLink.objects.filter(platform=ride)
+        .order_by("id")
+        .values_list("worker_ref", "status", "worker_id")
+    )
+
+
+def confine_earnings(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    # Dash reports earnings for Ride's linked reference and reuses Ride's event id: they
+    # are Dash's own (unlinked) reference and id, held in Dash's suspense.
+    response = post(
+        dash,
+        "/platform/earnings",
+        {"events": [event("r1", "2026-03-02", 150_000, worker_ref="rider-7")]},
+    )
+    assert response.status_code == 200
+    assert [(e["status"], e["held"]) for e in response.json()["events"]] == [
+        ("created", "suspense")
+    ]
+    assert balances(bob) == world["bob"]
+
+
+def confine_link_create(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    response = post(dash, "/platform/links", {"worker_ref": "rider-7", "email": "bob@example.org"})
+    assert response.status_code == 201
+    assert response.json()["status"] == "invited"
+
+
+def confine_links(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    response = dash.get("/api/v1/platform/links")
+    assert [x["worker_ref"] for x in response.json()] == ["dasher-1"]
+
+
+def confine_link_end(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    response = dash.delete("/api/v1/platform/links/rider-7")
+    assert response.status_code == 404
+
+
+def confine_suspense(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    assert dash.get("/api/v1/platform/suspense").json() == []
+
+
+def confine_policy(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    versions = dash.get("/api/v1/platform/policy").json()
+    assert [v["name"] for v in versions] == ["Dash contribution policy"]
+    assert versions[0]["terms"]["rate_bps"] == 400
+
+
+def confine_clearing(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    assert dash.get("/api/v1/platform/clearing").json() == []
+
+
+def confine_batch(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    response = dash.get(f"/api/v1/platform/clearing/{world['batch'].pk}")
+    assert response.status_code == 404
+    assert "Ride" not in response.content.decode()
+
+
+def confine_statement(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    response = dash.get(f"/api/v1/platform/clearing/{world['batch'].pk}/statement.csv")
+    assert response.status_code == 404
+    assert "rider" not in response.content.decode()
+
+
+CONFINEMENT = {
+    ("POST", "/earnings"): confine_earnings,
+    ("POST", "/links"): confine_link_create,
+    ("GET", "/links"): confine_links,
+    ("DELETE", "/links/{path:worker_ref}"): confine_link_end,
+    ("GET", "/suspense"): confine_suspense,
+    ("GET", "/policy"): confine_policy,
+    ("GET", "/clearing"): confine_clearing,
+    ("GET", "/clearing/{int:id}"): confine_batch,
+    ("GET", "/clearing/{int:id}/statement.csv"): confine_statement,
+}
+
+
+@pytest.mark.parametrize("route", sorted(CONFINEMENT))
+def test_a_platform_key_never_reaches_another_platforms_data(
+    route, dash, link, ride, ride_world, bob
+):
+    CONFINEMENT[route](dash, ride, ride_world, bob)
+    # Whatever Dash did, Ride's events, links and Bob's account are as they were.
+    assert ride_state(ride) == ride_world["events"]
+    assert balances(bob) == ride_world["bob"]
+    assert ClearingBatch.objects.filter(platform=ride).count() == 1
+
+
+# ---------------------------------------------------------------------------- worker
+
+
+def test_worker_reads_their_benefits(dash, link, worker):
+    post(dash, "/platform/earnings", {"events": [event("w1", "2026-03-02", 150_000)]})
+    client = Client()
+    client.force_login(worker)
+    response = client.get("/api/v1/benefits")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["allocation"] == {
+        "health": 3000,
+        "retirement": 3000,
+        "time_off": 2000,
+        "emergency": 1000,
+        "tax": 1000,
+    }
+    assert [
+        (b["bucket"], b["currency"], b["balance"], b["allocation_bps"]) for b in body["buckets"]
+    ] == [
+        ("health", "USD", 1_800, 3000),
+        ("retirement", "USD", 1_800, 3000),
+        ("time_off", "USD", 1_200, 2000),
+        ("emergency", "USD", 600, 1000),
+        ("tax", "USD", 600, 1000),
+    ]
+    _, plaintext = api_keys.create_key(worker, "phone", ["ledger:read"])
+    assert key_client(plaintext).get("/api/v1/benefits").json() == body
+
+
+def test_benefits_refuses_platform_keys_and_keys_without_ledger_read(dash, worker):
+    response = dash.get("/api/v1/benefits")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "insufficient_scope"
+    _, reader = api_keys.create_key(
+        worker, "r", ["ledger:read"], "platform", Platform.objects.get().pk
+    )
+    assert key_client(reader).get("/api/v1/benefits").json()["error"]["code"] == "worker_only"
+    _, writer = api_keys.create_key(worker, "w", ["earnings:write"])
+    refused = key_client(writer).get("/api/v1/benefits")
+    assert refused.json()["error"]["code"] == "insufficient_scope"
+    assert Client().get("/api/v1/benefits").status_code == 401
+
+
+def test_every_gateway_operation_is_documented():
+    text = (Path(__file__).parents[4] / "docs" / "api.md").read_text()
+    section = text[text.index("## Gateway: platforms and portable benefits") :]
+    documented = set(re.findall(r"^\| `(GET|POST|DELETE) (/[^`]*)` \|", section, re.MULTILINE))
+    operations = {
+        (method, "/platform" + re.sub(r"\{\w+:(\w+)\}", r"{\1}", path))
+        for method, path in platform_routes()
+    } | {("GET", "/benefits")}
+    assert documented == operations
