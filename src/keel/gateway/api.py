@@ -361,6 +361,113 @@ def list_suspense(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
+# ---------------------------------------------------------------------------- bundles
+
+
+class BundleTermsIn(Schema):
+    start: date = Field(description="the first day of week 1")
+    weeks: int = Field(description="how many weeks the commitment runs")
+    min_tasks_per_week: int = 0
+    rate_per_task: int = Field(0, description="minor units per task")
+    min_weekly_earnings: int = Field(0, description="weekly earnings guarantee, minor units")
+
+
+class BundleIn(Schema):
+    worker_ref: str = Field(description="a reference the worker has linked")
+    reference: str = Field(description="your id for the offer; idempotent")
+    title: str
+    terms: BundleTermsIn
+
+
+class BundleWeekOut(Schema):
+    week: int
+    start: date
+    end: date
+    tasks: int
+    earnings: int
+    committed_tasks: int
+    committed_earnings: int
+    task_shortfall: int | None
+    earnings_shortfall: int | None
+    topped_up: int
+    owed: int = Field(description="guarantee shortfall not settled yet, minor units")
+    status: str = Field(description="met, short, in progress or upcoming")
+
+
+class BundleOut(Schema):
+    reference: str
+    worker_ref: str
+    title: str
+    status: str = Field(description="offered, accepted, declined or withdrawn")
+    currency: str
+    starts_on: date
+    ends_on: date
+    committed_weekly: int = Field(description="committed income per week, minor units")
+    weeks: list[BundleWeekOut] = Field(description="delivery week by week once accepted")
+
+
+def bundle_out(bundle: Any) -> dict[str, Any]:
+    view = services.bundle_view(bundle)
+    return {
+        "reference": bundle.reference,
+        "worker_ref": bundle.link.worker_ref,
+        "title": bundle.title,
+        "status": bundle.status,
+        "currency": view.terms.currency,
+        "starts_on": bundle.starts_on,
+        "ends_on": bundle.ends_on,
+        "committed_weekly": view.committed_weekly,
+        "weeks": [
+            {
+                "week": w.number,
+                "start": w.start,
+                "end": w.end,
+                "tasks": w.tasks,
+                "earnings": w.earnings,
+                "committed_tasks": w.committed_tasks,
+                "committed_earnings": w.committed_earnings,
+                "task_shortfall": w.task_shortfall,
+                "earnings_shortfall": w.earnings_shortfall,
+                "topped_up": w.topped_up,
+                "owed": w.owed,
+                "status": w.status,
+            }
+            for w in view.weeks
+        ],
+    }
+
+
+@platform_router.post(
+    "/bundles",
+    response=with_errors({201: BundleOut}, 401, 403, 404, 409, 422),
+    summary="Offer a linked worker a steady micro-contract bundle (scope bundles:write)",
+    description=(
+        "The worker accepts or declines it in Keel. The same `reference` with the same"
+        " content returns the first offer; with other content it is refused (409)."
+    ),
+)
+def offer_bundle(request: HttpRequest, payload: BundleIn) -> Status[dict[str, Any]]:
+    platform = platform_of(request, "bundles:write")
+    bundle = services.offer_bundle(
+        platform,
+        payload.worker_ref,
+        payload.reference,
+        payload.title,
+        {**payload.terms.model_dump(), "start": payload.terms.start.isoformat()},
+    )
+    return Status(201, bundle_out(bundle))
+
+
+@platform_router.get(
+    "/bundles",
+    response=with_errors({200: list[BundleOut]}, 401, 403),
+    summary="Your bundles with their weekly delivery and shortfalls (scope bundles:write)",
+)
+def list_bundles(request: HttpRequest) -> list[dict[str, Any]]:
+    platform = platform_of(request, "bundles:write")
+    return [bundle_out(b) for b in services.bundles_for_platform(platform)]
+
+
 # ---------------------------------------------------------------------------- policy
 
 

@@ -24,6 +24,8 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/platform/clearing/{id}"),
     ("get", "/api/v1/platform/clearing/{id}/statement.csv"),
     ("get", "/api/v1/benefits"),
+    ("post", "/api/v1/platform/bundles"),
+    ("get", "/api/v1/platform/bundles"),
 }
 ERROR_REF = "#/components/schemas/ErrorOut"
 UNSAFE = {"post", "put", "patch", "delete"}

@@ -19,12 +19,19 @@ from keel.accounts.services import create_worker
 from keel.api import services as api_keys
 from keel.gateway import services
 from keel.gateway.api import platform_router
-from keel.gateway.models import ClearingBatch, EarningsEvent, LinkStatus, Platform, WorkerLink
+from keel.gateway.models import (
+    Bundle,
+    ClearingBatch,
+    EarningsEvent,
+    LinkStatus,
+    Platform,
+    WorkerLink,
+)
 from keel.ledger.models import Journal, Leg
 
 from .conftest import DOORDASH, PASSWORD, event
 
-ALL_SCOPES = ("earnings:write", "workers:link", "clearing:read")
+ALL_SCOPES = ("earnings:write", "workers:link", "clearing:read", "bundles:write")
 # Lyft Utah: 7% of earnings for top-tier drivers, nothing for the rest.
 LYFT = {
     "currency": "USD",
@@ -554,6 +561,23 @@ def test_unknown_batch_is_404(dash):
 
 # ---------------------------------------------------------------------------- who may call
 
+
+def bundle_body(worker_ref: str, reference: str) -> dict[str, Any]:
+    # 20 tasks a week at $6.00 with a $120.00 weekly guarantee, for 12 weeks.
+    return {
+        "worker_ref": worker_ref,
+        "reference": reference,
+        "title": "Steady deliveries",
+        "terms": {
+            "start": "2026-03-02",
+            "weeks": 12,
+            "min_tasks_per_week": 20,
+            "rate_per_task": 600,
+            "min_weekly_earnings": 12_000,
+        },
+    }
+
+
 # Every platform endpoint, as (method, router path, concrete path under /api/v1, body).
 # `{batch}` is a batch of the caller's own platform.
 ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
@@ -566,6 +590,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/clearing"): ("/platform/clearing", None),
     ("GET", "/clearing/{int:id}"): ("/platform/clearing/{batch}", None),
     ("GET", "/clearing/{int:id}/statement.csv"): ("/platform/clearing/{batch}/statement.csv", None),
+    ("POST", "/bundles"): ("/platform/bundles", bundle_body("dasher-1", "b-0")),
+    ("GET", "/bundles"): ("/platform/bundles", None),
 }
 SCOPE_OF = {
     ("POST", "/earnings"): "earnings:write",
@@ -577,6 +603,8 @@ SCOPE_OF = {
     ("GET", "/clearing"): "clearing:read",
     ("GET", "/clearing/{int:id}"): "clearing:read",
     ("GET", "/clearing/{int:id}/statement.csv"): "clearing:read",
+    ("POST", "/bundles"): "bundles:write",
+    ("GET", "/bundles"): "bundles:write",
 }
 
 
@@ -739,6 +767,18 @@ def confine_statement(dash: Client, ride: Platform, world: dict[str, Any], bob: 
     assert "rider" not in response.content.decode()
 
 
+def confine_bundle_offer(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    # Bob is linked as rider-7 at Ride only: Dash cannot offer him work through that ref.
+    response = post(dash, "/platform/bundles", bundle_body("rider-7", "steal"))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "not_linked"
+    assert not Bundle.objects.exists()
+
+
+def confine_bundles(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    assert dash.get("/api/v1/platform/bundles").json() == []
+
+
 CONFINEMENT = {
     ("POST", "/earnings"): confine_earnings,
     ("POST", "/links"): confine_link_create,
@@ -749,6 +789,8 @@ CONFINEMENT = {
     ("GET", "/clearing"): confine_clearing,
     ("GET", "/clearing/{int:id}"): confine_batch,
     ("GET", "/clearing/{int:id}/statement.csv"): confine_statement,
+    ("POST", "/bundles"): confine_bundle_offer,
+    ("GET", "/bundles"): confine_bundles,
 }
 
 
@@ -816,3 +858,39 @@ def test_every_gateway_operation_is_documented():
         for method, path in platform_routes()
     } | {("GET", "/benefits")}
     assert documented == operations
+
+
+# ---------------------------------------------------------------------------- bundles
+
+
+def test_a_platform_offers_a_bundle_and_reads_its_delivery(dash, link):
+    response = post(dash, "/platform/bundles", bundle_body("dasher-1", "b-1"))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["status"], body["committed_weekly"], body["weeks"]) == ("offered", 12_000, [])
+    assert (body["starts_on"], body["ends_on"]) == ("2026-03-02", "2026-05-24")
+    # The same offer again is the same bundle; other terms under the reference are refused.
+    assert post(dash, "/platform/bundles", bundle_body("dasher-1", "b-1")).status_code == 201
+    changed = bundle_body("dasher-1", "b-1")
+    changed["terms"]["weeks"] = 8
+    assert post(dash, "/platform/bundles", changed).status_code == 409
+    assert Bundle.objects.count() == 1
+    # Accepted, then week 1 delivers 17 tasks for $102.00: $18.00 and 3 tasks short.
+    services.respond(link.worker, Bundle.objects.get().pk, True, on=date(2026, 3, 1))
+    post(dash, "/platform/earnings", {"events": [event("wk1", "2026-03-04", 10_200, jobs=17)]})
+    listed = dash.get("/api/v1/platform/bundles").json()
+    week1 = listed[0]["weeks"][0]
+    assert (week1["tasks"], week1["earnings"], week1["task_shortfall"], week1["owed"]) == (
+        17,
+        10_200,
+        3,
+        1_800,
+    )
+    assert week1["status"] == "short"
+
+
+def test_a_bundle_for_an_unlinked_reference_is_refused(dash, link):
+    response = post(dash, "/platform/bundles", bundle_body("nobody", "b-2"))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "not_linked"
+    assert not Bundle.objects.exists()
