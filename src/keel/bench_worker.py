@@ -50,6 +50,10 @@ def progress(message: str) -> None:
 
 def setup_django(backend: str, raw_url: str | None) -> None:
     """Load Keel's own settings, then add the `raw` database before any connection opens."""
+    if not os.environ.get("KEEL_DATA_DIR"):
+        # A bench child writes thousands of rows and a raw copy beside the database: run
+        # without its own data dir it would fill the person's real Keel database.
+        raise SystemExit("bench workers run under `keel bench`, which gives each a KEEL_DATA_DIR")
     os.environ["DJANGO_SETTINGS_MODULE"] = "keel.settings"
     import django
     from django.conf import settings
