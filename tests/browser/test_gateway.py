@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from keel.accounts.services import create_worker
+from keel.api.models import ApiKey
 from keel.gateway import services
 from keel.gateway.models import BenefitUse
 
@@ -68,7 +69,9 @@ def test_operator_key_events_and_the_worker_takes_time_off(
     page.get_by_role("button", name="Create key").click()
     key = page.locator("#new-key-value").input_value()
     assert key.startswith("keel_")
-    page.goto(page.url)
+    # Reloading re-sends the form: no second key, and the first is not shown again.
+    page.reload()
+    expect(page.get_by_text("already sent")).to_be_visible()
     expect(page.locator("#new-key-value")).to_have_count(0)
     expect(page.get_by_role("cell", name="Payroll system", exact=True)).to_be_visible()
     log_out(page)
@@ -105,4 +108,5 @@ def test_operator_key_events_and_the_worker_takes_time_off(
         "$0.00"
     )
     assert list(BenefitUse.objects.values_list("kind", "amount")) == [("time_off", 12_000)]
+    assert ApiKey.objects.count() == 1
     assert page_problems == []

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from keel.web.forms import BootstrapFormMixin
+from keel.web.forms import BootstrapFormMixin, OnceTokenMixin
 
 from . import keys
 
@@ -19,7 +19,7 @@ EXPIRY_CHOICES = [
 ]
 
 
-class KeyForm(BootstrapFormMixin, forms.Form):
+class KeyForm(BootstrapFormMixin, OnceTokenMixin):
     name = forms.CharField(
         max_length=keys.MAX_NAME_LENGTH,
         help_text="Where the key is used, so you recognise it later (e.g. “payroll sync”).",

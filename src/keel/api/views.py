@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from keel.accounts.models import User
+from keel.web.forms import ALREADY_CREATED
 
 from . import keys, services
 from .forms import KeyForm
@@ -54,6 +55,10 @@ def key_create(request: HttpRequest) -> HttpResponse:
     form = KeyForm(request.POST)
     if not form.is_valid():
         return _page(request, form, status=400)
+    if not form.claim(f"api-key:{request.user.pk}"):
+        # The browser re-sent the form (a reload): the key exists and is never shown again.
+        messages.info(request, ALREADY_CREATED)
+        return redirect("api_keys:list")
     try:
         key, plaintext = services.create_key(
             _user(request),

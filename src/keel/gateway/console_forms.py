@@ -14,7 +14,7 @@ from django.forms import BaseFormSet, formset_factory
 
 from keel.api.keys import MAX_NAME_LENGTH
 from keel.money import MoneyError, exponent, format_amount, parse_amount
-from keel.web.forms import BootstrapFormMixin
+from keel.web.forms import BootstrapFormMixin, OnceTokenMixin
 
 from .errors import GatewayError
 from .rules.clearing import CADENCES
@@ -144,7 +144,7 @@ class PlatformForm(BootstrapFormMixin, forms.Form):
 # ---------------------------------------------------------------------------- keys
 
 
-class PlatformKeyForm(BootstrapFormMixin, forms.Form):
+class PlatformKeyForm(BootstrapFormMixin, OnceTokenMixin):
     name = forms.CharField(
         max_length=MAX_NAME_LENGTH,
         help_text="Where the key is used, so you recognise it later (e.g. “payroll sync”).",

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django import forms
+from django.core.cache import cache
+
+# Long enough to cover any reload of the page that sent the form.
+ALREADY_CREATED = (
+    "That form was already sent: the key it created is in the list below and is not shown"
+    " again. Revoke it if you did not keep it."
+)
+ONCE_TOKEN_SECONDS = 24 * 3600
 
 
 def _css_class(widget: forms.Widget) -> str:
@@ -48,3 +57,26 @@ class BootstrapFormMixin:
             if field.help_text:
                 described_by.append(f"{auto_id}_helptext")
             field.widget.attrs["aria-describedby"] = " ".join(described_by)
+
+
+def new_form_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class OnceTokenMixin(forms.Form):
+    """A hidden token that lets a view act on a form only once: a reloaded or doubled POST
+    (the browser re-sends it) is told it already happened instead of doing it again."""
+
+    # Not required: a client that sends no token (a script posting the form) simply gets
+    # no protection against its own repeats; the pages always send one.
+    token = forms.CharField(
+        widget=forms.HiddenInput, max_length=64, initial=new_form_token, required=False
+    )
+
+    def claim(self, scope: str) -> bool:
+        """True the first time this token is claimed within `scope` (or when there is no
+        token), False after."""
+        token = self.cleaned_data.get("token")
+        if not token:
+            return True
+        return bool(cache.add(f"form-once:{scope}:{token}", True, timeout=ONCE_TOKEN_SECONDS))

@@ -144,3 +144,14 @@ def test_cannot_revoke_someone_elses_key_from_the_page(browser, make_key, bob):
     assert browser.post(url).status_code == 404
     key.refresh_from_db()
     assert key.revoked_at is None
+
+
+def test_a_resent_form_creates_no_second_key(browser, alice):
+    # A reload of the page that showed the key re-sends the same form with the same token.
+    form = {"name": "sync", "scopes": ["ledger:read"], "expires_in": "", "token": "t-1"}
+    first = browser.post(reverse("api_keys:create"), form)
+    again = browser.post(reverse("api_keys:create"), form, follow=True)
+    assert shown_key(first.content.decode()) is not None
+    assert ApiKey.objects.filter(user=alice).count() == 1
+    assert "already sent" in again.content.decode()
+    assert "new-key-value" not in again.content.decode()

@@ -316,6 +316,16 @@ def test_key_is_shown_once(flat: Platform, ops: Client) -> None:
     assert shown_key(listing) is None
 
 
+def test_a_resent_key_form_mints_no_second_key(flat: Platform, ops: Client) -> None:
+    # Reloading the page that showed the key re-sends the form with the same token.
+    form = {"name": "sync", "scopes": ["earnings:write"], "token": "once-1"}
+    assert shown_key(html(ops.post(url("console_keys", flat.pk), form))) is not None
+    again = html(ops.post(url("console_keys", flat.pk), form, follow=True))
+    assert ApiKey.objects.count() == 1
+    assert shown_key(again) is None
+    assert "already sent" in again
+
+
 def test_key_needs_a_scope(flat: Platform, ops: Client) -> None:
     response = ops.post(url("console_keys", flat.pk), {"name": "nothing"})
     assert response.status_code == 400

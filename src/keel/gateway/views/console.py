@@ -33,6 +33,7 @@ from keel.accounts.models import User
 from keel.api.keys import ApiKeyError
 from keel.api.models import ApiKey
 from keel.money import format_amount
+from keel.web.forms import ALREADY_CREATED
 
 from .. import services
 from ..console_forms import (
@@ -246,6 +247,10 @@ def keys(request: HttpRequest, platform_id: int) -> HttpResponse:
     form = PlatformKeyForm(request.POST)
     if not form.is_valid():
         return _keys_page(request, platform, form, status=400)
+    if not form.claim(f"platform-key:{platform.pk}:{request.user.pk}"):
+        # The browser re-sent the form (a reload): the key exists and is never shown again.
+        messages.info(request, ALREADY_CREATED)
+        return redirect("gateway:console_keys", platform_id=platform.pk)
     try:
         key, plaintext = services.create_platform_key(
             platform, _operator(request), form.cleaned_data["name"], form.cleaned_data["scopes"]
