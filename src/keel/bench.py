@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,7 +241,7 @@ def ledger_figures(ctx: BenchContext) -> list[Figure]:
     journals = ctx.size(*LEDGER_JOURNALS, minimum=100)
     singles = ctx.size(*LEDGER_SINGLES, minimum=20)
     for backend in ctx.backends:
-        with _ledger_databases(ctx, backend) as target:
+        with worker_databases(ctx, backend) as target:
             if target is None:
                 continue
             env, extra = target
@@ -300,12 +300,17 @@ def _ledger_backend_figures(backend: str, result: dict[str, Any]) -> list[Figure
 
 
 @contextmanager
-def _ledger_databases(
-    ctx: BenchContext, backend: str
+def worker_databases(
+    ctx: BenchContext,
+    backend: str,
+    *,
+    group: str = "ledger",
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[dict[str, str], list[str]] | None]:
-    """A fresh data directory (and, for PostgreSQL, two fresh databases) for one backend's
-    worker; everything is removed afterwards. Yields None when the backend is unavailable."""
-    data_dir = tempfile.mkdtemp(prefix=f"keel-bench-{backend}-")
+    """A fresh data directory (and, for PostgreSQL, two fresh databases: the service's and
+    the raw baseline's) for one backend's worker; everything is removed afterwards. Yields
+    the child's environment and extra arguments, or None when the backend is unavailable."""
+    data_dir = tempfile.mkdtemp(prefix=f"keel-bench-{group}-{backend}-")
     env = dict(os.environ)
     # The child must not inherit the test suite's or the user's database.
     for name in ("KEEL_TEST_DATABASE_URL", "KEEL_DATABASE_URL", "KEEL_TEST_SQLITE_NAME"):
@@ -315,6 +320,7 @@ def _ledger_databases(
         KEEL_DATA_DIR=data_dir,
         KEEL_SECRET_KEY=secrets.token_urlsafe(32),
         PYTHONUNBUFFERED="1",
+        **(extra_env or {}),
     )
     try:
         if backend == "sqlite":
@@ -324,10 +330,10 @@ def _ledger_databases(
         try:
             admin = _pg_admin(server)
         except Exception as exc:  # psycopg missing, server down, refused: all mean "skip"
-            ctx.note(f"ledger/postgres skipped: no PostgreSQL at {_redact(server)} ({exc})")
+            ctx.note(f"{group}/postgres skipped: no PostgreSQL at {_redact(server)} ({exc})")
             yield None
             return
-        name = f"keel_bench_{os.getpid()}"
+        name = f"keel_bench_{os.getpid()}_{group}"
         names = (name, f"{name}_raw")
         try:
             for db in names:

@@ -35,17 +35,14 @@ import http.client
 import json
 import os
 import random
-import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,54 +137,13 @@ def gateway_figures(ctx: BenchContext) -> list[Figure]:
     return figures
 
 
-@contextmanager
 def _databases(
     ctx: BenchContext, backend: str
-) -> Iterator[tuple[dict[str, str], list[str]] | None]:
-    """A fresh data directory (and on PostgreSQL a `default` and a `raw` database) for one
-    child; removed afterwards. Yields None when PostgreSQL does not answer."""
-    from keel import bench
+) -> AbstractContextManager[tuple[dict[str, str], list[str]] | None]:
+    from keel.bench import worker_databases
 
-    data_dir = tempfile.mkdtemp(prefix=f"keel-bench-gateway-{backend}-")
-    env = dict(os.environ)
-    for name in ("KEEL_TEST_DATABASE_URL", "KEEL_DATABASE_URL", "KEEL_TEST_SQLITE_NAME"):
-        env.pop(name, None)
-    env.update(
-        DJANGO_SETTINGS_MODULE="keel.settings",
-        KEEL_DATA_DIR=data_dir,
-        KEEL_SECRET_KEY=secrets.token_urlsafe(32),
-        KEEL_INSECURE_HTTP="1",
-        PYTHONUNBUFFERED="1",
-    )
-    try:
-        if backend == "sqlite":
-            yield env, []
-            return
-        server = os.environ.get("KEEL_BENCH_DATABASE_URL") or bench.DEFAULT_POSTGRES_URL
-        try:
-            admin = bench._pg_admin(server)
-        except Exception as exc:  # psycopg missing, server down, refused: all mean "skip"
-            ctx.note(f"gateway/postgres skipped: no PostgreSQL at {bench._redact(server)} ({exc})")
-            yield None
-            return
-        name = f"keel_bench_gateway_{os.getpid()}"
-        names = (name, f"{name}_raw")
-        try:
-            for db in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-                admin.execute(f'CREATE DATABASE "{db}"')
-        except Exception as exc:
-            bench._drop(admin, names)
-            raise bench.BenchError(
-                f"cannot create the bench databases on {bench._redact(server)}: {exc}"
-            ) from exc
-        try:
-            env["KEEL_DATABASE_URL"] = bench._with_database(server, names[0])
-            yield env, ["--raw-database-url", bench._with_database(server, names[1])]
-        finally:
-            bench._drop(admin, names)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    # The HTTP child serves over plain HTTP on localhost.
+    return worker_databases(ctx, backend, group="gateway", extra_env={"KEEL_INSECURE_HTTP": "1"})
 
 
 def _run(ctx: BenchContext, env: dict[str, str], args: list[str]) -> dict[str, Any]:
