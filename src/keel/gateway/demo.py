@@ -22,7 +22,7 @@ from django.db.models import F
 from keel.accounts.models import User
 
 from . import services
-from .models import Bundle, EarningsEvent, LinkStatus, Platform, WorkerLink
+from .models import Bundle, EarningsEvent, LinkStatus, Plan, Platform, WorkerLink
 from .rules import clearing as clearing_rules
 
 EVENT_DAYS = 365
@@ -311,8 +311,6 @@ PLANS = (
 def _plans(people: Sequence[User], end: date) -> None:
     """A catalogue of three plans; a dozen demo workers took the telehealth plan (past the
     first group tier), a few the dental plan; premiums for the last three months."""
-    from .models import Plan
-
     plans = []
     for provider, kind, name, price, tiers, description in PLANS:
         plan = Plan.objects.filter(name=name).first() or services.add_plan(

@@ -29,8 +29,8 @@ from keel.ledger.rules import JournalSpec, LegSpec
 from ..errors import GatewayError, NotFound
 from ..models import BenefitsAccount, BenefitUse, UseKind, WithholdingConsent
 from ..rules import buckets as bucket_rules
-from ..rules.policy import PolicyError
-from .platforms import custody_code
+from ..rules.policy import PolicyError, format_bps
+from .platforms import current_policy, custody_code, terms_of
 
 # Uses whose money goes to the worker (and so lands in their cash); the others go to a
 # provider (a retirement plan, a health plan's insurer).
@@ -105,16 +105,40 @@ def set_allocation(worker: User, allocation: Mapping[str, Any]) -> BenefitsAccou
     return account
 
 
+class CreditLegs:
+    """Credits to workers' buckets that sum exactly to each amount. One instance serves a
+    whole batch: each split of an amount by an allocation and each worker's bucket codes
+    are worked out once (most workers share the default allocation, and contributions
+    repeat the same few amounts)."""
+
+    def __init__(self) -> None:
+        self.splits: dict[tuple[tuple[tuple[str, int], ...], int], list[tuple[str, int]]] = {}
+        self.codes: dict[tuple[int, str], dict[str, str]] = {}
+
+    def legs(
+        self, worker: User, amount: int, currency: str, allocation: Mapping[str, int]
+    ) -> list[LegSpec]:
+        key = (tuple(allocation.items()), amount)
+        parts = self.splits.get(key)
+        if parts is None:
+            parts = self.splits[key] = [
+                (bucket, part)
+                for bucket, part in bucket_rules.split(amount, allocation).items()
+                if part
+            ]
+        codes = self.codes.get((worker.pk, currency))
+        if codes is None:
+            codes = self.codes[(worker.pk, currency)] = {
+                bucket: bucket_code(worker, bucket, currency) for bucket in bucket_rules.BUCKETS
+            }
+        return [LegSpec(codes[bucket], -part, currency) for bucket, part in parts]
+
+
 def credit_legs(
     worker: User, amount: int, currency: str, allocation: Mapping[str, int]
 ) -> list[LegSpec]:
     """Credits to the worker's buckets that sum exactly to `amount`."""
-    parts = bucket_rules.split(amount, allocation)
-    return [
-        LegSpec(bucket_code(worker, bucket, currency), -part, currency)
-        for bucket, part in parts.items()
-        if part
-    ]
+    return CreditLegs().legs(worker, amount, currency, allocation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,21 +153,31 @@ class BucketBalance:
 def bucket_balances(worker: User, as_of: date | None = None) -> list[BucketBalance]:
     """Every bucket in every currency the worker holds, home currency first."""
     allocation = allocation_of(worker)
-    accounts = Account.objects.filter(
-        owner_type="worker", owner_id=worker.pk, code__startswith=f"worker:{worker.pk}:benefits:"
-    )
-    by_code = {a.code: a for a in accounts}
+    prefix = f"worker:{worker.pk}:benefits:"
+    if as_of is None:
+        # The running totals: one query for every bucket in every currency.
+        balances = [
+            b
+            for b in ledger.balances_for_owner("worker", worker.pk)
+            if b.account.startswith(prefix)
+        ]
+    else:
+        accounts = Account.objects.filter(
+            owner_type="worker", owner_id=worker.pk, code__startswith=prefix
+        )
+        balances = [ledger.balance(account, as_of) for account in accounts]
+    posted = {b.account: b.posted for b in balances}
     currencies = sorted(
-        {a.currency for a in accounts} | {worker.home_currency},
+        {b.currency for b in balances} | {worker.home_currency},
         key=lambda c: (c != worker.home_currency, c),
     )
     rows: list[BucketBalance] = []
     for currency in currencies:
         for bucket in bucket_rules.BUCKETS:
-            account = by_code.get(bucket_code(worker, bucket, currency))
-            value = 0 if account is None else ledger.balance(account, as_of).posted
-            if account is None and currency != worker.home_currency:
+            code = bucket_code(worker, bucket, currency)
+            if code not in posted and currency != worker.home_currency:
                 continue
+            value = posted.get(code, 0)
             rows.append(
                 BucketBalance(
                     bucket,
@@ -301,12 +335,10 @@ def _replayed_use(
 def time_off_unit_for(worker: User) -> int | None:
     """The time-off unit of the policies that pay into this worker's account: the largest
     unit any linked platform sets, so a payout is whole units under every one of them."""
-    from .links import active_links
+    from .links import active_links  # links builds on this module
 
     units = []
     for link in active_links(worker):
-        from .platforms import current_policy, terms_of
-
         version = current_policy(link.platform, timezone.localdate())
         if version is not None:
             unit = terms_of(version).time_off_unit
@@ -343,7 +375,7 @@ def start_withholding(worker: User, rate_bps: int) -> WithholdingConsent:
 
 def consent_text(rate_bps: int) -> str:
     """The exact words a worker agrees to when opting in at this rate."""
-    return WITHHOLDING_CONSENT.format(rate=f"{rate_bps / 100:g}%")
+    return WITHHOLDING_CONSENT.format(rate=format_bps(rate_bps))
 
 
 def stop_withholding(worker: User) -> int:
@@ -393,7 +425,7 @@ def withhold_from_income(worker: User, items: list[tuple[int, date, int, str]]) 
                     LegSpec(custody_code(currency), share, currency),
                     *credit_legs(worker, share, currency, allocation),
                 ),
-                memo=f"Withholding {consent.rate_bps / 100:g}% into benefits",
+                memo=f"Withholding {format_bps(consent.rate_bps)} into benefits",
                 metadata={"income_item": item_id, "consent": consent.pk},
             )
         )

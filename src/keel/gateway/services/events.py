@@ -44,7 +44,6 @@ from ..models import (
     Platform,
     WorkerLink,
 )
-from ..rules import buckets as bucket_rules
 from ..rules.buckets import BUCKETS
 from ..rules.policy import (
     Contribution,
@@ -58,7 +57,7 @@ from ..rules.policy import (
     period_bounds,
     threshold_amount,
 )
-from .benefits import allocation_of, bucket_code, open_buckets
+from .benefits import CreditLegs, allocation_of, bucket_code, open_buckets
 from .platforms import custody_code, open_platform_accounts, receivable_code, suspense_code
 
 MAX_BATCH = 10_000
@@ -341,35 +340,6 @@ class _PeriodBook:
             total.jobs += sums.jobs
 
 
-class _Credits:
-    """The credit legs of many contributions: the same legs as `benefits.credit_legs`,
-    with each split of an amount by an allocation and each worker's bucket codes worked
-    out once per batch (most workers share the default allocation, and contributions
-    repeat the same few amounts)."""
-
-    def __init__(self) -> None:
-        self.splits: dict[tuple[tuple[tuple[str, int], ...], int], list[tuple[str, int]]] = {}
-        self.codes: dict[tuple[int, str], dict[str, str]] = {}
-
-    def legs(
-        self, worker: User, amount: int, currency: str, allocation: Mapping[str, int]
-    ) -> list[LegSpec]:
-        key = (tuple(allocation.items()), amount)
-        parts = self.splits.get(key)
-        if parts is None:
-            parts = self.splits[key] = [
-                (bucket, part)
-                for bucket, part in bucket_rules.split(amount, allocation).items()
-                if part
-            ]
-        codes = self.codes.get((worker.pk, currency))
-        if codes is None:
-            codes = self.codes[(worker.pk, currency)] = {
-                bucket: bucket_code(worker, bucket, currency) for bucket in BUCKETS
-            }
-        return [LegSpec(codes[bucket], -part, currency) for bucket, part in parts]
-
-
 # ---------------------------------------------------------------------------- recording
 
 
@@ -566,7 +536,7 @@ def _book(
     allocations = _allocations({link.worker.pk for link in links.values()})
     # The accounts the journals post to, opened after the loop (see _open_accounts).
     currencies: set[str] = set()
-    credits = _Credits()
+    credits = CreditLegs()
     bucket_owners: dict[tuple[int, str], User] = {}
     rows: list[list[Any]] = []
     specs: list[JournalSpec] = []
