@@ -88,8 +88,13 @@ def test_on_a_phone_the_menu_collapses_and_still_logs_out(
     expect(dashboard_link).to_be_hidden()
     page.get_by_role("button", name="Open the menu").click()
     expect(dashboard_link).to_be_visible()
+    # Wait for the menu to finish opening: a click while it still slides open can land
+    # on the account button as it moves, and the dropdown never opens.
+    expect(page.locator("#keel-nav")).to_have_class(re.compile(r"\bshow\b"))
     page.get_by_role("button", name="Sam").click()
-    page.get_by_role("button", name="Log out").click()
+    log_out = page.get_by_role("button", name="Log out")
+    expect(log_out).to_be_visible()
+    log_out.click()
 
     expect(page.get_by_text("You have logged out.")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
