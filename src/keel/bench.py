@@ -413,3 +413,4 @@ def _run_worker(
 register_figure_group("ledger", ledger_figures)
 register_figure_group("income", income_figures)
 register_figure_group("gateway", __import__("keel.bench_gateway").bench_gateway.gateway_figures)
+register_figure_group("pools", __import__("keel.bench_pools").bench_pools.pools_figures)

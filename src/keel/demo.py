@@ -26,6 +26,7 @@ from keel.income.rules import tax as tax_rules
 from keel.ledger import services as ledger
 from keel.ledger.rules import JournalSpec, LegSpec, exchange_journal
 from keel.money import apply_rate
+from keel.pools.demo import load_pools_demo
 
 DEMO_PASSWORD = "keel-demo-2026"  # noqa: S105 - printed to the user; demo data only
 DEMO_WORKER = "demo@keel.example"
@@ -470,6 +471,10 @@ def load_demo(
     summary.notes.append(
         f"{gateway.platforms} platforms, {gateway.events_created:,} earnings events added"
     )
+    pools = load_pools_demo(
+        steward=people[0][0], others=[user for user, _ in people[1:]], end=end, progress=progress
+    )
+    summary.notes.append(f"{pools.pools} pools added, {pools.gift_runs} monthly gift runs")
     return summary
 
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "keel.ledger",
     "keel.income",
     "keel.gateway",
+    "keel.pools",
     "keel.api",
     "keel.web",
 ]

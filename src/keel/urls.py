@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("settings/api-keys/", include("keel.api.urls")),
     path("income/", include("keel.income.urls")),
+    path("pools/", include("keel.pools.urls")),
     path("", include("keel.gateway.urls")),
     path("", include("keel.web.urls")),
 ]

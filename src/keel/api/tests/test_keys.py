@@ -81,13 +81,13 @@ def test_initial_scopes_are_registered_with_descriptions():
 
 def test_register_scope_adds_and_is_idempotent():
     try:
-        keys.register_scope("pools:read", "read your pools")
-        keys.register_scope("pools:read", "read your pools")
-        assert keys.SCOPES["pools:read"] == "read your pools"
+        keys.register_scope("example:read", "read examples")
+        keys.register_scope("example:read", "read examples")
+        assert keys.SCOPES["example:read"] == "read examples"
         with pytest.raises(ValueError, match="already registered"):
-            keys.register_scope("pools:read", "something else")
+            keys.register_scope("example:read", "something else")
     finally:
-        keys.SCOPES.pop("pools:read", None)
+        keys.SCOPES.pop("example:read", None)
 
 
 @pytest.mark.parametrize("name", ["ledger", "Ledger:read", "ledger:", ":read", "ledger:read:all"])

@@ -26,6 +26,14 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/benefits"),
     ("post", "/api/v1/platform/bundles"),
     ("get", "/api/v1/platform/bundles"),
+    ("get", "/api/v1/pools"),
+    ("get", "/api/v1/pools/{slug}"),
+    ("get", "/api/v1/pools/{slug}/ledger"),
+    ("get", "/api/v1/pools/{slug}/claims"),
+    ("post", "/api/v1/pools/{slug}/claims"),
+    ("post", "/api/v1/pools/{slug}/claims/{claim_id}/decision"),
+    ("post", "/api/v1/pools/{slug}/votes/{vote_id}/ballot"),
+    ("post", "/api/v1/pools/simulate"),
 }
 ERROR_REF = "#/components/schemas/ErrorOut"
 UNSAFE = {"post", "put", "patch", "delete"}

@@ -1,0 +1,1504 @@
+"""The pools domain's database work: pools, membership, deposits, claims, gifts, votes,
+refunds, exits and rotating rounds. Every money movement is one ledger journal posted
+through the ledger service inside the same transaction as the rows that index it, with an
+idempotency key derived from what it is (``pool:<id>:deposit:<member>:<yyyy-mm>``), so a
+retried or repeated run posts nothing twice.
+
+Chart of accounts, from the pool's side (the pool holds its members' money):
+
+* ``pool:<id>:bank`` — asset: the money the pool holds.
+* ``pool:<id>:reserve:<n>`` — liability, floored at 0: member n's own reserve (sick-leave
+  funds). Deposits credit it, the member's gifts to others and refunds debit it.
+* ``pool:<id>:fund`` — liability, floored at 0: the common fund of the other kinds (and
+  entry fees of a sick-leave fund), owed to the members together.
+
+The rules decide; this module only gathers their inputs from the database and records
+their outputs (``rules/`` has no Django in it and is tested by hand-worked examples).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.text import slugify
+
+from keel.accounts.models import Role, User
+from keel.accounts.services import grant_role
+from keel.ledger import services as ledger
+from keel.ledger.models import Account, Leg
+from keel.ledger.rules import JournalSpec, LedgerError, LegSpec
+from keel.money import format_amount
+
+from .errors import Conflict, NotAllowed, NotFound, PoolError
+from .models import (
+    Ballot,
+    Choice,
+    Claim,
+    ClaimDecision,
+    ClaimKind,
+    ClaimReminder,
+    ClaimStatus,
+    Decision,
+    Deposit,
+    Gift,
+    GiftRun,
+    GiftShortfall,
+    MemberRole,
+    Membership,
+    MemberStatus,
+    Pool,
+    PoolKind,
+    Refund,
+    Round,
+    RulesVersion,
+    Vote,
+    VoteStatus,
+    VoteSubject,
+)
+from .rules import emergency, gifts, rotating, sharing, votes
+from .rules.pool_rules import (
+    EmergencyRules,
+    HealthSharingRules,
+    PoolRules,
+    RotatingSavingsRules,
+    RulesError,
+    SickLeaveRules,
+    amend_rules,
+    broodfonds_default,
+    diff_rules,
+    parse_rules,
+    rules_to_json,
+)
+
+VOTE_DAYS = 7
+CLAIM_KIND = {
+    PoolKind.SICK_LEAVE: ClaimKind.SICKNESS,
+    PoolKind.EMERGENCY: ClaimKind.GRANT,
+    PoolKind.HEALTH_SHARING: ClaimKind.NEED,
+}
+OPEN_CLAIM = (ClaimStatus.PENDING, ClaimStatus.APPROVED)
+
+
+def _error_from_rules(exc: RulesError, prefix: str = "") -> PoolError:
+    field = f"{prefix}{exc.field}" if exc.field else (prefix.rstrip(".") or None)
+    return PoolError(
+        str(exc),
+        field=field,
+        details=[
+            {"field": f"{prefix}{f}" if f else prefix.rstrip("."), "reason": m}
+            for f, m in exc.errors
+        ],
+    )
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_key(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+# ---------------------------------------------------------------------------- accounts
+
+
+def bank_code(pool: Pool) -> str:
+    return f"pool:{pool.pk}:bank"
+
+
+def fund_code(pool: Pool) -> str:
+    return f"pool:{pool.pk}:fund"
+
+
+def reserve_code(membership: Membership) -> str:
+    return f"pool:{membership.pool_id}:reserve:{membership.number}"
+
+
+def _open_pool_accounts(pool: Pool) -> None:
+    for code, kind, floor, name in (
+        (bank_code(pool), "asset", None, f"{pool.name}: money held"),
+        (fund_code(pool), "liability", 0, f"{pool.name}: common fund"),
+    ):
+        ledger.open_account(
+            code,
+            owner_type="pool",
+            owner_id=pool.pk,
+            kind=kind,
+            currency=pool.currency,
+            floor=floor,
+            name=name,
+        )
+
+
+def _open_reserve(membership: Membership) -> None:
+    ledger.open_account(
+        reserve_code(membership),
+        owner_type="pool",
+        owner_id=membership.pool_id,
+        kind="liability",
+        currency=membership.pool.currency,
+        floor=0,
+        name=f"{membership.pool.name}: reserve of {membership.pseudonym}",
+    )
+
+
+def balances(pool: Pool) -> dict[str, int]:
+    """Posted balance of every account of the pool, by code (one query)."""
+    return {b.account: b.posted for b in ledger.balances_for_owner("pool", pool.pk)}
+
+
+def reserves(pool: Pool) -> dict[int, int]:
+    """Each member's reserve by membership number."""
+    prefix = f"pool:{pool.pk}:reserve:"
+    return {
+        int(code.removeprefix(prefix)): amount
+        for code, amount in balances(pool).items()
+        if code.startswith(prefix)
+    }
+
+
+# ---------------------------------------------------------------------------- rules
+
+
+def current_rules(pool: Pool) -> PoolRules:
+    rules = pool.rules_versions.order_by("-version").values_list("rules", flat=True).first()
+    if rules is None:  # pragma: no cover - every pool is created with version 1
+        raise PoolError(f"pool {pool.name} has no rules")
+    return _parsed(json.dumps(rules, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(rules_json: str) -> PoolRules:
+    # Rules are stored already validated and are read on every claim, vote and gift run;
+    # parsing the same text once is enough (the models are frozen, so sharing is safe).
+    return parse_rules(json.loads(rules_json))
+
+
+def sick_leave_rules(pool: Pool) -> SickLeaveRules:
+    rules = current_rules(pool)
+    if not isinstance(rules, SickLeaveRules):
+        raise PoolError(f"{pool.name} is not a sick-leave fund", field="pool")
+    return rules
+
+
+def default_rules(kind: str, currency: str) -> dict[str, Any]:
+    """The starting rules a new pool of each kind is offered (the steward may change any
+    of them before creating it)."""
+    if kind == PoolKind.SICK_LEAVE:
+        return rules_to_json(broodfonds_default(currency))
+    unit = 10 ** _exponent(currency)
+    templates: dict[str, dict[str, Any]] = {
+        PoolKind.EMERGENCY: {
+            "contribution": 25 * unit,
+            "grant_limit_per_year": 1_000 * unit,
+            "vote_above": 500 * unit,
+        },
+        PoolKind.HEALTH_SHARING: {
+            "monthly_share": 80 * unit,
+            "unshared_amount": 250 * unit,
+            "cap_per_need": 5_000 * unit,
+            "cap_per_year": 10_000 * unit,
+        },
+        PoolKind.ROTATING_SAVINGS: {"contribution": 100 * unit, "order": "lottery"},
+    }
+    if kind not in templates:
+        raise PoolError(f"unknown pool kind {kind!r}", field="kind")
+    return rules_to_json(parse_rules({"kind": kind, "currency": currency, **templates[kind]}))
+
+
+def _exponent(currency: str) -> int:
+    from keel.money import exponent
+
+    return exponent(currency)
+
+
+# ---------------------------------------------------------------------------- pools
+
+
+# Paths under /pools/ that are pages of their own, not pools.
+RESERVED_SLUGS = frozenset({"new", "simulate"})
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60] or "pool"
+    slug = base
+    while slug in RESERVED_SLUGS or Pool.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(2)}"
+    return slug
+
+
+def _next_number(pool: Pool) -> int:
+    last = pool.memberships.order_by("-number").values_list("number", flat=True).first()
+    return (last or 0) + 1
+
+
+@transaction.atomic
+def create_pool(
+    steward: User,
+    *,
+    name: str,
+    rules: Mapping[str, Any],
+    tier_gift: int | None = None,
+    description: str = "",
+    today: date | None = None,
+) -> Pool:
+    """A new pool with ``rules`` as version 1 and its creator as steward and first member."""
+    name = (name or "").strip()
+    if not name:
+        raise PoolError("a pool needs a name", field="name")
+    if len(name) > 120:
+        raise PoolError("the name is longer than 120 characters", field="name")
+    try:
+        parsed = parse_rules(rules)
+    except RulesError as exc:
+        raise _error_from_rules(exc, "rules.") from None
+    today = today or timezone.localdate()
+    pool = Pool.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        kind=parsed.kind,
+        description=description.strip(),
+        currency=parsed.currency,
+        is_public=parsed.public,
+        created_by=steward,
+    )
+    RulesVersion.objects.create(
+        pool=pool, version=1, rules=rules_to_json(parsed), effective_from=today
+    )
+    _open_pool_accounts(pool)
+    membership = Membership.objects.create(
+        pool=pool,
+        user=steward,
+        number=1,
+        role=MemberRole.STEWARD,
+        status=MemberStatus.APPLIED,
+        tier_gift=_checked_tier(parsed, tier_gift),
+    )
+    _admit(membership, today)
+    return pool
+
+
+def _checked_tier(rules: PoolRules, tier_gift: int | None) -> int | None:
+    if not isinstance(rules, SickLeaveRules):
+        return None
+    if tier_gift is None:
+        raise PoolError("choose the monthly gift you want to be insured for", field="tier_gift")
+    if tier_gift not in rules.tiers:
+        tiers = ", ".join(format_amount(t, rules.currency, symbol=True) for t in rules.tiers)
+        raise PoolError(f"the gift must be one of the pool's tiers: {tiers}", field="tier_gift")
+    return tier_gift
+
+
+def visible_pool(user: User | None, slug: str) -> tuple[Pool, Membership | None]:
+    """The pool at ``slug`` and the person's membership; a private pool is not found for
+    anyone who has no membership row in it (its existence is not theirs to see)."""
+    pool = Pool.objects.filter(slug=slug).first()
+    if pool is None:
+        raise NotFound("no such pool")
+    membership = None
+    if user is not None and user.is_authenticated:
+        membership = pool.memberships.filter(user=user).first()
+    if membership is None and not pool.is_public:
+        raise NotFound("no such pool")
+    return pool, membership
+
+
+def can_see_names(membership: Membership | None) -> bool:
+    """Members (and those who were) see each other's names; everyone else pseudonyms."""
+    return membership is not None and membership.status in (
+        MemberStatus.ACTIVE,
+        MemberStatus.LEFT,
+    )
+
+
+def pools_for(user: User) -> QuerySet[Pool]:
+    return Pool.objects.filter(memberships__user=user).distinct()
+
+
+def public_pools() -> QuerySet[Pool]:
+    return Pool.objects.filter(is_public=True)
+
+
+def active_members(pool: Pool) -> list[Membership]:
+    return list(
+        pool.memberships.filter(status=MemberStatus.ACTIVE)
+        .select_related("user")
+        .order_by("number")
+    )
+
+
+def require_active(pool: Pool, user: User) -> Membership:
+    membership = pool.memberships.filter(user=user).first()
+    if membership is None:
+        if not pool.is_public:
+            raise NotFound("no such pool")
+        raise NotAllowed("only members of the pool can do this")
+    if membership.status != MemberStatus.ACTIVE:
+        status = membership.get_status_display().lower()
+        raise NotAllowed(f"only members of the pool can do this (you are {status})")
+    return membership
+
+
+def require_steward(pool: Pool, user: User) -> Membership:
+    membership = require_active(pool, user)
+    if membership.role != MemberRole.STEWARD:
+        raise NotAllowed("only a steward of the pool can do this")
+    return membership
+
+
+def _admit(membership: Membership, today: date) -> None:
+    membership.status = MemberStatus.ACTIVE
+    membership.joined_on = today
+    membership.save(update_fields=["status", "joined_on"])
+    if membership.pool.kind == PoolKind.SICK_LEAVE:
+        _open_reserve(membership)
+    grant_role(membership.user, Role.POOL_MEMBER)
+
+
+def _check_room(pool: Pool, rules: PoolRules) -> None:
+    count = pool.memberships.filter(status=MemberStatus.ACTIVE).count()
+    if count >= rules.max_members:
+        raise Conflict(f"the pool is full: its rules allow {rules.max_members} members")
+
+
+@transaction.atomic
+def apply(
+    pool: Pool, user: User, *, tier_gift: int | None = None, today: date | None = None
+) -> Membership:
+    """A person asks to join. With admission by vote the members vote on it; otherwise
+    they are in at once."""
+    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    rules = current_rules(pool)
+    today = today or timezone.localdate()
+    existing = pool.memberships.filter(user=user).first()
+    if existing is not None and existing.status not in (
+        MemberStatus.REJECTED,
+        MemberStatus.INVITED,
+    ):
+        raise Conflict(f"you are already in this pool ({existing.get_status_display().lower()})")
+    _check_room(pool, rules)
+    tier = _checked_tier(rules, tier_gift)
+    if existing is None:
+        membership = Membership.objects.create(
+            pool=pool,
+            user=user,
+            number=_next_number(pool),
+            status=MemberStatus.APPLIED,
+            tier_gift=tier,
+        )
+    else:
+        membership = existing
+        membership.status = MemberStatus.APPLIED
+        membership.tier_gift = tier
+        membership.save(update_fields=["status", "tier_gift"])
+    membership.pool = pool
+    if rules.admission_by_vote:
+        _open_vote(
+            pool,
+            VoteSubject.ADMISSION,
+            # Pseudonymous: a public pool's outsiders read vote titles.
+            f"Admit {membership.pseudonym}",
+            opened_by=membership,
+            applicant=membership,
+        )
+    else:
+        _admit(membership, today)
+    return membership
+
+
+@transaction.atomic
+def invite(pool: Pool, by: User, email: str) -> Membership:
+    """An active member invites a person who has a Keel account; they join by accepting
+    (and, with admission by vote, by the vote that follows)."""
+    inviter = require_active(pool, by)
+    person = User.objects.filter(email__iexact=(email or "").strip()).first()
+    if person is None:
+        raise PoolError(f"no one with the email {email!r} uses Keel yet", field="email")
+    if pool.memberships.filter(user=person).exists():
+        raise Conflict(f"{email} is already invited to or in this pool", field="email")
+    _check_room(pool, current_rules(pool))
+    return Membership.objects.create(
+        pool=pool,
+        user=person,
+        number=_next_number(pool),
+        status=MemberStatus.INVITED,
+        invited_by=inviter.user,
+    )
+
+
+def accept_invitation(membership: Membership, *, tier_gift: int | None = None) -> Membership:
+    if membership.status != MemberStatus.INVITED:
+        raise Conflict("there is no open invitation to accept")
+    return apply(membership.pool, membership.user, tier_gift=tier_gift)
+
+
+@transaction.atomic
+def set_tier(membership: Membership, tier_gift: int) -> Membership:
+    """Change the insured gift; deposits from next month follow it. Not while a claim is
+    open: the gift of a running claim is the tier it was reported under."""
+    rules = sick_leave_rules(membership.pool)
+    tier = _checked_tier(rules, tier_gift)
+    if membership.claims.filter(status__in=OPEN_CLAIM).exists():
+        raise Conflict("the tier cannot change while you have an open claim", field="tier_gift")
+    membership.tier_gift = tier
+    membership.save(update_fields=["tier_gift"])
+    return membership
+
+
+# ---------------------------------------------------------------------------- deposits
+
+
+def deposit_amount(membership: Membership, rules: PoolRules) -> int:
+    if isinstance(rules, SickLeaveRules):
+        assert membership.tier_gift is not None
+        return gifts.monthly_deposit(membership.tier_gift, rules)
+    if isinstance(rules, EmergencyRules | RotatingSavingsRules):
+        return rules.contribution
+    assert isinstance(rules, HealthSharingRules)
+    return rules.monthly_share
+
+
+def ensure_deposits(pool: Pool, month: date) -> int:
+    """The month's deposit for every active member who had joined by its last day;
+    returns how many were added (running it again adds none)."""
+    month = month_start(month)
+    rules = current_rules(pool)
+    next_month = gifts.add_months(month, 1)
+    members = pool.memberships.filter(status=MemberStatus.ACTIVE, joined_on__lt=next_month)
+    have = set(
+        Deposit.objects.filter(membership__pool=pool, month=month).values_list(
+            "membership_id", flat=True
+        )
+    )
+    new = [
+        Deposit(membership=m, month=month, amount=deposit_amount(m, rules))
+        for m in members
+        if m.pk not in have
+    ]
+    Deposit.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+@transaction.atomic
+def pay_deposit(
+    membership: Membership, month: date, *, on: date | None = None, now: datetime | None = None
+) -> Deposit:
+    """Record the member's deposit for ``month`` as received on ``on`` (default today; the
+    pool's bank shows it): into their own reserve in a sick-leave fund, into the common
+    fund otherwise."""
+    month = month_start(month)
+    pool = membership.pool
+    if membership.status != MemberStatus.ACTIVE:
+        raise NotAllowed("only active members pay deposits")
+    ensure_deposits(pool, month)
+    deposit = Deposit.objects.select_for_update().filter(membership=membership, month=month).first()
+    if deposit is None:
+        raise PoolError(f"no deposit is due for {gifts.month_name(month)}", field="month")
+    if deposit.journal_id is not None:
+        return deposit
+    rules = current_rules(pool)
+    into = reserve_code(membership) if pool.kind == PoolKind.SICK_LEAVE else fund_code(pool)
+    legs = [
+        LegSpec(bank_code(pool), deposit.amount, pool.currency),
+        LegSpec(into, -deposit.amount, pool.currency),
+    ]
+    fee = rules.entry_fee if isinstance(rules, SickLeaveRules) else 0
+    first = not Deposit.objects.filter(membership=membership, journal_id__isnull=False).exists()
+    if fee and first:
+        # The entry fee is paid once, with the first deposit, into the common fund.
+        legs = [
+            LegSpec(bank_code(pool), deposit.amount + fee, pool.currency),
+            LegSpec(into, -deposit.amount, pool.currency),
+            LegSpec(fund_code(pool), -fee, pool.currency),
+        ]
+    posted = ledger.post_journal(
+        JournalSpec(
+            idempotency_key=f"pool:{pool.pk}:deposit:{membership.number}:{month_key(month)}",
+            kind="pool.deposit",
+            effective_date=on or timezone.localdate(),
+            legs=tuple(legs),
+            memo=f"Deposit for {gifts.month_name(month)} from {membership.pseudonym}",
+            metadata={"pool": pool.pk, "member": membership.number, "month": month_key(month)},
+        )
+    )
+    deposit.journal_id = posted.id
+    deposit.paid_at = now or timezone.now()
+    deposit.save(update_fields=["journal_id", "paid_at"])
+    return deposit
+
+
+def unpaid_months(membership: Membership, as_of: date) -> list[date]:
+    return list(
+        membership.deposits.filter(journal_id__isnull=True, month__lte=as_of)
+        .order_by("month")
+        .values_list("month", flat=True)
+    )
+
+
+def claim_right(membership: Membership, as_of: date | None = None) -> gifts.ClaimRight:
+    as_of = as_of or timezone.localdate()
+    rules = current_rules(membership.pool)
+    if isinstance(rules, RotatingSavingsRules):
+        return gifts.ClaimRight(False, "a rotating savings pool pays by rounds, not claims")
+    return gifts.claim_right(unpaid_months(membership, as_of), rules, as_of)
+
+
+# ---------------------------------------------------------------------------- claims
+
+
+@transaction.atomic
+def report_claim(
+    membership: Membership,
+    *,
+    start_date: date,
+    amount: int | None = None,
+    description: str = "",
+    today: date | None = None,
+) -> Claim:
+    """A member reports sickness (or a need); it waits for approval by other members."""
+    pool = Pool.objects.select_for_update().get(pk=membership.pool_id)
+    membership.pool = pool
+    today = today or timezone.localdate()
+    if membership.status != MemberStatus.ACTIVE:
+        raise NotAllowed("only members of the pool can claim")
+    rules = current_rules(pool)
+    if isinstance(rules, RotatingSavingsRules):
+        raise PoolError("a rotating savings pool pays by rounds, not claims", field="pool")
+    if not isinstance(start_date, date) or isinstance(start_date, datetime):
+        raise PoolError("the start date must be a date", field="start_date")
+    if start_date > today:
+        raise PoolError("the start date cannot be in the future", field="start_date")
+    members = pool.memberships.filter(status=MemberStatus.ACTIVE).count()
+    if members < rules.min_members:
+        raise Conflict(
+            f"the pool is still forming: claims open once it has {rules.min_members} members"
+            f" (it has {members})"
+        )
+    right = gifts.claim_right(unpaid_months(membership, today), rules, today)
+    if not right.allowed:
+        raise NotAllowed(right.reason)
+    kind = CLAIM_KIND[PoolKind(pool.kind)]
+    if kind == ClaimKind.SICKNESS:
+        amount = None
+        if membership.claims.filter(
+            kind=kind, status__in=OPEN_CLAIM, recovered_on__isnull=True
+        ).exists():
+            raise Conflict("you already have an open sickness claim; report recovery first")
+    else:
+        if type(amount) is not int or amount <= 0:
+            raise PoolError(
+                "the amount must be a positive whole number of minor units", field="amount"
+            )
+        if isinstance(rules, EmergencyRules):
+            check = emergency.assess_grant(
+                rules,
+                amount,
+                _past_grants(membership),
+                start_date,
+                balances(pool).get(fund_code(pool), 0),
+            )
+            if not check.allowed:
+                raise PoolError(check.reason, field="amount")
+    return Claim.objects.create(
+        pool=pool,
+        membership=membership,
+        kind=kind,
+        start_date=start_date,
+        amount=amount,
+        description=(description or "").strip(),
+    )
+
+
+def _past_grants(membership: Membership) -> list[emergency.PastGrant]:
+    return [
+        emergency.PastGrant(c.start_date, c.amount or 0)
+        for c in membership.claims.filter(kind=ClaimKind.GRANT, journal_id__isnull=False)
+    ]
+
+
+def _past_shares(membership: Membership) -> list[sharing.PastShare]:
+    return [
+        sharing.PastShare(c.start_date, _shared_of(c))
+        for c in membership.claims.filter(kind=ClaimKind.NEED, journal_id__isnull=False)
+    ]
+
+
+def _shared_of(claim: Claim) -> int:
+    """What the pool paid for a need: the journal's credit to the bank."""
+    if claim.journal_id is None:
+        return 0
+    leg = Leg.objects.filter(
+        journal_id=claim.journal_id, account__code=bank_code(claim.pool)
+    ).first()
+    return -leg.amount if leg is not None else 0
+
+
+def approval_of(claim: Claim) -> votes.Approval:
+    rules = current_rules(claim.pool)
+    assert not isinstance(rules, RotatingSavingsRules)
+    decisions = list(claim.decisions.all())
+    return votes.claim_approval(
+        [d.membership_id for d in decisions if d.decision == Decision.APPROVE],
+        {d.membership_id: d.reason for d in decisions if d.decision == Decision.REJECT},
+        claim.membership_id,
+        rules.approvals_required,
+    )
+
+
+@transaction.atomic
+def decide_claim(
+    claim: Claim, by: User, decision: str, reason: str = "", *, today: date | None = None
+) -> Claim:
+    """Another member approves or rejects (with a reason) a pending claim."""
+    claim = Claim.objects.select_for_update().select_related("pool", "membership").get(pk=claim.pk)
+    member = require_active(claim.pool, by)
+    try:
+        votes.check_approver(member.pk, claim.membership_id)
+    except RulesError:
+        raise NotAllowed("you cannot approve or reject your own claim") from None
+    if claim.status != ClaimStatus.PENDING:
+        raise Conflict(f"this claim is already {claim.get_status_display().lower()}")
+    if decision not in Decision.values:
+        raise PoolError("the decision must be approve or reject", field="decision")
+    reason = (reason or "").strip()
+    if decision == Decision.REJECT and not reason:
+        raise PoolError("a rejection needs a reason", field="reason")
+    try:
+        ClaimDecision.objects.create(
+            claim=claim, membership=member, decision=decision, reason=reason
+        )
+    except IntegrityError:
+        raise Conflict("you have already decided on this claim") from None
+    approval = approval_of(claim)
+    if approval.status == "pending":
+        return claim
+    claim.decided_at = timezone.now()
+    if approval.status == "rejected":
+        claim.status = ClaimStatus.REJECTED
+        claim.save(update_fields=["status", "decided_at"])
+        return claim
+    claim.status = ClaimStatus.APPROVED
+    claim.save(update_fields=["status", "decided_at"])
+    _after_approval(claim, member, today or timezone.localdate())
+    return claim
+
+
+def _after_approval(claim: Claim, by: Membership, today: date) -> None:
+    rules = current_rules(claim.pool)
+    if isinstance(rules, EmergencyRules):
+        assert claim.amount is not None
+        if claim.amount > rules.vote_above:
+            _open_vote(
+                claim.pool,
+                VoteSubject.GRANT,
+                f"Grant of {format_amount(claim.amount, claim.pool.currency, symbol=True)}"
+                f" to {claim.membership.pseudonym}",
+                opened_by=by,
+                claim=claim,
+            )
+            return
+        _pay_grant(claim, today)
+    elif isinstance(rules, HealthSharingRules):
+        _pay_need(claim, rules, today)
+
+
+def _pay_grant(claim: Claim, today: date) -> None:
+    rules = current_rules(claim.pool)
+    assert isinstance(rules, EmergencyRules)
+    assert claim.amount is not None
+    pool = claim.pool
+    check = emergency.assess_grant(
+        rules,
+        claim.amount,
+        _past_grants(claim.membership),
+        claim.start_date,
+        balances(pool).get(fund_code(pool), 0),
+    )
+    if not check.allowed:
+        raise PoolError(check.reason, field="amount")
+    _pay_from_fund(
+        claim, claim.amount, "pool.grant", f"Emergency grant to {claim.membership.pseudonym}", today
+    )
+
+
+def _pay_need(claim: Claim, rules: HealthSharingRules, today: date) -> None:
+    assert claim.amount is not None
+    share = sharing.share_need(
+        rules, claim.amount, _past_shares(claim.membership), claim.start_date
+    )
+    if share.shared == 0:
+        claim.status = ClaimStatus.CLOSED
+        claim.save(update_fields=["status"])
+        return
+    _pay_from_fund(
+        claim,
+        share.shared,
+        "pool.need",
+        f"Health cost shared for {claim.membership.pseudonym}: the member pays"
+        f" {format_amount(share.member_pays, claim.pool.currency, symbol=True)}",
+        today,
+    )
+
+
+def _pay_from_fund(claim: Claim, amount: int, kind: str, memo: str, today: date) -> None:
+    pool = claim.pool
+    try:
+        posted = ledger.post_journal(
+            JournalSpec(
+                idempotency_key=f"pool:{pool.pk}:claim:{claim.pk}",
+                kind=kind,
+                effective_date=today,
+                legs=(
+                    LegSpec(fund_code(pool), amount, pool.currency),
+                    LegSpec(bank_code(pool), -amount, pool.currency),
+                ),
+                memo=memo,
+                metadata={"pool": pool.pk, "claim": claim.pk, "member": claim.membership.number},
+            )
+        )
+    except LedgerError as exc:
+        if exc.code == "floor_breached":
+            raise PoolError(
+                "the common fund does not hold enough to pay this", field="amount"
+            ) from None
+        raise
+    claim.journal_id = posted.id
+    claim.status = ClaimStatus.CLOSED
+    claim.save(update_fields=["journal_id", "status"])
+
+
+@transaction.atomic
+def remind(claim: Claim, by: User) -> ClaimReminder:
+    """Record a reminder to every member who has not decided on a pending claim."""
+    member = require_active(claim.pool, by)
+    if claim.status != ClaimStatus.PENDING:
+        raise Conflict("only a pending claim needs reminders")
+    decided = set(claim.decisions.values_list("membership_id", flat=True))
+    undecided = [
+        m for m in active_members(claim.pool) if m.pk not in decided and m.pk != claim.membership_id
+    ]
+    reminder = ClaimReminder.objects.create(claim=claim, sent_by=member)
+    reminder.sent_to.set(undecided)
+    return reminder
+
+
+@transaction.atomic
+def report_recovery(claim: Claim, by: User, recovered_on: date) -> Claim:
+    """The claimant (or a steward) reports recovery: gifts stop from the month after."""
+    claim = Claim.objects.select_for_update().select_related("pool", "membership").get(pk=claim.pk)
+    member = require_active(claim.pool, by)
+    if member.pk != claim.membership_id and member.role != MemberRole.STEWARD:
+        raise NotAllowed("only the claimant or a steward can report recovery")
+    if claim.kind != ClaimKind.SICKNESS:
+        raise PoolError("only a sickness claim has a recovery", field="claim")
+    if claim.recovered_on is not None:
+        raise Conflict(f"recovery was already reported for {claim.recovered_on:%d %B %Y}")
+    if recovered_on < claim.start_date:
+        raise PoolError("recovery cannot be before the sickness started", field="recovered_on")
+    claim.recovered_on = recovered_on
+    update = ["recovered_on"]
+    if claim.status == ClaimStatus.PENDING:
+        claim.status = ClaimStatus.CLOSED
+        update.append("status")
+    claim.save(update_fields=update)
+    return claim
+
+
+# ---------------------------------------------------------------------------- gifts
+
+
+def _months_paid(claim_ids: Iterable[int]) -> dict[int, int]:
+    rows = (
+        Gift.objects.filter(claim_id__in=list(claim_ids), received__gt=0)
+        .values("claim_id")
+        .annotate(n=Count("id"))
+    )
+    return {r["claim_id"]: r["n"] for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class GiftRunResult:
+    run: GiftRun
+    created: bool
+    plan: gifts.GiftRun | None
+
+
+@dataclass(frozen=True, slots=True)
+class GiftPlan:
+    """A month's gifts as the rules compute them, with the rows they were computed from."""
+
+    plan: gifts.GiftRun
+    rules: SickLeaveRules
+    members: dict[int, Membership]
+    claims: dict[int, Claim]
+    months_paid: dict[int, int]
+
+
+def gift_plan(pool: Pool, month: date) -> GiftPlan:
+    """What the gift run for ``month`` would give, from the books as they are now."""
+    rules = sick_leave_rules(pool)
+    members = {
+        m.pk: m
+        for m in pool.memberships.filter(status=MemberStatus.ACTIVE)
+        .only("pk", "pool_id", "number", "tier_gift")
+        .order_by("number")
+    }
+    held = reserves(pool)
+    claims = [
+        c
+        # A closed claim was approved if it was decided (rejected ones are REJECTED); one
+        # closed by recovery or exit while still pending was never approved and is not paid.
+        for c in pool.claims.filter(kind=ClaimKind.SICKNESS)
+        .filter(
+            Q(status=ClaimStatus.APPROVED) | Q(status=ClaimStatus.CLOSED, decided_at__isnull=False)
+        )
+        .filter(Q(recovered_on__isnull=True) | Q(recovered_on__gt=month))
+        .order_by("reported_at", "pk")
+        if c.membership_id in members
+    ]
+    paid = _months_paid(c.pk for c in claims)
+    plan = gifts.monthly_gifts(
+        [
+            gifts.Claim(
+                c.pk, c.membership_id, c.start_date, True, c.recovered_on, paid.get(c.pk, 0)
+            )
+            for c in claims
+        ],
+        [gifts.Member(m.pk, m.tier_gift or 0, held.get(m.number, 0)) for m in members.values()],
+        rules,
+        month,
+    )
+    return GiftPlan(plan, rules, members, {c.pk: c for c in claims}, paid)
+
+
+def _gift_key(pool: Pool, claim_id: int, month: date) -> str:
+    return f"pool:{pool.pk}:gift:{claim_id}:{month_key(month)}"
+
+
+def run_month(pool: Pool, month: date, *, today: date | None = None) -> GiftRunResult:
+    """The monthly gift run of a sick-leave fund: once per pool and month, however often
+    it is started (the pool row is locked and the run row is unique)."""
+    month = month_start(month)
+    today = today or timezone.localdate()
+    if month > month_start(today):
+        raise PoolError("a month's gifts cannot be given before the month starts", field="month")
+    with transaction.atomic():
+        pool = Pool.objects.select_for_update().get(pk=pool.pk)
+        existing = GiftRun.objects.filter(pool=pool, month=month).first()
+        if existing is not None:
+            return GiftRunResult(existing, False, None)
+        planned = gift_plan(pool, month)
+        plan, members, claims = planned.plan, planned.members, planned.claims
+        legs_of: dict[Any, list[LegSpec]] = {cg.claim: [] for cg in plan.claims}
+        for t in plan.transfers:
+            if t.amount:
+                legs_of[t.claim].append(
+                    LegSpec(reserve_code(members[int(t.giver)]), t.amount, pool.currency)
+                )
+        cut = f" (cut to {plan.cut_percent}%)" if plan.cut_percent < 100 else ""
+        specs = [
+            JournalSpec(
+                idempotency_key=_gift_key(pool, int(cg.claim), month),
+                kind="pool.gift",
+                effective_date=today,
+                legs=(
+                    *legs_of[cg.claim],
+                    LegSpec(bank_code(pool), -cg.received, pool.currency),
+                ),
+                memo=f"Gift for {gifts.month_name(month)} to"
+                f" {members[int(cg.claimant)].pseudonym}{cut}",
+                metadata={
+                    "pool": pool.pk,
+                    "claim": int(cg.claim),
+                    "month": month_key(month),
+                    "gross": cg.gross,
+                    "cut_percent": plan.cut_percent,
+                    "shortfall": cg.shortfall,
+                },
+            )
+            for cg in plan.claims
+            if cg.received
+        ]
+        posted = {p.idempotency_key: p.id for p in ledger.post_journals(specs)} if specs else {}
+        run = GiftRun.objects.create(pool=pool, month=month, cut_percent=plan.cut_percent)
+        made = Gift.objects.bulk_create(
+            Gift(
+                run=run,
+                claim=claims[int(cg.claim)],
+                gross=cg.gross,
+                after_cut=cg.cut_gift,
+                received=cg.received,
+                journal_id=posted.get(_gift_key(pool, int(cg.claim), month)),
+            )
+            for cg in plan.claims
+        )
+        gift_of = {gift.claim_id: gift for gift in made}
+        GiftShortfall.objects.bulk_create(
+            GiftShortfall(
+                gift=gift_of[int(s.claim)], giver=members[int(s.giver)], owed=s.owed, given=s.given
+            )
+            for s in plan.shortfalls
+        )
+        # A claim that has had its last gift month is closed.
+        done = [
+            cg.claim
+            for cg in plan.claims
+            if cg.received
+            and planned.months_paid.get(int(cg.claim), 0) + 1 >= planned.rules.max_gift_months
+        ]
+        if done:
+            Claim.objects.filter(pk__in=done).update(status=ClaimStatus.CLOSED)
+        return GiftRunResult(run, True, plan)
+
+
+def run_pool_month(pool: Pool, today: date) -> tuple[int, bool]:
+    """This month's deposits for the pool and, in a sick-leave fund, this month's gift run:
+    (deposits added, whether the run was made now). Idempotent."""
+    month = month_start(today)
+    with transaction.atomic():
+        added = ensure_deposits(pool, month)
+    made = pool.kind == PoolKind.SICK_LEAVE and run_month(pool, month, today=today).created
+    return added, made
+
+
+@transaction.atomic
+def refund_above_cap(pool: Pool, year: int) -> list[Refund]:
+    """The yearly refund of every reserve above its cap; once per member and year."""
+    rules = sick_leave_rules(pool)
+    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    members = active_members(pool)
+    done = set(
+        Refund.objects.filter(membership__pool=pool, year=year).values_list(
+            "membership_id", flat=True
+        )
+    )
+    held = reserves(pool)
+    candidates = [m for m in members if m.pk not in done]
+    due = gifts.annual_refunds(
+        [gifts.Member(m.pk, m.tier_gift or 0, held.get(m.number, 0)) for m in candidates], rules
+    )
+    by_id = {m.pk: m for m in candidates}
+    made = []
+    for refund in due:
+        member = by_id[int(refund.member)]
+        posted = ledger.post_journal(
+            JournalSpec(
+                idempotency_key=f"pool:{pool.pk}:refund:{member.number}:{year}",
+                kind="pool.refund",
+                effective_date=min(timezone.localdate(), date(year, 12, 31)),
+                legs=(
+                    LegSpec(reserve_code(member), refund.amount, pool.currency),
+                    LegSpec(bank_code(pool), -refund.amount, pool.currency),
+                ),
+                memo=f"Refund {year} of {member.pseudonym}'s reserve above the cap",
+                metadata={
+                    "pool": pool.pk,
+                    "member": member.number,
+                    "year": year,
+                    "cap": refund.cap,
+                },
+            )
+        )
+        made.append(
+            Refund.objects.create(
+                membership=member, year=year, amount=refund.amount, journal_id=posted.id
+            )
+        )
+    return made
+
+
+@transaction.atomic
+def leave(membership: Membership, *, today: date | None = None) -> int:
+    """The member leaves and takes what the rules say is theirs: their whole reserve in a
+    sick-leave fund; nothing from a common fund (it was given to the group). Returns the
+    amount paid out."""
+    membership = Membership.objects.select_for_update().select_related("pool").get(pk=membership.pk)
+    pool = membership.pool
+    today = today or timezone.localdate()
+    if membership.status != MemberStatus.ACTIVE:
+        raise Conflict("only an active member can leave")
+    others = pool.memberships.filter(status=MemberStatus.ACTIVE).exclude(pk=membership.pk)
+    if (
+        membership.role == MemberRole.STEWARD
+        and others.exists()
+        and not others.filter(role=MemberRole.STEWARD).exists()
+    ):
+        raise Conflict("hand stewardship to another member before leaving")
+    payout = 0
+    if pool.kind == PoolKind.SICK_LEAVE:
+        payout = gifts.exit_payout(reserves(pool).get(membership.number, 0))
+        if payout:
+            ledger.post_journal(
+                JournalSpec(
+                    idempotency_key=f"pool:{pool.pk}:exit:{membership.number}",
+                    kind="pool.exit",
+                    effective_date=today,
+                    legs=(
+                        LegSpec(reserve_code(membership), payout, pool.currency),
+                        LegSpec(bank_code(pool), -payout, pool.currency),
+                    ),
+                    memo=f"{membership.pseudonym} leaves and takes their reserve",
+                    metadata={"pool": pool.pk, "member": membership.number},
+                )
+            )
+    membership.claims.filter(status__in=OPEN_CLAIM).update(status=ClaimStatus.CLOSED)
+    membership.status = MemberStatus.LEFT
+    membership.left_on = today
+    membership.save(update_fields=["status", "left_on"])
+    return payout
+
+
+@transaction.atomic
+def make_steward(pool: Pool, by: User, membership: Membership) -> Membership:
+    require_steward(pool, by)
+    if membership.pool_id != pool.pk or membership.status != MemberStatus.ACTIVE:
+        raise PoolError("only an active member of this pool can become a steward", field="member")
+    membership.role = MemberRole.STEWARD
+    membership.save(update_fields=["role"])
+    return membership
+
+
+# ---------------------------------------------------------------------------- votes
+
+
+def _open_vote(
+    pool: Pool,
+    subject: str,
+    title: str,
+    *,
+    opened_by: Membership,
+    applicant: Membership | None = None,
+    proposed_rules: dict[str, Any] | None = None,
+    claim: Claim | None = None,
+) -> Vote:
+    eligible = [m for m in active_members(pool) if applicant is None or m.pk != applicant.pk]
+    if claim is not None:
+        eligible = [m for m in eligible if m.pk != claim.membership_id]
+    vote = Vote.objects.create(
+        pool=pool,
+        subject=subject,
+        title=title[:200],
+        applicant=applicant,
+        proposed_rules=proposed_rules,
+        claim=claim,
+        opened_by=opened_by,
+        closes_at=timezone.now() + timedelta(days=VOTE_DAYS),
+    )
+    vote.eligible.set(eligible)
+    if not eligible:
+        # Nobody can vote (the first applicant of a one-member pool): the vote cannot pass.
+        _close(vote, closed=True)
+    return vote
+
+
+@transaction.atomic
+def propose_rule_change(pool: Pool, by: User, changes: Mapping[str, Any]) -> Vote:
+    """A member proposes new rules; they apply only if the vote passes."""
+    member = require_active(pool, by)
+    new, changed = _amended(pool, changes)
+    return _open_vote(
+        pool,
+        VoteSubject.RULE_CHANGE,
+        "Change the rules: " + "; ".join(changed),
+        opened_by=member,
+        proposed_rules=rules_to_json(new),
+    )
+
+
+def _amended(pool: Pool, changes: Mapping[str, Any]) -> tuple[PoolRules, list[str]]:
+    """The pool's rules with ``changes`` applied and validated, and what changes, in words."""
+    old = current_rules(pool)
+    if "kind" in changes and changes["kind"] != old.kind:
+        raise PoolError("a pool cannot change its kind", field="rules.kind")
+    try:
+        new = amend_rules(old, changes)
+    except RulesError as exc:
+        raise _error_from_rules(exc, "rules.") from None
+    changed = diff_rules(old, new)
+    if not changed:
+        raise PoolError("the proposal changes nothing", field="rules")
+    return new, changed
+
+
+def tally_of(vote: Vote, *, closed: bool = False) -> votes.Outcome:
+    return votes.tally(
+        list(vote.eligible.values_list("pk", flat=True)),
+        [(b.membership_id, b.choice) for b in vote.ballots.all()],
+        current_rules(vote.pool),
+        closed=closed,
+    )
+
+
+@transaction.atomic
+def cast_ballot(vote: Vote, by: User, choice: str) -> Vote:
+    """One member, one vote; the vote closes as soon as the outstanding ballots cannot
+    change its result."""
+    vote = Vote.objects.select_for_update().select_related("pool").get(pk=vote.pk)
+    member = require_active(vote.pool, by)
+    if vote.status != VoteStatus.OPEN:
+        raise Conflict(f"this vote has closed: {vote.get_status_display().lower()}")
+    if not vote.eligible.filter(pk=member.pk).exists():
+        raise NotAllowed(
+            "you are not eligible in this vote (you joined after it opened, or it is about you)"
+        )
+    if choice not in Choice.values:
+        raise PoolError("the choice must be yes, no or abstain", field="choice")
+    try:
+        with transaction.atomic():
+            Ballot.objects.create(vote=vote, membership=member, choice=choice)
+    except IntegrityError:
+        raise Conflict("you have already voted") from None
+    _close(vote, closed=vote.closes_at <= timezone.now())
+    return vote
+
+
+def _close(vote: Vote, *, closed: bool) -> None:
+    outcome = tally_of(vote, closed=closed)
+    vote.result = {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "eligible": outcome.eligible,
+        "yes": outcome.yes,
+        "no": outcome.no,
+        "abstain": outcome.abstain,
+        "quorum_needed": outcome.quorum_needed,
+    }
+    if outcome.status == "open":
+        vote.save(update_fields=["result"])
+        return
+    vote.status = VoteStatus.PASSED if outcome.status == "passed" else VoteStatus.FAILED
+    vote.closed_at = timezone.now()
+    vote.save(update_fields=["result", "status", "closed_at"])
+    today = timezone.localdate()
+    if vote.subject == VoteSubject.ADMISSION and vote.applicant is not None:
+        applicant = vote.applicant
+        if vote.status == VoteStatus.PASSED:
+            _check_room(vote.pool, current_rules(vote.pool))
+            _admit(applicant, today)
+        else:
+            applicant.status = MemberStatus.REJECTED
+            applicant.save(update_fields=["status"])
+    elif vote.subject == VoteSubject.RULE_CHANGE and vote.status == VoteStatus.PASSED:
+        adopt_rules(vote)
+    elif vote.subject == VoteSubject.GRANT and vote.claim is not None:
+        if vote.status == VoteStatus.PASSED:
+            _pay_grant(vote.claim, today)
+        else:
+            vote.claim.status = ClaimStatus.REJECTED
+            vote.claim.save(update_fields=["status"])
+
+
+def adopt_rules(vote: Vote) -> RulesVersion:
+    """The rules a passed vote proposed become the pool's next version. Nothing else can
+    change a pool's rules."""
+    if vote.subject != VoteSubject.RULE_CHANGE or vote.status != VoteStatus.PASSED:
+        raise NotAllowed("rules change only through a vote that passed")
+    if hasattr(vote, "adopted_rules"):
+        return vote.adopted_rules
+    pool = vote.pool
+    assert vote.proposed_rules is not None
+    new = parse_rules(vote.proposed_rules)
+    last = pool.rules_versions.order_by("-version").first()
+    version = RulesVersion.objects.create(
+        pool=pool,
+        version=(last.version if last else 0) + 1,
+        rules=rules_to_json(new),
+        effective_from=timezone.localdate(),
+        adopted_by_vote=vote,
+    )
+    if pool.is_public != new.public:
+        pool.is_public = new.public
+        pool.save(update_fields=["is_public"])
+    return version
+
+
+def close_due_votes(now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    closed = 0
+    for vote in Vote.objects.filter(status=VoteStatus.OPEN, closes_at__lte=now):
+        with transaction.atomic():
+            vote = Vote.objects.select_for_update().select_related("pool").get(pk=vote.pk)
+            if vote.status == VoteStatus.OPEN:
+                _close(vote, closed=True)
+                closed += 1
+    return closed
+
+
+# ---------------------------------------------------------------------------- rotating
+
+
+@transaction.atomic
+def start_cycle(
+    pool: Pool,
+    by: User,
+    *,
+    first_month: date,
+    agreed: Sequence[int] | None = None,
+    seed: int | None = None,
+) -> list[Round]:
+    """Fix who takes the pot in which month for one cycle: by the agreed order of
+    membership numbers, or by a lottery whose seed is recorded so anyone can redraw it."""
+    require_steward(pool, by)
+    rules = current_rules(pool)
+    if not isinstance(rules, RotatingSavingsRules):
+        raise PoolError("only a rotating savings pool has rounds", field="pool")
+    if pool.rounds.filter(month__gte=month_start(timezone.localdate())).exists():
+        raise Conflict("a cycle is already running")
+    members = active_members(pool)
+    numbers = [m.number for m in members]
+    try:
+        if rules.order == "agreement":
+            if agreed is None:
+                raise PoolError("this pool agrees its order: list every member once", field="order")
+            order = rotating.agreed_order(numbers, list(agreed))
+        else:
+            seed = seed if seed is not None else secrets.randbelow(2**31)
+            order = rotating.lottery_order(numbers, seed)
+        plan = rotating.schedule(order, month_start(first_month), rules)
+    except RulesError as exc:
+        raise _error_from_rules(exc) from None
+    cycle = (pool.rounds.order_by("-cycle").values_list("cycle", flat=True).first() or 0) + 1
+    by_number = {m.number: m for m in members}
+    return [
+        Round.objects.create(
+            pool=pool,
+            cycle=cycle,
+            number=r.number,
+            month=r.month,
+            recipient=by_number[int(r.taker)],
+            pot=r.pot,
+        )
+        for r in plan
+    ]
+
+
+@transaction.atomic
+def pay_round(pool: Pool, month: date) -> Round:
+    """Pay the month's pot to its taker from the contributions received; refused, naming
+    who has not paid, until every contribution is in."""
+    month = month_start(month)
+    rnd = (
+        Round.objects.select_for_update()
+        .filter(pool=pool, month=month)
+        .select_related("recipient")
+        .first()
+    )
+    if rnd is None:
+        raise PoolError(f"no round is set for {gifts.month_name(month)}", field="month")
+    if rnd.journal_id is not None:
+        return rnd
+    ensure_deposits(pool, month)
+    unpaid = [
+        d.membership.pseudonym
+        for d in Deposit.objects.filter(
+            membership__pool=pool, month=month, journal_id__isnull=True
+        ).select_related("membership")
+    ]
+    if unpaid:
+        raise Conflict(
+            "the pot is paid once every contribution is in; missing: " + ", ".join(unpaid)
+        )
+    posted = ledger.post_journal(
+        JournalSpec(
+            idempotency_key=f"pool:{pool.pk}:round:{rnd.cycle}:{rnd.number}",
+            kind="pool.pot",
+            effective_date=timezone.localdate(),
+            legs=(
+                LegSpec(fund_code(pool), rnd.pot, pool.currency),
+                LegSpec(bank_code(pool), -rnd.pot, pool.currency),
+            ),
+            memo=f"Round {rnd.number} of cycle {rnd.cycle}: the pot to {rnd.recipient.pseudonym}",
+            metadata={"pool": pool.pk, "cycle": rnd.cycle, "round": rnd.number},
+        )
+    )
+    rnd.journal_id = posted.id
+    rnd.save(update_fields=["journal_id"])
+    return rnd
+
+
+# ---------------------------------------------------------------------------- the open ledger
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLine:
+    journal_id: int
+    date: date
+    kind: str
+    memo: str
+    account: str
+    who: str
+    amount: int
+
+
+def account_label(code: str, pool: Pool, names: Mapping[int, str]) -> tuple[str, str]:
+    """(what the account is, whose) for a pool account code."""
+    parts = code.split(":")
+    if parts[2] == "reserve":
+        number = int(parts[3])
+        return "Reserve", names.get(number, f"Member {number}")
+    return {"bank": ("Money held", "Pool"), "fund": ("Common fund", "Pool")}.get(
+        parts[2], (parts[2], "Pool")
+    )
+
+
+def member_names(pool: Pool, *, with_names: bool) -> dict[int, str]:
+    rows = pool.memberships.select_related("user").order_by("number")
+    return {
+        m.number: (f"{m.user.name or m.user.email} ({m.pseudonym})" if with_names else m.pseudonym)
+        for m in rows
+    }
+
+
+def ledger_lines(pool: Pool, *, with_names: bool, limit: int | None = None) -> list[LedgerLine]:
+    """Every leg on the pool's accounts, newest journal first. No filter a steward could
+    set: the page shows what the ledger holds."""
+    names = member_names(pool, with_names=with_names)
+    legs = (
+        Leg.objects.filter(account__owner_type="pool", account__owner_id=pool.pk)
+        .select_related("journal", "account")
+        .order_by("-journal_id", "id")
+    )
+    if limit is not None:
+        legs = legs[:limit]
+    lines = []
+    for leg in legs:
+        what, who = account_label(leg.account.code, pool, names)
+        lines.append(
+            LedgerLine(
+                leg.journal_id,
+                leg.journal.effective_date,
+                leg.journal.kind,
+                leg.journal.memo,
+                what,
+                who,
+                leg.amount,
+            )
+        )
+    return lines
+
+
+def pool_accounts(pool: Pool) -> QuerySet[Account]:
+    return Account.objects.filter(owner_type="pool", owner_id=pool.pk)
+
+
+# ============================================================================ faces
+# Small reads and guarded actions for the pages and the API (keel.pools.views, .api).
+# Each guarded action checks who is acting and then calls the service above unchanged:
+# the daily job calls run_month, refund_above_cap and pay_round with no person behind
+# it, so those stay unguarded and the faces go through these.
+
+
+def membership_of(pool: Pool, user: User | None) -> Membership | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return pool.memberships.filter(user=user).first()
+
+
+def claim_in(pool: Pool, claim_id: int) -> Claim:
+    """A claim of this pool; another pool's claim is not found, like a missing one."""
+    claim = (
+        Claim.objects.filter(pool=pool, pk=claim_id)
+        .select_related("pool", "membership__user")
+        .first()
+    )
+    if claim is None:
+        raise NotFound("no such claim")
+    return claim
+
+
+def vote_in(pool: Pool, vote_id: int) -> Vote:
+    """A vote of this pool; another pool's vote is not found, like a missing one."""
+    vote = (
+        Vote.objects.filter(pool=pool, pk=vote_id)
+        .select_related("pool", "applicant", "claim__membership")
+        .first()
+    )
+    if vote is None:
+        raise NotFound("no such vote")
+    return vote
+
+
+@dataclass(frozen=True, slots=True)
+class DepositDue:
+    """An unpaid deposit: due (this month or later) or missed (a past month)."""
+
+    membership: Membership
+    month: date
+    amount: int
+    missed: bool
+
+
+def unpaid_deposits(pool: Pool, as_of: date | None = None) -> list[DepositDue]:
+    """Every unpaid deposit of the pool's active members up to ``as_of``'s month, oldest
+    first; a deposit of a month before ``as_of``'s is missed."""
+    this_month = month_start(as_of or timezone.localdate())
+    rows = (
+        Deposit.objects.filter(
+            membership__pool=pool,
+            membership__status=MemberStatus.ACTIVE,
+            journal_id__isnull=True,
+            month__lte=this_month,
+        )
+        .select_related("membership__user")
+        .order_by("month", "membership__number")
+    )
+    return [DepositDue(d.membership, d.month, d.amount, d.month < this_month) for d in rows]
+
+
+def preview_rule_change(pool: Pool, changes: Mapping[str, Any]) -> list[str]:
+    """What ``propose_rule_change`` would put to the vote, one line per rule changed,
+    refused the same way; nothing is written."""
+    return _amended(pool, changes)[1]
+
+
+def accept_own_invitation(pool: Pool, user: User, *, tier_gift: int | None = None) -> Membership:
+    membership = membership_of(pool, user)
+    if membership is None or membership.status != MemberStatus.INVITED:
+        raise Conflict("there is no open invitation to accept")
+    membership.pool = pool
+    return accept_invitation(membership, tier_gift=tier_gift)
+
+
+def pay_own_deposit(pool: Pool, user: User, month: date) -> Deposit:
+    return pay_deposit(require_active(pool, user), month)
+
+
+def report_own_claim(
+    pool: Pool,
+    user: User,
+    *,
+    start_date: date,
+    amount: int | None = None,
+    description: str = "",
+) -> Claim:
+    membership = require_active(pool, user)
+    return report_claim(membership, start_date=start_date, amount=amount, description=description)
+
+
+def leave_pool(pool: Pool, user: User) -> int:
+    return leave(require_active(pool, user))
+
+
+def steward_run_month(pool: Pool, user: User, month: date) -> GiftRunResult:
+    require_steward(pool, user)
+    sick_leave_rules(pool)
+    return run_month(pool, month)
+
+
+def steward_refund(pool: Pool, user: User, year: int) -> list[Refund]:
+    require_steward(pool, user)
+    return refund_above_cap(pool, year)
+
+
+def steward_pay_round(pool: Pool, user: User, month: date) -> Round:
+    require_steward(pool, user)
+    return pay_round(pool, month)

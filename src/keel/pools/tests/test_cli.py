@@ -1,0 +1,101 @@
+"""`keel pools ...`: simulate, run, refund, list."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from click.testing import CliRunner, Result
+
+from keel.accounts.services import create_worker
+from keel.cli import main, main_group
+from keel.ledger.models import Journal
+from keel.pools import services
+from keel.pools.models import GiftRun
+from keel.pools.rules.pool_rules import broodfonds_default, rules_to_json
+
+SIMULATE = [
+    "simulate",
+    "--members", "20",
+    "--gift", "1500",
+    "--deposit-rate", "0.045",
+    "--incidence", "0.069",
+    "--mean-months", "7.1",
+    "--max-months", "24",
+    "--years", "2",
+    "--scenarios", "2000",
+    "--seed", "11",
+]  # fmt: skip
+
+
+def keel(*args: str) -> Result:
+    return CliRunner().invoke(
+        main_group, ["pools", *args], catch_exceptions=False, prog_name="keel"
+    )
+
+
+def test_simulate_json_is_the_same_for_the_same_seed() -> None:
+    first = keel(*SIMULATE, "--json")
+    second = keel(*SIMULATE, "--json")
+    assert first.exit_code == 0, first.output
+    assert first.output == second.output
+    out = json.loads(first.output)
+    # 4.5% of €1,500 is exactly 450 bps; the gift in cents.
+    assert out["inputs"]["deposit_rate_bps"] == 450
+    assert out["inputs"]["gifts"] == [150_000] * 20
+    assert 0 <= out["cut_probability"] <= 1
+    assert out["cut_probability_se"] > 0
+    other = json.loads(keel(*SIMULATE[:-1], "12", "--json").output)
+    assert other["inputs"]["seed"] == 12
+    assert other["cut_probability"] != out["cut_probability"]
+
+
+def test_simulate_prints_the_report_in_words() -> None:
+    result = keel(*SIMULATE)
+    assert result.exit_code == 0, result.output
+    assert "Probability gifts must be cut in some month:" in result.output
+    assert "± " in result.output
+    assert "gift €1,500.00 (20 members)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--deposit-rate", "0.04512", "--deposit-rate"),
+        ("--gift", "15.001", "--gift"),
+        ("--currency", "XYZ", "--currency"),
+        ("--epidemic", "often", "--epidemic"),
+    ],
+)
+def test_simulate_refuses_bad_input_naming_the_option(
+    option: str, value: str, named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = list(SIMULATE)
+    if option in args:
+        args[args.index(option) + 1] = value
+    else:
+        args += [option, value]
+    assert main(["pools", *args]) != 0
+    assert named in capsys.readouterr().err
+
+
+def test_run_makes_this_months_gift_run_once(db: None) -> None:
+    steward = create_worker("s@example.org", name="S", password=None, currency="EUR")
+    pool = services.create_pool(
+        steward,
+        name="Fund",
+        rules=rules_to_json(broodfonds_default("EUR")),
+        tier_gift=75_000,
+        today=date(2026, 11, 1),
+    )
+    first = keel("run", "--date", "2026-11-20")
+    assert first.exit_code == 0, first.output
+    assert f"gift runs made for: {pool.slug}" in first.output
+    journals = Journal.objects.count()
+    second = keel("run", "--date", "2026-11-21")
+    assert "gift runs made for: none" in second.output
+    assert GiftRun.objects.filter(pool=pool).count() == 1
+    assert Journal.objects.count() == journals
+    listed = json.loads(keel("list", "--json").output)
+    assert [(row["slug"], row["members"]) for row in listed] == [(pool.slug, 1)]

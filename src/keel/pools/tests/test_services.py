@@ -1,0 +1,362 @@
+"""Pools on the ledger: the worked examples of issue 5, computed by hand, run through the
+real services and read back from the books."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from keel.accounts.models import User
+from keel.accounts.services import create_worker
+from keel.ledger import services as ledger
+from keel.ledger.models import Journal
+from keel.pools import services
+from keel.pools.errors import Conflict, NotAllowed, NotFound, PoolError
+from keel.pools.models import (
+    Claim,
+    ClaimDecision,
+    ClaimStatus,
+    Gift,
+    GiftRun,
+    GiftShortfall,
+    Membership,
+    MemberStatus,
+    Pool,
+    Refund,
+    RulesVersion,
+    VoteStatus,
+)
+from keel.pools.rules.pool_rules import broodfonds_default, rules_to_json
+
+START = date(2025, 12, 1)
+EUR_1500 = 150_000
+
+
+def people(n: int, prefix: str = "m") -> list[User]:
+    return [
+        create_worker(
+            f"{prefix}{i:02d}@example.org",
+            name=f"{prefix.upper()}{i:02d}",
+            password=None,
+            currency="EUR",
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def sick_fund(members: list[User], tiers: list[int], **rules: Any) -> Pool:
+    """A sick-leave fund whose members are in at once (admission by vote is tested apart)."""
+    base = rules_to_json(broodfonds_default("EUR"))
+    base.update({"tiers": sorted(set(tiers)), "admission_by_vote": False, **rules})
+    pool = services.create_pool(
+        members[0], name="Fund", rules=base, tier_gift=tiers[0], today=START
+    )
+    for user, tier in zip(members[1:], tiers[1:], strict=True):
+        services.apply(pool, user, tier_gift=tier, today=START)
+    return pool
+
+
+def member(pool: Pool, number: int) -> Membership:
+    return pool.memberships.get(number=number)
+
+
+def pay(pool: Pool, number: int, *months: int) -> None:
+    """Deposits for months of 2026 (1 = January)."""
+    for m in months:
+        services.pay_deposit(member(pool, number), date(2026, m, 1))
+
+
+def approved_claim(pool: Pool, number: int, start: date, approvers: list[int]) -> Claim:
+    claimant = member(pool, number)
+    claim = services.report_claim(claimant, start_date=start, today=date(2026, 11, 1))
+    for n in approvers:
+        claim = services.decide_claim(claim, member(pool, n).user, "approve")
+    return claim
+
+
+def journal_count() -> int:
+    return Journal.objects.count()
+
+
+def test_twenty_member_fund_one_member_sick_three_months_after_the_wait(db: None) -> None:
+    users = people(20)
+    pool = sick_fund(users, [EUR_1500] * 20)
+    # 4.5% of €1,500 = €67.50 a month; four months = €270.00 in every reserve.
+    for n in range(1, 21):
+        pay(pool, n, 1, 2, 3, 4)
+    assert services.reserves(pool) == dict.fromkeys(range(1, 21), 27000)
+    # Member 2 falls sick on 4 May: the one-month wait ends 4 June, so June is not paid
+    # (1 June is before the wait ends); July, August and September are; recovery on
+    # 15 September stops October.
+    claim = approved_claim(pool, 2, date(2026, 5, 4), approvers=[1, 3, 4])
+    assert claim.status == ClaimStatus.APPROVED
+    services.report_recovery(claim, users[1], date(2026, 9, 15))
+    given = {}
+    for month in (6, 7, 8, 9, 10):
+        result = services.run_month(pool, date(2026, month, 1), today=date(2026, 11, 1))
+        given[month] = sum(g.received for g in result.run.gifts.all())
+    assert given == {6: 0, 7: EUR_1500, 8: EUR_1500, 9: EUR_1500, 10: 0}
+    # €1,500 / 19 givers = 7894 cents remainder 14: the first 14 givers in joining order
+    # (members 1 and 3-15) give 7895, members 16-20 give 7894, each month.
+    july = Journal.objects.get(idempotency_key=f"pool:{pool.pk}:gift:{claim.pk}:2026-07")
+    by_account = {leg.account.code: leg.amount for leg in july.legs.select_related("account")}
+    expected = {services.reserve_code(member(pool, n)): 7895 for n in [1, *range(3, 16)]}
+    expected |= {services.reserve_code(member(pool, n)): 7894 for n in range(16, 21)}
+    expected[services.bank_code(pool)] = -EUR_1500
+    assert by_account == expected
+    # After three months: 27000 - 3 x 7895 = 3315; 27000 - 3 x 7894 = 3318.
+    held = services.reserves(pool)
+    assert held[2] == 27_000
+    assert {held[n] for n in [1, *range(3, 16)]} == {3_315}
+    assert {held[n] for n in range(16, 21)} == {3_318}
+    # The bank held 20 x €270 and paid out 3 x €1,500.
+    assert services.balances(pool)[services.bank_code(pool)] == 540_000 - 450_000
+    assert ledger.verify().ok
+
+
+def test_the_monthly_run_twice_changes_nothing(db: None) -> None:
+    users = people(4)
+    pool = sick_fund(users, [100_000] * 4, min_members=3, approvals_required=1)
+    for n in range(1, 5):
+        pay(pool, n, 1, 2, 3, 4, 5, 6)
+    approved_claim(pool, 1, date(2026, 3, 2), approvers=[2])
+    first = services.run_month(pool, date(2026, 5, 1), today=date(2026, 11, 1))
+    journals, reserves = journal_count(), services.reserves(pool)
+    second = services.run_month(pool, date(2026, 5, 1), today=date(2026, 11, 1))
+    assert first.created and not second.created
+    assert second.run.pk == first.run.pk
+    assert journal_count() == journals
+    assert services.reserves(pool) == reserves
+    assert GiftRun.objects.filter(pool=pool).count() == 1
+    assert Gift.objects.filter(run=first.run).count() == 1
+
+
+def test_mixed_tiers_and_too_small_reserves_cut_the_gift(db: None) -> None:
+    # Claimant at €2,500; givers at €750, €1,000, €1,500 with twelve deposits each:
+    # 12 x 3375 = 40500, 12 x 4500 = 54000, 12 x 6750 = 81000; 175500 in all, short of
+    # the €2,500 gift, so the gift is cut to the largest whole percent that fits: 70%
+    # (175000). Shares of 175000 by tier 3:4:6 are 40384.6, 53846.2, 80769.2; floors sum
+    # to 174999 and the extra cent goes to the largest remainder (the €750 member).
+    users = people(4)
+    pool = sick_fund(
+        users,
+        [250_000, 75_000, 100_000, 150_000],
+        min_members=3,
+        approvals_required=2,
+    )
+    for n in range(1, 5):
+        pay(pool, n, *range(1, 13))
+    assert services.reserves(pool) == {1: 135_000, 2: 40_500, 3: 54_000, 4: 81_000}
+    claim = approved_claim(pool, 1, date(2026, 9, 1), approvers=[2, 3])
+    result = services.run_month(pool, date(2026, 11, 1), today=date(2026, 11, 1))
+    assert result.run.cut_percent == 70
+    gift = result.run.gifts.get()
+    assert (gift.gross, gift.after_cut, gift.received) == (250_000, 175_000, 175_000)
+    # 40500 - 40385, 54000 - 53846, 81000 - 80769; the claimant's reserve is not touched.
+    assert services.reserves(pool) == {1: 135_000, 2: 115, 3: 154, 4: 231}
+    journal = Journal.objects.get(pk=gift.journal_id)
+    assert journal.metadata["cut_percent"] == 70
+    assert claim.pk == gift.claim_id
+
+
+def test_a_giver_short_of_their_share_gives_what_they_have_and_the_shortfall_is_kept(
+    db: None,
+) -> None:
+    # Tier €200, deposits 25% = €50. Members 1 and 2 have paid four (€200), member 3 one (€50).
+    # Member 1's €200 gift: €250 available, no cut; €100 each. Member 3 gives €50 and is
+    # €50 short; member 1 receives €150.
+    users = people(3)
+    pool = sick_fund(
+        users, [20_000] * 3, min_members=3, approvals_required=1, deposit_rate_bps=2_500
+    )
+    pay(pool, 1, 1, 2, 3, 4)
+    pay(pool, 2, 1, 2, 3, 4)
+    pay(pool, 3, 1)
+    approved_claim(pool, 1, date(2026, 3, 1), approvers=[2])
+    result = services.run_month(pool, date(2026, 5, 1), today=date(2026, 11, 1))
+    gift = result.run.gifts.get()
+    assert (result.run.cut_percent, gift.after_cut, gift.received) == (100, 20_000, 15_000)
+    shortfall = GiftShortfall.objects.get(gift=gift)
+    assert (shortfall.giver.number, shortfall.owed, shortfall.given) == (3, 10_000, 5_000)
+    assert services.reserves(pool) == {1: 20_000, 2: 10_000, 3: 0}
+
+
+def test_reserves_above_the_cap_are_refunded_once_a_year(db: None) -> None:
+    # Deposit €50 (25% of €200), cap two deposits = €100; three paid = €150: €50 back.
+    users = people(3)
+    pool = sick_fund(
+        users,
+        [20_000] * 3,
+        min_members=3,
+        approvals_required=1,
+        deposit_rate_bps=2_500,
+        reserve_cap_deposits=2,
+    )
+    pay(pool, 1, 1, 2, 3)
+    pay(pool, 2, 1)
+    refunds = services.refund_above_cap(pool, 2026)
+    assert [(r.membership.number, r.amount) for r in refunds] == [(1, 5_000)]
+    assert services.reserves(pool) == {1: 10_000, 2: 5_000, 3: 0}
+    journals = journal_count()
+    assert services.refund_above_cap(pool, 2026) == []
+    assert journal_count() == journals
+    assert Refund.objects.count() == 1
+
+
+def test_a_member_who_leaves_takes_their_reserve(db: None) -> None:
+    users = people(3)
+    pool = sick_fund(
+        users, [20_000] * 3, min_members=3, approvals_required=1, deposit_rate_bps=2_500
+    )
+    pay(pool, 3, 1, 2, 3)
+    bank_before = services.balances(pool)[services.bank_code(pool)]
+    assert services.leave(member(pool, 3), today=date(2026, 4, 2)) == 15_000
+    assert services.reserves(pool)[3] == 0
+    assert services.balances(pool)[services.bank_code(pool)] == bank_before - 15_000
+    assert member(pool, 3).status == MemberStatus.LEFT
+    with pytest.raises(Conflict):
+        services.leave(member(pool, 3))
+
+
+def test_a_claim_with_too_few_approvals_stays_pending_and_is_not_paid(db: None) -> None:
+    users = people(4)
+    pool = sick_fund(
+        users, [20_000] * 4, min_members=3, approvals_required=2, deposit_rate_bps=2_500
+    )
+    for n in range(1, 5):
+        pay(pool, n, 1, 2, 3)
+    claim = approved_claim(pool, 1, date(2026, 3, 1), approvers=[2])
+    assert claim.status == ClaimStatus.PENDING
+    journals = journal_count()
+    result = services.run_month(pool, date(2026, 6, 1), today=date(2026, 11, 1))
+    assert list(result.run.gifts.all()) == []
+    assert journal_count() == journals
+    assert services.approval_of(claim).still_needed == 1
+
+
+def test_the_claimant_cannot_approve_their_own_claim(db: None) -> None:
+    users = people(3)
+    pool = sick_fund(users, [20_000] * 3, min_members=3, approvals_required=1)
+    claim = services.report_claim(member(pool, 1), start_date=date(2026, 3, 1))
+    with pytest.raises(NotAllowed, match="your own claim"):
+        services.decide_claim(claim, users[0], "approve")
+    assert ClaimDecision.objects.count() == 0
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.PENDING
+
+
+def test_a_rejection_needs_a_reason_and_enough_rejections_reject(db: None) -> None:
+    users = people(3)
+    pool = sick_fund(users, [20_000] * 3, min_members=3, approvals_required=1)
+    claim = services.report_claim(member(pool, 1), start_date=date(2026, 3, 1))
+    with pytest.raises(PoolError) as refused:
+        services.decide_claim(claim, users[1], "reject", "  ")
+    assert refused.value.field == "reason"
+    assert ClaimDecision.objects.count() == 0
+    claim = services.decide_claim(claim, users[1], "reject", "Seen at the gym daily")
+    assert claim.status == ClaimStatus.REJECTED
+
+
+def test_rules_change_only_through_a_vote_that_passes(db: None) -> None:
+    users = people(4)
+    pool = sick_fund(users, [20_000] * 4, min_members=3, approvals_required=1)
+    vote = services.propose_rule_change(pool, users[0], {"max_gift_months": 12})
+    assert "12" in vote.title
+    with pytest.raises(NotAllowed):
+        services.adopt_rules(vote)
+    assert RulesVersion.objects.filter(pool=pool).count() == 1
+    # Quorum 50% of 4, majority more than half: two no votes out of four can never be
+    # outvoted by the two left, so the vote fails at once.
+    services.cast_ballot(vote, users[1], "no")
+    vote = services.cast_ballot(vote, users[2], "no")
+    assert vote.status == VoteStatus.FAILED
+    assert services.sick_leave_rules(pool).max_gift_months == 24
+    second = services.propose_rule_change(pool, users[0], {"max_gift_months": 12})
+    for user in users[:3]:
+        second = services.cast_ballot(second, user, "yes")
+    assert second.status == VoteStatus.PASSED
+    assert services.sick_leave_rules(pool).max_gift_months == 12
+    assert RulesVersion.objects.get(pool=pool, version=2).adopted_by_vote == second
+
+
+def test_bad_rules_are_refused_naming_the_field_and_nothing_is_created(db: None) -> None:
+    steward = people(1)[0]
+    rules = rules_to_json(broodfonds_default("EUR")) | {"tiers": [75_000, 50_000]}
+    with pytest.raises(PoolError) as refused:
+        services.create_pool(steward, name="Bad", rules=rules, tier_gift=75_000)
+    assert refused.value.field == "rules.tiers[1]"
+    assert Pool.objects.count() == 0
+
+
+def test_admission_by_vote(db: None) -> None:
+    users = people(4)
+    base = rules_to_json(broodfonds_default("EUR")) | {"min_members": 3, "approvals_required": 1}
+    pool = services.create_pool(users[0], name="Vote in", rules=base, tier_gift=75_000)
+    applicant = services.apply(pool, users[1], tier_gift=100_000)
+    assert applicant.status == MemberStatus.APPLIED
+    vote = pool.votes.get()
+    vote = services.cast_ballot(vote, users[0], "yes")
+    assert vote.status == VoteStatus.PASSED
+    applicant.refresh_from_db()
+    assert applicant.status == MemberStatus.ACTIVE
+    # An outsider to a private pool is told it does not exist.
+    with pytest.raises(NotFound):
+        services.cast_ballot(vote, users[2], "yes")
+
+
+def test_a_member_of_one_private_pool_cannot_see_another(db: None) -> None:
+    users = people(2)
+    services.create_pool(
+        users[0], name="Ours", rules=rules_to_json(broodfonds_default("EUR")), tier_gift=75_000
+    )
+    theirs = services.create_pool(
+        users[1], name="Theirs", rules=rules_to_json(broodfonds_default("EUR")), tier_gift=75_000
+    )
+    with pytest.raises(NotFound):
+        services.visible_pool(users[0], theirs.slug)
+    _, membership = services.visible_pool(users[1], theirs.slug)
+    assert membership is not None and membership.number == 1
+
+
+def test_missed_deposits_suspend_the_right_to_claim_after_the_grace_period(db: None) -> None:
+    users = people(3)
+    pool = sick_fund(users, [20_000] * 3, min_members=3, approvals_required=1)
+    services.ensure_deposits(pool, date(2026, 9, 1))
+    # September's deposit is due on 1 September; one month's grace ends 1 October.
+    assert services.claim_right(member(pool, 1), date(2026, 9, 30)).allowed
+    assert not services.claim_right(member(pool, 1), date(2026, 10, 1)).allowed
+    with pytest.raises(NotAllowed):
+        services.report_claim(
+            member(pool, 1), start_date=date(2026, 10, 1), today=date(2026, 10, 1)
+        )
+    assert Claim.objects.count() == 0
+    services.pay_deposit(member(pool, 1), date(2026, 9, 1))
+    assert services.claim_right(member(pool, 1), date(2026, 10, 1)).allowed
+
+
+def test_a_claim_closed_by_recovery_before_approval_is_never_paid(db: None) -> None:
+    users = people(3)
+    pool = sick_fund(users, [20_000] * 3, min_members=3, approvals_required=1)
+    for n in range(1, 4):
+        pay(pool, n, 1, 2, 3, 4)
+    claim = services.report_claim(member(pool, 1), start_date=date(2026, 1, 5))
+    services.report_recovery(claim, users[0], date(2026, 4, 20))
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.CLOSED
+    journals = journal_count()
+    result = services.run_month(pool, date(2026, 3, 1), today=date(2026, 11, 1))
+    assert list(result.run.gifts.all()) == []
+    assert journal_count() == journals
+
+
+def test_pool_names_never_take_a_page_address_and_admission_titles_are_pseudonymous(
+    db: None,
+) -> None:
+    users = people(2)
+    rules = rules_to_json(broodfonds_default("EUR")) | {"min_members": 3, "approvals_required": 1}
+    pool = services.create_pool(users[0], name="New", rules=rules, tier_gift=75_000)
+    assert pool.slug not in ("new", "simulate") and pool.slug.startswith("new-")
+    services.apply(pool, users[1], tier_gift=75_000)
+    assert pool.votes.get().title == "Admit Member 2"
