@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -212,14 +213,58 @@ def _report(result: Any, currency: str, target: float | None, needed_bps: int | 
         lines.append(
             f"Deposit rate for a {target:.0%} chance of no cut: {needed_bps / 100:g}% of the gift"
         )
-    lines += ["", "Pooling benefit (to self-insure the same cover with the same confidence):"]
+    lines += ["", *_benefit_lines(result, money, target, needed_bps)]
+    return "\n".join(lines)
+
+
+def _benefit_lines(
+    result: Any, money: Callable[[int], str], target: float | None, needed_bps: int | None
+) -> list[str]:
+    """The pooling benefit per tier at the pool's own confidence and at the fixed benchmark,
+    with the words that keep a fragile pool from making pooling look worthless."""
+    own = result.self_insurance_confidence
+    bench = result.benchmark_confidence
+    lines = [
+        "Pooling benefit: the buffer a member saving the same deposit alone would need to pay"
+        " themselves the same gift through their own sickness, beside what they hold in the pool:"
+    ]
     for tier in result.tiers:
         lines.append(
-            f"  gift {money(tier.gift)} ({tier.members} members): alone"
-            f" {money(tier.self_insurance_reserve)}; held in the pool"
-            f" {money(tier.pool_mean_reserve)} on average"
+            f"  gift {money(tier.gift)} ({tier.members} members): held in the pool"
+            f" {money(tier.pool_mean_reserve)} on average; alone, as sure as the pool"
+            f" ({own:.0%}) {money(tier.self_insurance_reserve)}; alone, {bench:.0%} sure"
+            f" {money(tier.self_insurance_reserve_at_benchmark)}"
         )
-    return "\n".join(lines)
+    if own < bench:
+        if needed_bps is not None and target is not None:
+            rate = (
+                f"a deposit of {needed_bps / 100:g}% of the gift (now"
+                f" {result.inputs.deposit_rate_bps / 100:g}%) would give it a {target:.0%}"
+                " chance of no cut"
+            )
+        else:
+            rate = f"--target {bench:g} finds the deposit rate it would need"
+        lines.append(
+            f"The pool itself is fragile: it avoids a cut in only {own:.1%} of futures, below"
+            f" the {bench:.0%} benchmark; {rate}."
+        )
+    if any(
+        min(t.self_insurance_reserve, t.self_insurance_reserve_at_benchmark) < t.pool_mean_reserve
+        for t in result.tiers
+    ):
+        years = result.inputs.years
+        why = (
+            f" (at {own:.0%}, because most members are never sick in {years}"
+            f" year{'' if years == 1 else 's'})"
+            if own < bench
+            else ""
+        )
+        lines.append(
+            "Where a buffer alone is below what the pool holds, saving alone would tie up less"
+            f" money at that confidence{why}. That is no cost of pooling: the reserve in the"
+            " pool stays the member's own, returned, less the gifts given from it, when they leave."
+        )
+    return lines
 
 
 @pools.command("run")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -24,7 +25,7 @@ from keel.web.forms import BootstrapFormMixin, OnceTokenMixin
 from .errors import PoolError
 from .models import Choice, Decision, PoolKind
 from .rules.pool_rules import format_percent
-from .rules.simulate import MAX_YEARS
+from .rules.simulate import MAX_YEARS, ClaimHistory
 
 # Up to 3 whole digits and 2 decimals, an optional % sign: "4.5", "50.01", "100%".
 PERCENT = re.compile(r"(\d{1,3})(?:\.(\d{1,2}))?\s*%?")
@@ -587,9 +588,37 @@ class BallotForm(forms.Form):
 # ---------------------------------------------------------------------------- simulator
 
 
+@dataclass(frozen=True, slots=True)
+class PoolStart:
+    """A pool as a simulation started from its page finds it today: its active members'
+    tier gifts and reserves in member order, its rules (as JSON) and its own claims history
+    (None while it is too short), from ``services.simulation_state``."""
+
+    slug: str
+    name: str
+    currency: str
+    gifts: tuple[int, ...]
+    reserves: tuple[int, ...]
+    rules: Mapping[str, Any]
+    history: ClaimHistory | None = None
+
+    @property
+    def reserves_total(self) -> int:
+        return sum(self.reserves)
+
+
+START_RESERVES = "reserves"
+START_ZERO = "zero"
+
+
 class SimulateForm(BootstrapFormMixin, forms.Form):
     """The solvency simulator's inputs. Gifts are typed in major units of ``currency``;
-    members cycle through the gifts listed (one gift for everyone, or one per member)."""
+    members cycle through the gifts listed (one gift for everyone, or one per member).
+
+    Started from a pool (``pool_start``), the form also asks where the reserves start:
+    the members' reserves today (the default: the pool as it is) or zero (a new fund);
+    and, once the pool has a year of history, whether its own claims replace the
+    Broodfonds figures. Without a pool those fields are not there."""
 
     currency = forms.CharField(label="Currency", max_length=3, initial="EUR")
     members = forms.IntegerField(
@@ -601,6 +630,13 @@ class SimulateForm(BootstrapFormMixin, forms.Form):
         initial="1500.00",
         help_text="One gift for every member, or several: members take them in turn, so a"
         " list as long as the members gives each member their own.",
+    )
+    pool = forms.SlugField(required=False, max_length=80, widget=forms.HiddenInput)
+    start = forms.ChoiceField(
+        label="Start from",
+        choices=((START_RESERVES, "The pool's reserves today"), (START_ZERO, "Zero")),
+        initial=START_RESERVES,
+        widget=forms.RadioSelect,
     )
     deposit_rate = PercentField(label="Monthly deposit (% of the gift)", initial="4.5")
     reserve_cap_deposits = forms.IntegerField(
@@ -618,6 +654,12 @@ class SimulateForm(BootstrapFormMixin, forms.Form):
         max_value=Decimal(240),
         decimal_places=2,
         initial=Decimal("7.1"),
+    )
+    use_history = forms.BooleanField(
+        label="Use this pool's own claims history",
+        required=False,
+        help_text="Instead of the sickness figures above. A small pool's history is noisy:"
+        " the Broodfonds figures are the safer guide until it has a few hundred member-years.",
     )
     max_months = forms.IntegerField(label="Longest run of gifts (months)", min_value=1, initial=24)
     years = forms.IntegerField(label="Years", min_value=1, max_value=MAX_YEARS, initial=5)
@@ -654,6 +696,38 @@ class SimulateForm(BootstrapFormMixin, forms.Form):
         decimal_places=2,
         initial=Decimal(3),
     )
+
+    def __init__(self, *args: Any, pool_start: PoolStart | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pool_start = pool_start
+        if pool_start is None:
+            for name in ("pool", "start", "use_history"):
+                del self.fields[name]
+            return
+        self.fields["pool"].initial = pool_start.slug
+        total = format_amount(pool_start.reserves_total, pool_start.currency, symbol=True)
+        start = self.fields["start"]
+        assert isinstance(start, forms.ChoiceField)
+        start.choices = [
+            (START_RESERVES, f"The pool's reserves today: {total} in total"),
+            (START_ZERO, "Zero, as a new fund with nothing saved"),
+        ]
+        history = pool_start.history
+        if history is None:
+            del self.fields["use_history"]
+        else:
+            closed = len(history.gift_months)
+            self.fields["use_history"].label = (
+                f"Use this pool's own claims history: {history.claims}"
+                f" claim{'' if history.claims == 1 else 's'} in"
+                f" {history.member_years:.1f} member-years"
+                + (
+                    f", {closed} closed after {sum(history.gift_months) / closed:.1f} months"
+                    " of gifts on average"
+                    if closed
+                    else ""
+                )
+            )
 
     def clean_currency(self) -> str:
         currency = str(self.cleaned_data.get("currency") or "").strip().upper()
@@ -699,6 +773,21 @@ class SimulateForm(BootstrapFormMixin, forms.Form):
                 self.add_error("epidemic_probability", "Enter the chance of an epidemic month.")
             if data.get("epidemic_multiplier") is None and "epidemic_multiplier" not in self.errors:
                 self.add_error("epidemic_multiplier", "Enter how much more sickness it brings.")
+        start = self.pool_start
+        if start is not None and data.get("start") == START_RESERVES:
+            count = len(start.reserves)
+            if data.get("members") is not None and data["members"] != count:
+                self.add_error(
+                    "start",
+                    f"The pool's reserves are its {count} members': keep {count} members,"
+                    " or start from zero.",
+                )
+            elif currency and currency != start.currency:
+                self.add_error(
+                    "start",
+                    f"The pool's reserves are in {start.currency}: keep {start.currency},"
+                    " or start from zero.",
+                )
         return data
 
     def params(self) -> dict[str, Any]:
@@ -728,6 +817,18 @@ class SimulateForm(BootstrapFormMixin, forms.Form):
                 "monthly_probability": int(data["epidemic_probability"]) / 10_000,
                 "incidence_multiplier": float(data["epidemic_multiplier"]),
             }
+        start = self.pool_start
+        if start is not None:
+            params["pool"] = start.slug
+            params["start"] = data["start"]
+            if data["start"] == START_RESERVES:
+                params["initial_reserves"] = list(start.reserves)
+            if start.history is not None and data.get("use_history"):
+                params["history"] = {
+                    "member_years": start.history.member_years,
+                    "claims": start.history.claims,
+                    "gift_months": list(start.history.gift_months),
+                }
         return params
 
     def field_for(self, name: str | None) -> str | None:
@@ -744,6 +845,8 @@ class SimulateForm(BootstrapFormMixin, forms.Form):
             "seed": "seed",
             "target_no_cut_probability": "target",
             "epidemic": "epidemic_probability",
+            "initial_reserves": "start",
+            "history": "use_history",
         }
         return fields.get(name or "")
 

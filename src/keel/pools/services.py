@@ -78,6 +78,7 @@ from .rules.pool_rules import (
     parse_rules,
     rules_to_json,
 )
+from .rules.simulate import ClaimHistory
 
 VOTE_DAYS = 7
 CLAIM_KIND = {
@@ -1502,3 +1503,51 @@ def steward_refund(pool: Pool, user: User, year: int) -> list[Refund]:
 def steward_pay_round(pool: Pool, user: User, month: date) -> Round:
     require_steward(pool, user)
     return pay_round(pool, month)
+
+
+# The simulator's input types, for simulation_state (imported here to leave the imports
+# above to the domain; numpy is loaded with the pages' forms anyway).
+
+# A pool's own claims replace the Broodfonds figures in a simulation only once it has at
+# least this many months of history.
+HISTORY_MIN_MONTHS = 12
+
+
+def simulation_state(
+    pool: Pool, today: date | None = None
+) -> tuple[list[int], list[int], ClaimHistory | None]:
+    """What a solvency simulation of the pool starts from, its active members in number
+    order (``active_members``): each one's tier gift, each one's reserve today, and the
+    pool's own claims history, or None before ``HISTORY_MIN_MONTHS`` months of it.
+
+    The history counts the active members only, so that claims and exposure are of the
+    same people: ``member_years`` from each one's ``joined_on`` to ``today``; ``claims``,
+    their approved sickness claims, less the closed ones that received no gift (they ended
+    inside the waiting period, which the simulator's incidence leaves out); ``gift_months``,
+    the months each closed claim (recovered, or at the maximum) was paid, counting the gift
+    runs that gave it something."""
+    today = today or timezone.localdate()
+    members = active_members(pool)
+    held = reserves(pool)
+    gift_list = [m.tier_gift or 0 for m in members]
+    reserve_list = [held.get(m.number, 0) for m in members]
+    joined = [m.joined_on for m in members if m.joined_on is not None and m.joined_on <= today]
+    if not joined or gifts.add_months(min(joined), HISTORY_MIN_MONTHS) > today:
+        return gift_list, reserve_list, None
+    approved = list(
+        Claim.objects.filter(pool=pool, kind=ClaimKind.SICKNESS, membership__in=members)
+        .filter(
+            Q(status=ClaimStatus.APPROVED) | Q(status=ClaimStatus.CLOSED, decided_at__isnull=False)
+        )
+        .only("pk", "status", "recovered_on")
+    )
+    paid = _months_paid(c.pk for c in approved)
+    closed = [c for c in approved if c.status == ClaimStatus.CLOSED or c.recovered_on is not None]
+    gift_months = tuple(paid[c.pk] for c in closed if paid.get(c.pk, 0) > 0)
+    never_paid = sum(1 for c in closed if paid.get(c.pk, 0) == 0)
+    history = ClaimHistory(
+        member_years=sum((today - day).days for day in joined) / 365.25,
+        claims=len(approved) - never_paid,
+        gift_months=gift_months,
+    )
+    return gift_list, reserve_list, history

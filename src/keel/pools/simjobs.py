@@ -52,6 +52,7 @@ _FIELDS = (
     "seed",
     "initial_reserves",
     "epidemic",
+    "history",
 )
 
 
@@ -68,8 +69,10 @@ RUNNING = frozenset({Stage.QUEUED, Stage.SIMULATE, Stage.PRICE})
 
 def build_input(params: Mapping[str, Any]) -> Any:
     """A ``SimulationInput`` from parameters as JSON; a bad value is a PoolError on its
-    field (the simulator's own messages start with the field's name)."""
-    from .rules.simulate import EpidemicShock, SimulationInput
+    field (the simulator's own messages start with the field's name). ``initial_reserves``
+    is a list, one per member; ``epidemic`` and ``history`` are objects with the fields of
+    ``EpidemicShock`` and ``ClaimHistory``."""
+    from .rules.simulate import ClaimHistory, EpidemicShock, SimulationInput
 
     values = {name: params[name] for name in _FIELDS if params.get(name) is not None}
     scenarios = values.get("scenarios")
@@ -85,6 +88,13 @@ def build_input(params: Mapping[str, Any]) -> Any:
             values["epidemic"] = EpidemicShock(
                 epidemic.get("monthly_probability"),  # type: ignore[arg-type]
                 epidemic.get("incidence_multiplier"),  # type: ignore[arg-type]
+            )
+        history = values.get("history")
+        if isinstance(history, Mapping):
+            values["history"] = ClaimHistory(
+                history.get("member_years"),  # type: ignore[arg-type]
+                history.get("claims"),  # type: ignore[arg-type]
+                tuple(history.get("gift_months") or ()),
             )
         return SimulationInput(**values)
     except (TypeError, ValueError) as exc:

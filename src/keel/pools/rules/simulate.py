@@ -56,7 +56,8 @@ probability of a cut in any month and per year, and of any gift being underpaid 
 giver shortfall), each with its standard error ``sqrt(p (1 - p) / n)``; gifts paid and
 total reserves per month (mean and p10/p50/p90 across scenarios, inverted-CDF percentiles
 as in ``keel.income.rules.forecast``); the mean cut when there is one; and, per tier, the
-pooling benefit: ``self_insurance_reserve`` beside ``pool_mean_reserve``.
+pooling benefit: ``self_insurance_reserve`` (and ``self_insurance_reserve_at_benchmark``)
+beside ``pool_mean_reserve``.
 
 **Self-insurance.** A member who saves the same monthly deposit on their own and pays
 themselves their full tier gift in every gift month of their own sickness (the same
@@ -69,6 +70,15 @@ CDF: the smallest buffer that suffices in at least that share of futures). Besid
 what the same member holds in the pool: their mean reserve over every month and scenario.
 When shortfalls are common, compare at ``1 - underpaid_probability`` instead
 (``self_insurance_reserve(paths, gift, confidence)``).
+
+The same confidence as the pool is a fair comparison only when the pool is sure of itself.
+A young fund avoids a cut in about half its futures, and at a 50% quantile the buffer
+alone is 0: most members are never sick within a few years, so pooling would seem to save
+nothing, when in truth it is the pool that is fragile. So each tier also reports the
+buffer at a fixed ``BENCHMARK_CONFIDENCE`` (95%), ``self_insurance_reserve_at_benchmark``:
+what a member alone needs to be that sure of paying themselves. It is at least the first
+figure whenever the pool's confidence is below the benchmark (a quantile rises with its
+level); the deposit rate the pool itself needs to be as sure is ``required_deposit_rate``'s.
 
 **Floats.** Reserves are float64 minor units: this is an estimate of probabilities, not a
 ledger, and float64 holds any sum of minor units below 2**53 exactly, with the
@@ -98,6 +108,7 @@ import numpy.typing as npt
 from keel.money import percent_of_bps
 
 __all__ = [
+    "BENCHMARK_CONFIDENCE",
     "BROODFONDS_TIERS",
     "Band",
     "ClaimHistory",
@@ -129,6 +140,11 @@ MAX_YEARS = 100
 # What the per-scenario results may take (see the module docs), to stay well inside 2 GB.
 MAX_PATH_BYTES = 1_500_000_000
 PERCENTILES_BPS = (1000, 5000, 9000)
+# The confidence at which every result also states the buffer a member alone would need
+# (``TierBenefit.self_insurance_reserve_at_benchmark``), whatever the pool's own no-cut
+# probability: a careful saver's 95%, so that a fragile pool (about 50% for a young fund,
+# where the buffer at the pool's confidence is 0) does not make pooling look worthless.
+BENCHMARK_CONFIDENCE = 0.95
 # Float reserves may miss an integer amount by a rounding error; the rule's comparisons
 # allow half a minor unit so that such an error never counts as a cut or a shortfall.
 HALF_UNIT = 0.5
@@ -695,6 +711,8 @@ class TierBenefit:
     # The buffer a member saving the same deposit alone would need to pay themselves this
     # gift through their own sickness with the pool's confidence (see the module docs).
     self_insurance_reserve: int
+    # The same buffer at ``BENCHMARK_CONFIDENCE`` (95%), whatever the pool's confidence.
+    self_insurance_reserve_at_benchmark: int
     pool_mean_reserve: int  # a member's reserve in the pool, over every month and scenario
     pool_final_reserve: int  # a member's reserve at the end of the horizon, on average
 
@@ -735,6 +753,7 @@ class SimulationResult:
     final_reserves_mean: int
     final_reserves_se: float
     self_insurance_confidence: float  # 1 - cut_probability: the pool's no-cut probability
+    benchmark_confidence: float  # BENCHMARK_CONFIDENCE: the tiers' second buffer's
     tiers: tuple[TierBenefit, ...]  # one per distinct tier gift, smallest first
 
 
@@ -811,6 +830,9 @@ def summarise(paths: SimulationPaths) -> SimulationResult:
                 deposit=inp.deposits[index],
                 reserve_cap=inp.caps[index],
                 self_insurance_reserve=self_insurance_reserve(paths, tier, confidence),
+                self_insurance_reserve_at_benchmark=self_insurance_reserve(
+                    paths, tier, BENCHMARK_CONFIDENCE
+                ),
                 pool_mean_reserve=round(
                     float(paths.reserve_month_sum[chosen].sum()) / (chosen.size * n * inp.months)
                 ),
@@ -848,6 +870,7 @@ def summarise(paths: SimulationPaths) -> SimulationResult:
         final_reserves_mean=round(final_mean),
         final_reserves_se=final_se,
         self_insurance_confidence=confidence,
+        benchmark_confidence=BENCHMARK_CONFIDENCE,
         tiers=tuple(tiers),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -57,6 +58,17 @@ def test_simulate_prints_the_report_in_words() -> None:
     assert "Probability gifts must be cut in some month:" in result.output
     assert "± " in result.output
     assert "gift €1,500.00 (20 members)" in result.output
+    # Both buffers alone: at the pool's own confidence and at the fixed 95% benchmark.
+    assert re.search(
+        r"alone, as sure as the pool \(\d+%\) €[\d,.]+; alone, 95% sure €[\d,.]+", result.output
+    )
+    out = json.loads(keel(*SIMULATE, "--json").output)
+    # A new 20-member fund avoids a cut in far fewer than 95% of futures, and says so.
+    assert 1 - out["cut_probability"] < 0.95
+    assert "The pool itself is fragile: it avoids a cut in only" in result.output
+    assert "--target 0.95 finds the deposit rate it would need" in result.output
+    assert out["benchmark_confidence"] == 0.95
+    assert out["tiers"][0]["self_insurance_reserve_at_benchmark"] > 0
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,11 @@ likely is a cut, what deposit rate reaches a target, and what pooling saves each
 Up to ``forms.INLINE_SCENARIOS`` scenarios run inside the request; a larger run goes to
 the task queue (``keel.pools.simjobs``) and its page polls the progress with htmx, then
 reloads with the result, as the income import does.
+
+Started from a pool's page (``?pool=<slug>``, a sick-leave fund the person can see), the
+simulation starts from the pool as it is: its members' tiers and reserves today
+(``services.simulation_state``), or from zero if the person asks for a new fund, and with
+its own claims history once it has a year of it.
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from ..errors import NotFound, PoolError
 from ..forms import (
     INLINE_MEMBER_MONTHS,
     INLINE_SCENARIOS,
+    START_RESERVES,
+    PoolStart,
     SimulateForm,
     amount_text,
     initial_simulation,
     percent_text,
 )
+from ..models import PoolKind
 from ..rules.pool_rules import format_percent, rules_to_json
 from .render import person, user_of
 
@@ -37,18 +45,32 @@ def _percent(p: float, places: int = 1) -> str:
     return f"{100 * p:.{places}f}%"
 
 
-def _pool_initial(request: HttpRequest, slug: str) -> tuple[dict[str, Any], str | None]:
-    """The form prefilled for a pool the person can see: its active members' tiers and
-    its rules; an unknown or hidden pool prefills nothing."""
+def _share(p: float) -> str:
+    """A round share as people say it: 0.95 -> "95%", 0.975 -> "97.5%"."""
+    return f"{100 * p:.1f}".removesuffix(".0") + "%"
+
+
+def _pool_start(request: HttpRequest, slug: str) -> PoolStart | None:
+    """A sick-leave fund the person can see, as it is today; an unknown, hidden or other
+    kind of pool is None (the simulator then starts from nothing of it)."""
+    if not slug:
+        return None
     try:
         pool, _ = services.visible_pool(user_of(request), slug)
     except NotFound:
-        return {}, None
-    if pool.kind != "sick_leave":
-        return {}, None
-    tiers = [m.tier_gift or 0 for m in services.active_members(pool)]
-    rules = rules_to_json(services.current_rules(pool))
-    return initial_simulation(tiers, pool.currency, rules), pool.name
+        return None
+    if pool.kind != PoolKind.SICK_LEAVE:
+        return None
+    gifts, reserves, history = services.simulation_state(pool)
+    return PoolStart(
+        slug=pool.slug,
+        name=pool.name,
+        currency=pool.currency,
+        gifts=tuple(gifts),
+        reserves=tuple(reserves),
+        rules=rules_to_json(services.current_rules(pool)),
+        history=history,
+    )
 
 
 def _initial_from_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -79,6 +101,52 @@ def _initial_from_params(params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _benefit_notes(
+    result: Mapping[str, Any],
+    tiers: list[dict[str, Any]],
+    required: int | None,
+    target: float | None,
+    pricing_error: str,
+) -> tuple[str, str]:
+    """The sentences under "What pooling saves": whether the pool itself is fragile (its
+    own no-cut chance below the benchmark) and what deposit rate it needs; and why a buffer
+    alone below what the pool holds is no cost of pooling."""
+    confidence = float(result["self_insurance_confidence"])
+    benchmark = float(result["benchmark_confidence"])
+    fragile = ""
+    if confidence < benchmark:
+        rate = int(result["inputs"]["deposit_rate_bps"])
+        if required is not None and target is not None:
+            needs = (
+                f"deposits of {format_percent(required)} of the gift (now {format_percent(rate)})"
+                f" would keep gifts uncut in {_share(target)} of futures"
+            )
+        elif target is not None and pricing_error:
+            needs = f"no deposit rate up to 100% keeps gifts uncut in {_share(target)} of futures"
+        else:
+            needs = "set a target to find the deposit rate it needs"
+        fragile = (
+            f"The pool itself is fragile: it avoids a cut in only {_percent(confidence)} of"
+            f" futures, below the {_share(benchmark)} benchmark; {needs}."
+        )
+    below = ""
+    if any(t["below_pool"] for t in tiers):
+        years = len(result["cut_probability_by_year"])
+        below = (
+            "Where a buffer alone is below what the pool holds, saving alone would tie up less"
+            " money at that confidence"
+            + (
+                f" (at {_percent(confidence)}, because most members are never sick in"
+                f" {years} year{'' if years == 1 else 's'})"
+                if confidence < benchmark
+                else ""
+            )
+            + ". That is no cost of pooling: the reserve in the pool stays the member's own,"
+            " returned, less the gifts given from it, when they leave."
+        )
+    return fragile, below
+
+
 def results_context(answer: Mapping[str, Any]) -> dict[str, Any]:
     """The figures of a simulation as the page shows them."""
     result: Mapping[str, Any] = answer["result"]
@@ -86,6 +154,24 @@ def results_context(answer: Mapping[str, Any]) -> dict[str, Any]:
 
     def money(minor: float) -> str:
         return format_amount(round(minor), currency, symbol=True)
+
+    def tier_row(t: Mapping[str, Any]) -> dict[str, Any]:
+        alone = int(t["self_insurance_reserve"])
+        at_benchmark = int(t["self_insurance_reserve_at_benchmark"])
+        pool = int(t["pool_mean_reserve"])
+        return {
+            "gift": money(t["gift"]),
+            "members": t["members"],
+            "deposit": money(t["deposit"]),
+            "cap": money(t["reserve_cap"]),
+            "alone": money(alone),
+            "alone_benchmark": money(at_benchmark),
+            "pool": money(pool),
+            "pool_final": money(t["pool_final_reserve"]),
+            # What pooling saves, 95% sure; None when alone needs no more than the pool holds.
+            "saving": money(at_benchmark - pool) if at_benchmark > pool else None,
+            "below_pool": min(alone, at_benchmark) < pool,
+        }
 
     years = [
         {
@@ -103,23 +189,19 @@ def results_context(answer: Mapping[str, Any]) -> dict[str, Any]:
             )
         )
     ]
-    tiers = [
-        {
-            "gift": money(t["gift"]),
-            "members": t["members"],
-            "deposit": money(t["deposit"]),
-            "cap": money(t["reserve_cap"]),
-            "alone": money(t["self_insurance_reserve"]),
-            "pool": money(t["pool_mean_reserve"]),
-            "pool_final": money(t["pool_final_reserve"]),
-            "saving": money(t["self_insurance_reserve"] - t["pool_mean_reserve"]),
-        }
-        for t in result["tiers"]
-    ]
+    tiers = [tier_row(t) for t in result["tiers"]]
     required = answer.get("required_deposit_rate_bps")
     target = answer.get("target_no_cut_probability")
     mean_cut = result.get("mean_cut_when_cut")
     inputs = result["inputs"]
+    fragile, below_pool = _benefit_notes(
+        result,
+        tiers,
+        int(required) if required is not None else None,
+        float(target) if target is not None else None,
+        str(answer.get("pricing_error") or ""),
+    )
+    history = inputs.get("history")
     return {
         "currency": currency,
         "scenarios": result["scenarios"],
@@ -141,6 +223,18 @@ def results_context(answer: Mapping[str, Any]) -> dict[str, Any]:
         "refunds": money(result["refunds_total_mean"]),
         "final_reserves": money(result["final_reserves_mean"]),
         "confidence": _percent(result["self_insurance_confidence"]),
+        "benchmark": _share(result["benchmark_confidence"]),
+        "fragile": fragile,
+        "below_pool": below_pool,
+        "initial_reserves": money(result["initial_reserves_total"])
+        if result["initial_reserves_total"]
+        else None,
+        "history": (
+            f"{history['claims']} claim{'' if history['claims'] == 1 else 's'} in"
+            f" {float(history['member_years']):.1f} member-years"
+        )
+        if history
+        else None,
         "years": years,
         "tiers": tiers,
         "target": _percent(float(target)) if target is not None else None,
@@ -197,11 +291,17 @@ def _place_error(form: SimulateForm, exc: PoolError) -> None:
 @require_http_methods(["GET", "POST"])
 def simulate(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        initial, pool_name = _pool_initial(request, request.GET.get("pool", ""))
-        return _page(request, SimulateForm(initial=initial or None), pool_name=pool_name)
-    form = SimulateForm(request.POST)
+        start = _pool_start(request, request.GET.get("pool", ""))
+        if start is None:
+            return _page(request, SimulateForm())
+        initial = initial_simulation(list(start.gifts), start.currency, start.rules)
+        form = SimulateForm(initial=initial, pool_start=start)
+        return _page(request, form, pool_name=start.name)
+    start = _pool_start(request, request.POST.get("pool", ""))
+    pool_name = start.name if start is not None else None
+    form = SimulateForm(request.POST, pool_start=start)
     if not form.is_valid():
-        return _page(request, form, status=400)
+        return _page(request, form, pool_name=pool_name, status=400)
     params = form.params()
     if (
         params["scenarios"] > INLINE_SCENARIOS
@@ -213,8 +313,8 @@ def simulate(request: HttpRequest) -> HttpResponse:
         answer = simjobs.run(params)
     except PoolError as exc:
         _place_error(form, exc)
-        return _page(request, form, status=400)
-    return _page(request, form, answer=answer)
+        return _page(request, form, pool_name=pool_name, status=400)
+    return _page(request, form, answer=answer, pool_name=pool_name)
 
 
 def _job(request: HttpRequest, job_id: str) -> simjobs.JobState:
@@ -228,8 +328,22 @@ def _job(request: HttpRequest, job_id: str) -> simjobs.JobState:
 @require_GET
 def simulate_job(request: HttpRequest, job_id: str) -> HttpResponse:
     state = _job(request, job_id)
-    form = SimulateForm(initial=_initial_from_params(state.params))
-    return _page(request, form, answer=state.answer, state=state, job_id=job_id)
+    start = _pool_start(request, str(state.params.get("pool") or ""))
+    initial = _initial_from_params(state.params)
+    if start is not None:
+        initial.update(
+            start=state.params.get("start") or START_RESERVES,
+            use_history=bool(state.params.get("history")),
+        )
+    form = SimulateForm(initial=initial, pool_start=start)
+    return _page(
+        request,
+        form,
+        answer=state.answer,
+        state=state,
+        job_id=job_id,
+        pool_name=start.name if start is not None else None,
+    )
 
 
 @login_required

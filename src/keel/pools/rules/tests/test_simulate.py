@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_right
 from dataclasses import replace
 from functools import cache
 
@@ -13,6 +14,8 @@ import pytest
 
 from keel.pools.bench_pools import bench_simulation
 from keel.pools.rules.simulate import (
+    BENCHMARK_CONFIDENCE,
+    BROODFONDS_TIERS,
     ClaimHistory,
     EpidemicShock,
     SimulationInput,
@@ -136,13 +139,22 @@ def test_fast_and_reference_agree_on_the_money(name):
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_self_insurance_reserve_is_the_same_quantile_in_the_reference(name):
-    """The fast quantile v at confidence q: in the reference, at least about q of the
-    members need at most v and at most about q need less than v."""
+@pytest.mark.parametrize(
+    "figure", ["self_insurance_reserve", "self_insurance_reserve_at_benchmark"]
+)
+def test_self_insurance_reserve_is_the_same_quantile_in_the_reference(name, figure):
+    """The fast quantile v at confidence q (the pool's own no-cut probability, and the
+    fixed 95% benchmark): in the reference, at least about q of the members need at most v
+    and at most about q need less than v."""
     result, ref = fast(name), reference(name)
     inp = CONFIGS[name]
-    q = result.self_insurance_confidence
+    q = (
+        result.self_insurance_confidence
+        if figure == "self_insurance_reserve"
+        else result.benchmark_confidence
+    )
     for tier in result.tiers:
+        value = getattr(tier, figure)
         needs = [
             need[i]
             for need in ref.self_insurance_need
@@ -151,10 +163,56 @@ def test_self_insurance_reserve_is_the_same_quantile_in_the_reference(name):
         ]
         n_fast = result.scenarios * tier.members
         se = math.sqrt(q * (1 - q) * (1 / len(needs) + 1 / n_fast))
-        at_most = sum(need <= tier.self_insurance_reserve for need in needs) / len(needs)
-        below = sum(need < tier.self_insurance_reserve for need in needs) / len(needs)
-        assert at_most >= q - 3 * se - 1e-12, (name, tier.gift, at_most, q)
-        assert below <= q + 3 * se + 1e-12, (name, tier.gift, below, q)
+        at_most = sum(need <= value for need in needs) / len(needs)
+        below = sum(need < value for need in needs) / len(needs)
+        assert at_most >= q - 3 * se - 1e-12, (name, figure, tier.gift, at_most, q)
+        assert below <= q + 3 * se + 1e-12, (name, figure, tier.gift, below, q)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_the_benchmark_buffer_is_exactly_the_95_percent_quantile(name):
+    """Per tier, the benchmark figure is the inverted-CDF 95% quantile of the needs of
+    every member of the tier in every scenario, counted by hand."""
+    inp = replace(CONFIGS[name], scenarios=3_000)
+    paths = simulate_paths(inp)
+    result = simulate(inp)
+    assert BENCHMARK_CONFIDENCE == 0.95
+    assert result.benchmark_confidence == BENCHMARK_CONFIDENCE
+    gifts = np.asarray(inp.gifts)
+    for tier in result.tiers:
+        needs = sorted(int(v) for v in paths.self_insurance_need[gifts == tier.gift].ravel())
+        # The smallest need with at least 95% of the needs at or below it.
+        expected = next(v for v in needs if bisect_right(needs, v) >= 0.95 * len(needs))
+        assert tier.self_insurance_reserve_at_benchmark == expected, (name, tier.gift)
+        assert expected == self_insurance_reserve(paths, tier.gift, 0.95)
+
+
+def test_a_young_fund_is_fragile_but_pooling_still_saves_at_the_benchmark():
+    """The demo's kind of fund: 21 members over every Broodfonds tier, nothing saved yet.
+    It avoids a cut in only about half its futures, where a member alone needs no buffer
+    at all (most are never sick in five years); 95% sure, alone needs months of gifts,
+    far more than they hold in the pool."""
+    inp = SimulationInput(gifts=mixed_tiers(21, BROODFONDS_TIERS), years=5, scenarios=4_000, seed=1)
+    result = simulate(inp)
+    assert result.self_insurance_confidence < 0.7
+    for tier in result.tiers:
+        assert tier.self_insurance_reserve == 0
+        assert tier.self_insurance_reserve_at_benchmark > 3 * tier.gift
+        assert tier.self_insurance_reserve_at_benchmark > 5 * tier.pool_mean_reserve
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_the_benchmark_buffer_is_at_least_the_pools_when_the_pool_is_less_sure(name):
+    result = fast(name)
+    for tier in result.tiers:
+        if result.self_insurance_confidence < result.benchmark_confidence:
+            assert tier.self_insurance_reserve_at_benchmark >= tier.self_insurance_reserve
+        else:
+            assert tier.self_insurance_reserve_at_benchmark <= tier.self_insurance_reserve
+    if name == "fragile":
+        assert result.self_insurance_confidence < 0.5
+        (tier,) = result.tiers
+        assert tier.self_insurance_reserve_at_benchmark > tier.self_insurance_reserve
 
 
 def test_pooling_needs_far_less_than_saving_alone_in_a_healthy_fund():
@@ -167,6 +225,8 @@ def test_pooling_needs_far_less_than_saving_alone_in_a_healthy_fund():
     assert tier.self_insurance_reserve > 4 * GIFT
     assert tier.pool_mean_reserve < 2 * GIFT
     assert tier.self_insurance_reserve > 4 * tier.pool_mean_reserve
+    # The pool is surer than the benchmark, so the benchmark buffer is no larger.
+    assert tier.self_insurance_reserve_at_benchmark <= tier.self_insurance_reserve
 
 
 def test_the_epidemic_path_draws_the_same_sickness_when_there_is_no_epidemic():
@@ -358,6 +418,10 @@ def test_result_to_json_is_plain():
     assert data["inputs"]["epidemic"] == {"monthly_probability": 0.05, "incidence_multiplier": 4.0}
     assert data["reserves"]["p50"] == list(result.reserves.p50)
     assert data["tiers"][0]["gift"] == 75_000
+    assert data["benchmark_confidence"] == 0.95
+    assert data["tiers"][0]["self_insurance_reserve_at_benchmark"] == (
+        result.tiers[0].self_insurance_reserve_at_benchmark
+    )
     assert isinstance(data["gifts_paid_total_mean"], int)
 
 
