@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "keel.income",
     "keel.gateway",
     "keel.pools",
+    "keel.career",
     "keel.api",
     "keel.web",
 ]

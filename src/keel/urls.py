@@ -13,6 +13,7 @@ urlpatterns = [
     path("settings/api-keys/", include("keel.api.urls")),
     path("income/", include("keel.income.urls")),
     path("pools/", include("keel.pools.urls")),
+    path("career/", include("keel.career.urls")),
     path("", include("keel.gateway.urls")),
     path("", include("keel.web.urls")),
 ]

@@ -12,11 +12,12 @@ A provider is called as ``provider(worker, start, end)`` and returns the ``Commi
 payments due from ``start`` to ``end`` (both included). ``income_report`` asks for the
 forecast's horizon and
 
-* passes them to the forecast as scheduled items of kind ``"recurring"``: each counts in
-  full on its due date, after ``forecast.consume_scheduled`` has removed those an actual
-  payment already settled;
-* averages them to a month and shows them in the stability panel as committed recurring
-  income, counted with the recurring baseline in the baseline coverage.
+* passes them to the forecast as scheduled items of their ``kind`` (``"recurring"`` unless
+  the provider says ``"milestone"`` or ``"invoice"``): each counts in full on its due date,
+  after ``forecast.consume_scheduled`` has removed those an actual payment already settled;
+* averages the recurring ones to a month and shows them in the stability panel as committed
+  recurring income, counted with the recurring baseline in the baseline coverage; a
+  milestone or an invoice is a one-off and never counts as a baseline.
 
 **Keys.** ``Commitment.key`` is the ``ScheduledItem.key`` of the forecast, and the forecast
 matches it against ``IncomeFact.source``, which is the slug of the income ``Source`` a
@@ -66,15 +67,18 @@ class Commitment:
     amount: int
     key: str
     label: str
+    # "recurring" (a bundle's weekly guarantee) counts in the recurring baseline; a one-off
+    # promise ("milestone", "invoice") is scheduled in the forecast but is not a baseline.
+    kind: str = SCHEDULED_KIND
 
     def __post_init__(self) -> None:
-        # Reuses the forecast's own checks (a date, an int amount, a non-empty key).
-        ScheduledItem(self.due_on, self.amount, SCHEDULED_KIND, self.key)
+        # Reuses the forecast's own checks (a date, an int amount, a non-empty key, a kind).
+        self.scheduled()
         if not isinstance(self.label, str):
             raise TypeError(f"label must be a str, not {type(self.label).__name__}")
 
     def scheduled(self) -> ScheduledItem:
-        return ScheduledItem(self.due_on, self.amount, SCHEDULED_KIND, self.key)
+        return ScheduledItem(self.due_on, self.amount, self.kind, self.key)
 
 
 CommitmentProvider = Callable[[User, date, date], Iterable[Commitment]]
@@ -121,8 +125,9 @@ def scheduled_items(commitments: Iterable[Commitment]) -> list[ScheduledItem]:
 
 
 def monthly_amount(commitments: Iterable[Commitment], days: int) -> int:
-    """What ``days`` days of commitments come to in an average month: their total x 365 /
-    (12 x days), rounded down, the same scaling as the forecast's monthly median."""
+    """What ``days`` days of recurring commitments come to in an average month: their
+    total x 365 / (12 x days), rounded down, the same scaling as the forecast's monthly
+    median. One-off promises (milestones, invoices) are left out: they are not a baseline."""
     if days < 1:
         raise ValueError("days must be at least 1")
-    return sum(c.amount for c in commitments) * 365 // (12 * days)
+    return sum(c.amount for c in commitments if c.kind == SCHEDULED_KIND) * 365 // (12 * days)

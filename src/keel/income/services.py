@@ -85,6 +85,12 @@ def income_settings(worker: User) -> IncomeSettings:
 # ---------------------------------------------------------------------------- sources
 
 
+def source_slug(name: str) -> str:
+    """The slug of the source ``ensure_source(worker, name)`` books into: what other
+    domains use as the key of income they expect from that source (commitments)."""
+    return slugify(name)[:60] or "source"
+
+
 def ensure_source(
     worker: User,
     name: str,
@@ -93,7 +99,7 @@ def ensure_source(
     default_stream: str = StreamKind.PROJECT,
     currency: str | None = None,
 ) -> Source:
-    slug = slugify(name)[:60] or "source"
+    slug = source_slug(name)
     if kind not in SourceKind.values:
         raise IncomeError(f"source kind {kind!r} is not one of {SourceKind.values}", field="kind")
     if default_stream not in StreamKind.values:

@@ -17,6 +17,7 @@ from keel.income.commitments import (
     commitments_for,
     monthly_amount,
     register_commitment_provider,
+    scheduled_items,
     unregister_commitment_provider,
 )
 from keel.income.importers.base import ParsedRow, RowKind
@@ -131,3 +132,16 @@ def test_report_without_commitments_is_unchanged(worker: User) -> None:
     assert report.stability.committed_monthly == 0
     assert report.stability.baseline_coverage == 0.0
     assert sum(report.forecast.scheduled_income) == 0
+
+
+def test_one_off_commitments_are_scheduled_but_never_a_recurring_baseline() -> None:
+    weekly = Commitment(date(2026, 7, 6), 10_000, "bundle-1", "Bundle week 1")
+    milestone = Commitment(date(2026, 7, 20), 300_000, "acme", "Milestone 2", kind="milestone")
+    assert [item.kind for item in scheduled_items([weekly, milestone])] == [
+        "recurring",
+        "milestone",
+    ]
+    # 10000 x 365 / (12 x 30) = 10138.9 -> 10138; the milestone adds nothing.
+    assert monthly_amount([weekly, milestone], 30) == 10_138
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Commitment(date(2026, 7, 20), 1, "acme", "x", kind="windfall")

@@ -1,0 +1,189 @@
+"""Client contracts and their milestones.
+
+A contract is a worker's agreement with one client: a currency, a credit limit, a review
+window and a payment-due rule, and a schedule of milestones. Money moves only through the
+ledger service (``keel.career.services`` documents the chart of accounts); the rows here
+keep what a journal cannot: the schedule, each milestone's state and dates, the pointer to
+its one open escrow reservation, and every change as a ``MilestoneEvent`` saying who
+recorded it, on whose behalf and when.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Contract(models.Model):
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contracts"
+    )
+    title = models.CharField(max_length=200)
+    client_name = models.CharField(max_length=200)
+    client_email = models.EmailField(blank=True)
+    currency = models.CharField(max_length=3)
+    # The most the worker is willing to have outstanding with this client (minor units).
+    credit_limit = models.BigIntegerField(default=0)
+    review_window_days = models.PositiveSmallIntegerField(default=14)
+    # The payment-due rule (NYC Freelance Isn't Free Act by default): due by the
+    # milestone's contract date, or this many days after delivery when it has none (or
+    # always, when the contract date is not used).
+    payment_due_days = models.PositiveSmallIntegerField(default=30)
+    payment_due_uses_contract_date = models.BooleanField(default=True)
+    # The income source released money is booked under (its slug): also the key of the
+    # contract's milestones in the income forecast.
+    income_source_slug = models.SlugField(max_length=60)
+    # The create form's once-token: a resent form returns the contract it created.
+    request_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(credit_limit__gte=0), name="career_contract_limit_non_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["worker", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="career_contract_request_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.client_name})"
+
+
+class MilestoneState(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    FUNDED = "funded", "Funded"
+    DELIVERED = "delivered", "Delivered"
+    RELEASED = "released", "Released"
+    DISPUTED = "disputed", "Disputed"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Milestone(models.Model):
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="milestones")
+    sequence = models.PositiveSmallIntegerField()
+    deliverable = models.CharField(max_length=500)
+    # What the schedule says it is worth, and what partial releases of earlier milestones
+    # moved onto it; its total is both.
+    amount = models.BigIntegerField()
+    rolled_in = models.BigIntegerField(default=0)
+    due_on = models.DateField(null=True, blank=True)
+    starts_on = models.DateField(null=True, blank=True)
+    state = models.CharField(
+        max_length=10, choices=MilestoneState.choices, default=MilestoneState.PLANNED
+    )
+    # Held in escrow now (the amount of the open reservation below), paid to the worker,
+    # and given back to the client when it was settled.
+    reserved = models.BigIntegerField(default=0)
+    released = models.BigIntegerField(default=0)
+    refunded = models.BigIntegerField(default=0)
+    delivered_on = models.DateField(null=True, blank=True)
+    settled_on = models.DateField(null=True, blank=True)
+    # The milestone's one open escrow reservation (a pending ledger journal), if any.
+    escrow_pending = models.ForeignKey(
+        "ledger.Journal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The income journal the released money was booked with.
+    income_journal = models.ForeignKey(
+        "ledger.Journal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dispute_reason = models.TextField(blank=True)
+    invoice_number = models.CharField(max_length=40, blank=True)
+    invoice_issued_on = models.DateField(null=True, blank=True)
+    # Counts the changes; ledger keys include it, so each change posts its own journals.
+    version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("contract", "sequence")
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "sequence"], name="career_milestone_seq"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0)
+                & models.Q(rolled_in__gte=0)
+                & models.Q(reserved__gte=0)
+                & models.Q(released__gte=0)
+                & models.Q(refunded__gte=0),
+                name="career_milestone_amounts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"milestone {self.sequence} of {self.contract_id}: {self.deliverable}"
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.rolled_in
+
+
+class EventAction(models.TextChoices):
+    FUND = "fund", "Funded into escrow"
+    DELIVER = "deliver", "Delivered"
+    RELEASE = "release", "Released"
+    AUTO_RELEASE = "auto_release", "Released automatically"
+    DISPUTE = "dispute", "Disputed"
+    RESOLVE = "resolve", "Dispute resolved"
+    ROLL_IN = "roll_in", "Rest of an earlier milestone rolled in"
+    INVOICE = "invoice", "Invoice issued"
+
+
+class Party(models.TextChoices):
+    """On whose behalf a change happened. The worker records what the client does (the
+    client has no account); Keel's scheduled job releases escrow when a window closes."""
+
+    WORKER = "worker", "Worker"
+    CLIENT = "client", "Client"
+    KEEL = "keel", "Keel"
+
+
+class MilestoneEvent(models.Model):
+    """One change of a milestone: what, by whom, on which day, recorded when."""
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=16, choices=EventAction.choices)
+    party = models.CharField(max_length=8, choices=Party.choices)
+    # Who recorded it; empty when Keel's scheduled job did.
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    on = models.DateField()
+    at = models.DateTimeField(default=timezone.now)
+    amount = models.BigIntegerField(default=0)
+    state_before = models.CharField(max_length=10, choices=MilestoneState.choices)
+    state_after = models.CharField(max_length=10, choices=MilestoneState.choices)
+    note = models.TextField(blank=True)
+    # The ledger journals the change reserved, posted or voided, as {"reserved": [ids], ...}.
+    journals = models.JSONField(default=dict, blank=True)
+    # The request's idempotency key: the same key again returns this change.
+    request_key = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ("at", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="career_event_request_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} of milestone {self.milestone_id} on {self.on}"
+
+
+class InvoiceCounter(models.Model):
+    """A worker's running invoice number within a year: numbers are never reused or
+    skipped (taken under a row lock)."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "year"], name="career_invoice_year"),
+        ]

@@ -1,0 +1,262 @@
+"""The contract pages through Django's test client, with state built by the real services:
+the pages render for their worker; a contract and everything under it is a 404 to any
+other worker; every action works from its form and a refused one changes nothing."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html import unescape
+from typing import Any
+
+from django.test import Client
+from django.utils import timezone
+
+from keel.accounts.models import User
+from keel.career import services
+from keel.career.models import Contract, Milestone, MilestoneState
+from keel.income.models import IncomeItem
+
+from .conftest import make_contract, milestones
+from .test_services import snapshot
+
+
+def text(response: Any) -> str:
+    """The page's text without its tags, whitespace collapsed, as a reader sees it."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+
+
+def action_url(m: Milestone, action: str) -> str:
+    return f"/career/contracts/{m.contract_id}/milestones/{m.pk}/{action}/"
+
+
+def post_action(client: Client, m: Milestone, action: str, **data: Any) -> Any:
+    m.refresh_from_db()
+    payload = {"version": m.version, "token": f"t-{action}-{m.pk}-{m.version}", **data}
+    return client.post(action_url(m, action), payload)
+
+
+def new_contract_data(**changes: str) -> dict[str, str]:
+    data = {
+        "token": "new-1",
+        "title": "Podcast season",
+        "client_name": "Wave Media",
+        "client_email": "ap@wave.example",
+        "currency": "EUR",
+        "credit_limit": "2,000.00",
+        "review_window_days": "14",
+        "payment_due_days": "30",
+        "payment_due_uses_contract_date": "on",
+        "milestones-TOTAL_FORMS": "3",
+        "milestones-INITIAL_FORMS": "0",
+        "milestones-MIN_NUM_FORMS": "1",
+        "milestones-MAX_NUM_FORMS": "50",
+        "milestones-0-deliverable": "Episodes 1-4",
+        "milestones-0-amount": "1,200.00",
+        "milestones-0-due_on": "2026-12-31",
+        "milestones-1-deliverable": "Episodes 5-8",
+        "milestones-1-amount": "1,300.50",
+        "milestones-2-deliverable": "",
+        "milestones-2-amount": "",
+    }
+    data.update(changes)
+    return data
+
+
+# ---------------------------------------------------------------------------- access
+
+
+def test_contract_pages_need_a_login(db: None) -> None:
+    response = Client().get("/career/contracts/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_contract_pages_are_for_workers(login, db: None) -> None:
+    operator = User.objects.create_user("op@example.org", "quiet-harbour-1987", name="Op")
+    assert login(operator).get("/career/contracts/").status_code == 403
+
+
+def test_the_navbar_has_contracts_for_a_worker(login, maya: User) -> None:
+    body = login(maya).get("/career/contracts/").content.decode()
+    assert 'href="/career/contracts/"' in body and ">Contracts<" in body
+
+
+def test_another_worker_gets_404_on_my_contract_milestones_and_invoices(
+    login, contract: Contract, noor: User
+) -> None:
+    m1 = milestones(contract)[0]
+    base = f"/career/contracts/{contract.pk}/"
+    other = login(noor)
+    assert other.get(base).status_code == 404
+    before = snapshot()
+    for action in ("fund", "deliver", "release", "dispute", "resolve"):
+        assert post_action(other, m1, action).status_code == 404
+    assert other.get(f"{base}milestones/{m1.pk}/invoice/").status_code == 404
+    assert other.get(f"{base}milestones/{m1.pk}/invoice.pdf").status_code == 404
+    assert other.post(f"{base}milestones/{m1.pk}/invoice/issue/").status_code == 404
+    assert snapshot() == before
+    assert "Website redesign" not in text(other.get("/career/contracts/"))
+
+
+def test_a_milestone_of_another_contract_is_not_found_under_mine(
+    login, maya: User, noor: User
+) -> None:
+    mine = make_contract(maya, 100_000)
+    theirs = milestones(make_contract(noor, 100_000))[0]
+    url = f"/career/contracts/{mine.pk}/milestones/{theirs.pk}/invoice/"
+    assert login(maya).get(url).status_code == 404
+
+
+# ---------------------------------------------------------------------------- list, new
+
+
+def test_the_list_shows_exposure_over_the_limit_and_late_days(login, maya: User) -> None:
+    today = timezone.localdate()
+    contract = make_contract(maya, 100_000, 200_000, credit_limit=50_000)
+    m1, _ = milestones(contract)
+    m1 = services.fund_milestone(m1, on=today - timedelta(days=60), recorded_by=maya)
+    m1 = services.deliver_milestone(m1, on=today - timedelta(days=45), recorded_by=maya)
+    m1 = services.dispute_milestone(
+        m1, on=today - timedelta(days=44), reason="Late", recorded_by=maya
+    )
+    body = text(login(maya).get("/career/contracts/"))
+    assert "Website redesign" in body and "Acme Studio" in body
+    assert "over by €500.00" in body
+    assert re.search(r"late \d+ days", body)
+
+
+def test_a_new_contract_is_created_from_the_form(login, maya: User) -> None:
+    client = login(maya)
+    page = client.get("/career/contracts/new/")
+    assert page.status_code == 200 and "Milestone 3" in text(page)
+    response = client.post("/career/contracts/new/", new_contract_data())
+    contract = Contract.objects.get(worker=maya)
+    assert response.status_code == 302
+    assert response["Location"] == f"/career/contracts/{contract.pk}/"
+    assert (contract.title, contract.client_name, contract.credit_limit) == (
+        "Podcast season",
+        "Wave Media",
+        200_000,
+    )
+    assert [(m.deliverable, m.amount) for m in milestones(contract)] == [
+        ("Episodes 1-4", 120_000),
+        ("Episodes 5-8", 130_050),
+    ]
+    # The browser sends the form again: the same contract, nothing new.
+    again = client.post("/career/contracts/new/", new_contract_data())
+    assert again["Location"] == f"/career/contracts/{contract.pk}/"
+    assert Contract.objects.count() == 1
+
+
+def test_a_bad_new_contract_shows_the_errors_and_creates_nothing(login, maya: User) -> None:
+    before = snapshot()
+    client = login(maya)
+    response = client.post(
+        "/career/contracts/new/", new_contract_data(**{"milestones-1-amount": "12.345"})
+    )
+    assert response.status_code == 400
+    assert "Enter an amount in EUR" in text(response)
+    response = client.post(
+        "/career/contracts/new/",
+        new_contract_data(**{"milestones-0-starts_on": "2027-02-01"}),
+    )
+    assert response.status_code == 400
+    assert "Work starts (2027-02-01) must not be after due on (2026-12-31)" in text(response)
+    response = client.post(
+        "/career/contracts/new/",
+        new_contract_data(**{"milestones-0-deliverable": "", "milestones-0-amount": ""}),
+    )
+    assert response.status_code == 400
+    assert snapshot() == before
+
+
+# ---------------------------------------------------------------------------- contract page
+
+
+def test_fund_deliver_and_release_in_part_from_the_contract_page(login, contract: Contract) -> None:
+    client = login(contract.worker)
+    m1, m2 = milestones(contract)
+    page = text(client.get(f"/career/contracts/{contract.pk}/"))
+    assert "Fund" in page and "Paid to you €0.00" in page
+
+    assert post_action(client, m1, "fund").status_code == 302
+    assert post_action(client, m1, "deliver").status_code == 302
+    response = post_action(client, m1, "release", amount="600.00")
+    assert response.status_code == 302
+    m1.refresh_from_db()
+    m2.refresh_from_db()
+    assert (m1.state, m1.released) == (MilestoneState.RELEASED, 60_000)
+    assert (m2.rolled_in, m2.reserved) == (40_000, 40_000)
+    assert IncomeItem.objects.get().net == 60_000
+
+    page = client.get(f"/career/contracts/{contract.pk}/", follow=True)
+    body = text(page)
+    assert "Paid to you €600.00" in body
+    assert "In escrow €400.00" in body
+    assert "+ €400.00 rolled in" in body
+    assert "Rest of an earlier milestone rolled in" in body
+
+
+def test_a_replayed_action_form_does_nothing_twice(login, contract: Contract) -> None:
+    client = login(contract.worker)
+    m1 = milestones(contract)[0]
+    data = {"version": 0, "token": "once"}
+    assert client.post(action_url(m1, "fund"), data).status_code == 302
+    before = snapshot()
+    assert client.post(action_url(m1, "fund"), data).status_code == 302
+    assert snapshot() == before
+
+
+def test_refused_actions_show_the_reason_and_change_nothing(login, contract: Contract) -> None:
+    client = login(contract.worker)
+    m1 = milestones(contract)[0]
+    before = snapshot()
+    refused = post_action(client, m1, "release")
+    assert refused.status_code == 400
+    assert "its state is planned" in text(refused)
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    refused = post_action(client, m1, "fund", on=tomorrow)
+    assert refused.status_code == 400 and "today or earlier" in text(refused)
+    stale = client.post(action_url(m1, "fund"), {"version": 7, "token": "x"})
+    assert stale.status_code == 409 and "changed since this page was loaded" in text(stale)
+    assert snapshot() == before
+    post_action(client, m1, "fund")
+    too_much = post_action(client, m1, "release", amount="1,000.01")
+    assert too_much.status_code == 400
+    assert "amount cannot be more than the €1,000.00 held in escrow" in text(too_much)
+    assert client.post(action_url(m1, "fund").replace("fund", "explode")).status_code == 404
+
+
+def test_dispute_and_resolve_from_the_contract_page(login, contract: Contract) -> None:
+    client = login(contract.worker)
+    m1 = milestones(contract)[0]
+    post_action(client, m1, "fund")
+    assert post_action(client, m1, "dispute", reason="Wrong colours").status_code == 302
+    body = text(client.get(f"/career/contracts/{contract.pk}/"))
+    assert "Disputed: Wrong colours" in body and "Resolve" in body
+    assert post_action(client, m1, "resolve", awarded="250.00", note="Split").status_code == 302
+    m1.refresh_from_db()
+    assert (m1.state, m1.released, m1.refunded) == (MilestoneState.RESOLVED, 25_000, 75_000)
+
+
+# ---------------------------------------------------------------------------- invoices
+
+
+def test_an_invoice_page_is_issued_once_and_its_pdf_is_a_pdf(login, contract: Contract) -> None:
+    client = login(contract.worker)
+    m1 = milestones(contract)[0]
+    base = f"/career/contracts/{contract.pk}/milestones/{m1.pk}/invoice"
+    draft = text(client.get(base + "/"))
+    assert "draft" in draft and "Acme Studio" in draft and "Balance due €1,000.00" in draft
+    year = timezone.localdate().year
+    response = client.post(base + "/issue/")
+    assert response.status_code == 302
+    issued = text(client.get(base + "/"))
+    assert f"INV-{year}-0001" in issued
+    client.post(base + "/issue/")
+    m1.refresh_from_db()
+    assert m1.invoice_number == f"INV-{year}-0001"
+    pdf = client.get(base + ".pdf")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert f"INV-{year}-0001.pdf" in pdf["Content-Disposition"]

@@ -1,0 +1,323 @@
+"""The contract pages: the list of contracts with each client's exposure and late
+payments, a new contract with its milestones, the contract page with every milestone's
+state, figures and actions, and each milestone's invoice as a page and a PDF.
+
+Views stay thin: what a page shows comes from ``services.contract_summary`` and
+``invoices.invoice_document``, every write is one service call. A contract, and everything
+under it, is a 404 to anyone but the worker it belongs to. A refused action shows the
+contract page again with the reason (400; 409 when the milestone changed meanwhile).
+
+In Keel the client has no account: the worker records what the client does (funding the
+escrow, releasing, disputing) when it happens, and Keel releases the escrow itself when a
+review window closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, re_path
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from keel.accounts.models import Role, User
+
+from . import forms, invoices, services
+from .errors import CareerError, Conflict
+from .models import Contract, Milestone
+
+View = Callable[..., HttpResponseBase]
+
+ACTION_DONE = {
+    "fund": "Milestone {n} is funded: the client's money is reserved in escrow.",
+    "deliver": "Milestone {n} is delivered. The client's review window runs until {closes}.",
+    "release": "Milestone {n} is released: {paid} is booked as your income from {client}.",
+    "dispute": "Milestone {n} is disputed. The escrow stays reserved until it is resolved.",
+    "resolve": "The dispute over milestone {n} is resolved: {paid} to you.",
+}
+
+
+def _worker(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # login_required lets only people through
+    return request.user
+
+
+def worker_page(view: View) -> View:
+    """Logged-in people with the worker role only; anyone else is refused (403)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not _worker(request).has_role(Role.WORKER):
+            raise PermissionDenied("contracts are for workers")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+def _contract(request: HttpRequest, contract_id: int) -> Contract:
+    return get_object_or_404(
+        Contract.objects.select_related("worker"), pk=contract_id, worker=_worker(request)
+    )
+
+
+def _milestone(contract: Contract, milestone_id: int) -> Milestone:
+    milestone = get_object_or_404(Milestone, pk=milestone_id, contract=contract)
+    milestone.contract = contract
+    return milestone
+
+
+# ---------------------------------------------------------------------------- list
+
+
+@worker_page
+@require_GET
+def contract_list(request: HttpRequest) -> HttpResponse:
+    summaries = services.contract_summaries(_worker(request), timezone.localdate())
+    return render(request, "career/list.html", {"summaries": summaries})
+
+
+# ---------------------------------------------------------------------------- new
+
+
+def _new_page(
+    request: HttpRequest, form: forms.ContractForm, formset: Any, *, status: int = 200
+) -> HttpResponse:
+    rows = len(formset.forms)
+    context = {
+        "form": form,
+        "formset": formset,
+        "currencies": forms.CURRENCIES,
+        "more_rows": rows + forms.MILESTONE_ROWS if rows < forms.MAX_MILESTONES else None,
+    }
+    return render(request, "career/new.html", context, status=status)
+
+
+@worker_page
+@require_http_methods(["GET", "POST"])
+def contract_new(request: HttpRequest) -> HttpResponse:
+    worker = _worker(request)
+    if request.method != "POST":
+        currency = forms.currency_of(request.GET, worker.home_currency)
+        try:
+            count = int(request.GET.get("rows") or forms.MILESTONE_ROWS)
+        except ValueError:
+            count = forms.MILESTONE_ROWS
+        return _new_page(
+            request,
+            forms.ContractForm(currency=currency),
+            forms.milestone_formset(None, currency, count),
+        )
+    currency = forms.currency_of(request.POST, worker.home_currency)
+    form = forms.ContractForm(request.POST, currency=currency)
+    formset = forms.milestone_formset(request.POST, currency)
+    if not (form.is_valid() & formset.is_valid()):
+        return _new_page(request, form, formset, status=400)
+    rows = forms.filled_rows(formset)
+    data = form.cleaned_data
+    try:
+        contract = services.create_contract(
+            worker,
+            title=data["title"],
+            client_name=data["client_name"],
+            client_email=data.get("client_email") or "",
+            currency=data["currency"],
+            credit_limit=data["credit_limit"] or 0,
+            review_window_days=data["review_window_days"],
+            payment_due_days=data["payment_due_days"],
+            payment_due_uses_contract_date=bool(data.get("payment_due_uses_contract_date")),
+            milestones=[
+                services.MilestoneInput(
+                    row["deliverable"], row["amount"], row.get("due_on"), row.get("starts_on")
+                )
+                for _, row in rows
+            ],
+            key=data.get("token") or "",
+        )
+    except CareerError as exc:
+        forms.add_career_error(form, exc, formset=formset, rows=[index for index, _ in rows])
+        return _new_page(request, form, formset, status=400)
+    messages.success(
+        request,
+        f"The contract with {contract.client_name} is saved. Record the client's funding of"
+        " the first milestone when they pay it into escrow.",
+    )
+    return redirect("career:contract", contract_id=contract.pk)
+
+
+# ---------------------------------------------------------------------------- contract
+
+
+def _contract_page(
+    request: HttpRequest,
+    contract: Contract,
+    *,
+    error: str | None = None,
+    failed: tuple[int, str, forms.ActionForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    today = timezone.localdate()
+    summary = services.contract_summary(contract, today)
+    rows = []
+    for view in summary.milestones:
+        action_forms: dict[str, forms.ActionForm] = {}
+        for action in view.actions:
+            if failed is not None and failed[0] == view.row.pk and failed[1] == action:
+                action_forms[action] = failed[2]
+                continue
+            form_class = forms.ACTION_FORMS[action]
+            action_forms[action] = form_class(
+                currency=contract.currency,
+                initial={"version": view.row.version},
+                auto_id=f"id_m{view.row.pk}_{action}_%s",
+            )
+        rows.append((view, action_forms))
+    context = {
+        "contract": contract,
+        "summary": summary,
+        "rows": rows,
+        "escrow": services.escrow_balance(contract),
+        "events": services.events_of(contract),
+        "warning": summary.exposure.warning(),
+        "due_rule": services.terms_of(contract).payment_due.describe(),
+        "error": error,
+    }
+    return render(request, "career/detail.html", context, status=status)
+
+
+@worker_page
+@require_GET
+def contract_detail(request: HttpRequest, contract_id: int) -> HttpResponse:
+    return _contract_page(request, _contract(request, contract_id))
+
+
+def _done(action: str, milestone: Milestone, contract: Contract) -> str:
+    closes = ""
+    if milestone.delivered_on is not None:
+        closes = (milestone.delivered_on + timedelta(days=contract.review_window_days)).isoformat()
+    return ACTION_DONE[action].format(
+        n=milestone.sequence,
+        closes=closes,
+        paid=invoices.money_text(milestone.released, contract.currency),
+        client=contract.client_name,
+    )
+
+
+@worker_page
+@require_POST
+def milestone_action(
+    request: HttpRequest, contract_id: int, milestone_id: int, action: str
+) -> HttpResponse:
+    contract = _contract(request, contract_id)
+    milestone = _milestone(contract, milestone_id)
+    form_class = forms.ACTION_FORMS.get(action)
+    if form_class is None:
+        raise Http404("no such action")
+    form = form_class(
+        request.POST, currency=contract.currency, auto_id=f"id_m{milestone.pk}_{action}_%s"
+    )
+    if not form.is_valid():
+        return _contract_page(
+            request,
+            contract,
+            error=f"Milestone {milestone.sequence} was not changed: see the form below.",
+            failed=(milestone.pk, action, form),
+            status=400,
+        )
+    data = form.cleaned_data
+    common: dict[str, Any] = {
+        "on": data["on"],
+        "recorded_by": _worker(request),
+        "key": data.get("token") or "",
+        "expected_version": data["version"],
+    }
+    try:
+        if action == "fund":
+            done = services.fund_milestone(milestone, **common)
+        elif action == "deliver":
+            done = services.deliver_milestone(milestone, **common)
+        elif action == "release":
+            done = services.release_milestone(milestone, amount=data.get("amount"), **common)
+        elif action == "dispute":
+            done = services.dispute_milestone(milestone, reason=data["reason"], **common)
+        else:
+            done = services.resolve_milestone(
+                milestone, awarded=data["awarded"], note=data.get("note") or "", **common
+            )
+    except CareerError as exc:
+        if exc.field in form.fields:
+            form.add_error(exc.field, forms.sentence(exc.message))
+        return _contract_page(
+            request,
+            contract,
+            error=f"Milestone {milestone.sequence} was not changed: {exc.message}.",
+            failed=(milestone.pk, action, form),
+            status=409 if isinstance(exc, Conflict) else 400,
+        )
+    messages.success(request, _done(action, done, contract))
+    return redirect("career:contract", contract_id=contract.pk)
+
+
+# ---------------------------------------------------------------------------- invoices
+
+
+@worker_page
+@require_GET
+def invoice(request: HttpRequest, contract_id: int, milestone_id: int) -> HttpResponse:
+    contract = _contract(request, contract_id)
+    milestone = _milestone(contract, milestone_id)
+    document = invoices.invoice_document(milestone, timezone.localdate())
+    context = {
+        "contract": contract,
+        "milestone": milestone,
+        "doc": document,
+        "inv": document.invoice,
+    }
+    return render(request, "career/invoice.html", context)
+
+
+@worker_page
+@require_POST
+def invoice_issue(request: HttpRequest, contract_id: int, milestone_id: int) -> HttpResponse:
+    contract = _contract(request, contract_id)
+    milestone = _milestone(contract, milestone_id)
+    issued = services.issue_invoice(
+        milestone, on=timezone.localdate(), recorded_by=_worker(request)
+    )
+    messages.success(request, f"Invoice {issued.invoice_number} is issued.")
+    return redirect("career:invoice", contract_id=contract.pk, milestone_id=milestone.pk)
+
+
+@worker_page
+@require_GET
+def invoice_pdf(request: HttpRequest, contract_id: int, milestone_id: int) -> HttpResponse:
+    contract = _contract(request, contract_id)
+    milestone = _milestone(contract, milestone_id)
+    document = invoices.invoice_document(milestone, timezone.localdate())
+    response = HttpResponse(invoices.render_pdf(document), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{document.filename}"'
+    return response
+
+
+_MILESTONE = r"^contracts/(?P<contract_id>\d+)/milestones/(?P<milestone_id>\d+)/"
+
+urlpatterns = [
+    path("contracts/", contract_list, name="contracts"),
+    path("contracts/new/", contract_new, name="contract_new"),
+    path("contracts/<int:contract_id>/", contract_detail, name="contract"),
+    re_path(
+        _MILESTONE + r"(?P<action>fund|deliver|release|dispute|resolve)/$",
+        milestone_action,
+        name="milestone_action",
+    ),
+    re_path(_MILESTONE + r"invoice/$", invoice, name="invoice"),
+    re_path(_MILESTONE + r"invoice/issue/$", invoice_issue, name="invoice_issue"),
+    re_path(_MILESTONE + r"invoice\.pdf$", invoice_pdf, name="invoice_pdf"),
+]

@@ -1,0 +1,82 @@
+"""A client contract end to end: a worker adds a contract with two milestones through the
+form, records the client funding the first into escrow, delivers it, records the client's
+release, and sees the paid total move on the contract page and the money as income from
+the client on the income sources page."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from keel.accounts.services import create_worker
+from keel.career.models import Contract, MilestoneState
+from keel.ledger import services as ledger
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "quiet-harbour-1987"
+
+
+def log_in(page: Page, email: str) -> None:
+    page.context.clear_cookies()
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log in")).to_have_count(0)
+
+
+def test_create_fund_deliver_release_and_the_income_shows(
+    page: Page, page_problems: list[str]
+) -> None:
+    maya = create_worker("maya@example.org", name="Maya Maker", password=PASSWORD, currency="EUR")
+    log_in(page, maya.email)
+
+    page.goto("/career/contracts/")
+    expect(page.get_by_test_id("no-contracts")).to_be_visible()
+    page.get_by_role("link", name="New contract").click()
+    page.get_by_label("Project").fill("Podcast season")
+    page.get_by_label("Client", exact=True).fill("Wave Media")
+    page.get_by_label("Credit limit").fill("5,000.00")
+    rows = page.get_by_test_id("milestone-row")
+    rows.nth(0).get_by_label("Deliverable").fill("Episodes 1-4")
+    rows.nth(0).get_by_label("Amount").fill("1,200.00")
+    rows.nth(1).get_by_label("Deliverable").fill("Episodes 5-8")
+    rows.nth(1).get_by_label("Amount").fill("1,300.00")
+    page.get_by_role("button", name="Save the contract").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Podcast season")
+    expect(page.get_by_test_id("paid-total")).to_have_text("€0.00")
+    expect(page.get_by_test_id("milestone")).to_have_count(2)
+
+    first = page.get_by_test_id("milestone").nth(0)
+    first.get_by_role("button", name="Fund").click()
+    first = page.get_by_test_id("milestone").nth(0)
+    expect(first.get_by_test_id("milestone-state")).to_have_text("Funded")
+    expect(page.get_by_test_id("in-escrow")).to_have_text("€1,200.00")
+
+    first.get_by_role("button", name="Mark delivered").click()
+    first = page.get_by_test_id("milestone").nth(0)
+    expect(first.get_by_test_id("milestone-state")).to_have_text("Delivered")
+    expect(first.get_by_test_id("auto-release")).to_be_visible()
+
+    first.get_by_role("button", name="Release").click()
+    first = page.get_by_test_id("milestone").nth(0)
+    expect(first.get_by_test_id("milestone-state")).to_have_text("Released")
+    expect(page.get_by_test_id("paid-total")).to_have_text("€1,200.00")
+    expect(page.get_by_test_id("in-escrow")).to_have_text("€0.00")
+    expect(page.get_by_role("alert").or_(page.get_by_role("status")).first).to_contain_text(
+        "booked as your income from Wave Media"
+    )
+
+    # The income domain counts it as income from the client.
+    page.goto("/income/sources/")
+    source = page.locator("[data-source='wave-media']")
+    expect(source).to_contain_text("Wave Media")
+    expect(source.get_by_test_id("total-income")).to_have_text("€1,200.00")
+
+    contract = Contract.objects.get(worker=maya)
+    m1, m2 = contract.milestones.order_by("sequence")
+    assert (m1.state, m1.released) == (MilestoneState.RELEASED, 120_000)
+    assert m2.state == MilestoneState.PLANNED
+    assert ledger.verify().ok
+    assert page_problems == []
