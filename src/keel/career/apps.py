@@ -10,9 +10,16 @@ class CareerConfig(AppConfig):
         from keel.accounts.models import Role
         from keel.income.commitments import register_commitment_provider
         from keel.web.navigation import register_nav
+        from keel.web.panels import register_panel
 
+        from .offers import dashboard_panel
         from .services import milestone_commitments
 
         register_nav("Contracts", "career:contracts", role=Role.WORKER, order=25)
+        register_nav("Offers", "career:offers", role=Role.WORKER, order=26)
+        # The worker's MRR now and its change this month, on the dashboard.
+        register_panel(
+            "career.mrr", "career/offers/_dashboard_panel.html", dashboard_panel, order=20
+        )
         # Milestones due count in the income forecast as scheduled payments.
         register_commitment_provider(milestone_commitments)

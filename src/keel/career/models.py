@@ -187,3 +187,171 @@ class InvoiceCounter(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["worker", "year"], name="career_invoice_year"),
         ]
+
+
+# ---------------------------------------------------------------------------- offers
+
+
+class OfferKind(models.TextChoices):
+    MEMBERSHIP = "membership", "Membership"
+    SUBSCRIPTION = "subscription", "Subscription"
+    RETAINER = "retainer", "Retainer"
+    DIGITAL_PRODUCT = "digital_product", "Digital product"
+    ONE_OFF_SERVICE = "one_off_service", "One-off service"
+
+
+class BillingInterval(models.TextChoices):
+    WEEK = "week", "Weekly"
+    MONTH = "month", "Monthly"
+    QUARTER = "quarter", "Quarterly"
+    YEAR = "year", "Yearly"
+
+
+class RetainerUnit(models.TextChoices):
+    HOURS = "hours", "Hours"
+    DELIVERABLES = "deliverables", "Deliverables"
+
+
+class UnusedUnits(models.TextChoices):
+    ROLL_OVER = "roll_over", "Roll over"
+    EXPIRE = "expire", "Expire"
+
+
+class Offer(models.Model):
+    """Something a worker sells (``keel.career.rules.recurring.Offer`` checks it): a
+    recurring membership, subscription or retainer, or a one-time digital product or
+    service. Payments for it are booked under its own income source."""
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offers"
+    )
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=OfferKind.choices)
+    price = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    # Empty for one-time sales.
+    interval = models.CharField(max_length=8, choices=BillingInterval.choices, blank=True)
+    # Retainers only: units included per period and what happens to unused ones.
+    retainer_units = models.PositiveIntegerField(null=True, blank=True)
+    retainer_unit = models.CharField(max_length=12, choices=RetainerUnit.choices, blank=True)
+    retainer_on_unused = models.CharField(max_length=10, choices=UnusedUnits.choices, blank=True)
+    retainer_rollover_cap = models.PositiveIntegerField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    # The income source payments for the offer are booked under (its slug, unique per
+    # worker): income items under it are matched to the offer.
+    income_source_slug = models.SlugField(max_length=60)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-active", "name", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(price__gte=0), name="career_offer_price_non_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["worker", "income_source_slug"], name="career_offer_source_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_recurring(self) -> bool:
+        return bool(self.interval)
+
+
+class SubscriberStatus(models.TextChoices):
+    NEW = "new", "Not started"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Subscriber(models.Model):
+    """A buyer of an offer. Their lifecycle is their ``SubscriptionEvent`` rows; ``status``,
+    ``price`` and ``interval`` are kept in step with the latest event for the pages."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="subscribers")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    external_reference = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=10, choices=SubscriberStatus.choices, default=SubscriberStatus.NEW
+    )
+    price = models.BigIntegerField(null=True, blank=True)
+    interval = models.CharField(max_length=8, choices=BillingInterval.choices, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name", "id")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.offer_id})"
+
+
+class SubscriptionEventKind(models.TextChoices):
+    START = "start", "Started"
+    PAUSE = "pause", "Paused"
+    RESUME = "resume", "Resumed"
+    CHANGE = "change", "Changed plan"
+    CANCEL = "cancel", "Cancelled"
+
+
+class SubscriptionEvent(models.Model):
+    """One event in a subscriber's life, checked by ``recurring.subscription_history``
+    against the subscriber's earlier events before it is saved. ``worker`` and
+    ``currency`` repeat the offer's so the reports read every event of a worker with one
+    indexed query."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.PROTECT, related_name="events")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    kind = models.CharField(max_length=8, choices=SubscriptionEventKind.choices)
+    on = models.DateField()
+    # A start's or change's price per interval; null for the other kinds.
+    price = models.BigIntegerField(null=True, blank=True)
+    interval = models.CharField(max_length=8, choices=BillingInterval.choices, null=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("subscriber", "on", "id")
+        indexes = [
+            models.Index(
+                fields=["worker", "currency", "subscriber", "on", "id"],
+                name="career_subevent_report",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of subscriber {self.subscriber_id} on {self.on}"
+
+
+class PaymentMatch(models.TextChoices):
+    RECORDED = "recorded", "Recorded in Keel"
+    SOURCE = "source", "Booked under the offer's source"
+    MANUAL = "manual", "Matched by hand"
+
+
+class OfferPayment(models.Model):
+    """An income item (and its ledger journal) matched to an offer and, when known, to
+    the subscriber who paid it."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="payments")
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    income_item = models.OneToOneField(
+        "income.IncomeItem", on_delete=models.PROTECT, related_name="offer_payment"
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    on = models.DateField()
+    matched_by = models.CharField(max_length=10, choices=PaymentMatch.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-on", "-id")
+
+    def __str__(self) -> str:
+        return f"payment {self.amount} {self.currency} for offer {self.offer_id}"

@@ -4,11 +4,13 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.views.generic import TemplateView
 
 from keel.accounts.models import Role, User
 
 from .context_processors import user_roles
+from .panels import dashboard_panels
 from .services import worker_overview
 
 
@@ -29,6 +31,7 @@ class DashboardView(LoginRequiredMixin, TemplateView):
             role_labels=[role.label for role in Role if role.value in roles],
             is_platform_operator=Role.PLATFORM_OPERATOR.value in roles,
             api_keys_url=_url_or_none("api_keys:list"),
+            panels=dashboard_panels(user, timezone.localdate()),
         )
         return context
 

@@ -1,0 +1,128 @@
+"""The offer pages' forms: a new offer, a new subscriber, a lifecycle event, a payment and
+a manual match. Amounts are typed in major units and clean to integer minor units; a
+service's refusal comes back onto the field it names (``forms.add_career_error``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from keel.money import is_currency
+from keel.web.forms import BootstrapFormMixin, OnceTokenMixin
+
+from .forms import AmountField, _date_widget, _set_currency
+from .models import BillingInterval, OfferKind, RetainerUnit, UnusedUnits
+
+EVENT_KINDS = ("pause", "resume", "change", "cancel", "start")
+
+
+def _blank(choices: Any, label: str = "—") -> list[tuple[str, str]]:
+    return [("", label), *choices]
+
+
+class OfferForm(BootstrapFormMixin, forms.Form):
+    name = forms.CharField(label="Name", max_length=120)
+    kind = forms.ChoiceField(label="Kind", choices=OfferKind.choices)
+    price = AmountField(label="Price", allow_zero=True)
+    currency = forms.CharField(
+        label="Currency", max_length=3, widget=forms.TextInput(attrs={"size": 4})
+    )
+    interval = forms.ChoiceField(
+        label="Billed",
+        choices=_blank(BillingInterval.choices, "once (no interval)"),
+        required=False,
+        help_text="Memberships, subscriptions and retainers bill every interval; digital "
+        "products and one-off services are sold once.",
+    )
+    retainer_units = forms.IntegerField(
+        label="Retainer: units per period", min_value=1, required=False
+    )
+    retainer_unit = forms.ChoiceField(
+        label="Units are", choices=_blank(RetainerUnit.choices), required=False
+    )
+    retainer_on_unused = forms.ChoiceField(
+        label="Unused units", choices=_blank(UnusedUnits.choices), required=False
+    )
+    retainer_rollover_cap = forms.IntegerField(
+        label="Most units carried over", min_value=0, required=False
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_currency(self, currency)
+        if not self.is_bound:
+            self.initial.setdefault("currency", currency)
+            self.initial.setdefault("interval", "month")
+
+    def clean_currency(self) -> str:
+        code = str(self.cleaned_data.get("currency") or "").strip().upper()
+        if not is_currency(code):
+            raise forms.ValidationError("Enter an ISO 4217 currency code, such as EUR or USD.")
+        return code
+
+
+class SubscriberForm(BootstrapFormMixin, OnceTokenMixin):
+    name = forms.CharField(label="Name", max_length=200)
+    email = forms.EmailField(label="Email (optional)", required=False)
+    external_reference = forms.CharField(
+        label="Their id elsewhere (optional)", max_length=200, required=False
+    )
+    start_on = forms.DateField(
+        label="Started on", required=False, widget=_date_widget(), help_text="Empty: not yet."
+    )
+    price = AmountField(
+        label="Price they pay", required=False, allow_zero=True, help_text="Empty: the list price."
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_currency(self, currency)
+        if not self.is_bound:
+            self.initial.setdefault("start_on", timezone.localdate())
+
+
+class EventForm(BootstrapFormMixin, OnceTokenMixin):
+    on = forms.DateField(label="On", widget=_date_widget())
+    price = AmountField(label="New price", required=False, allow_zero=True)
+    interval = forms.ChoiceField(
+        label="Billed", choices=_blank(BillingInterval.choices, "as before"), required=False
+    )
+
+    def __init__(self, *args: Any, currency: str, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_currency(self, currency)
+        if kind not in ("change", "start"):
+            del self.fields["price"]
+            del self.fields["interval"]
+        if not self.is_bound:
+            self.initial.setdefault("on", timezone.localdate())
+
+
+class PaymentForm(BootstrapFormMixin, OnceTokenMixin):
+    amount = AmountField(label="Amount paid")
+    on = forms.DateField(label="Paid on", widget=_date_widget())
+    subscriber = forms.TypedChoiceField(
+        label="Paid by", coerce=int, required=False, empty_value=None
+    )
+
+    def __init__(
+        self, *args: Any, currency: str, subscribers: list[tuple[int, str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        _set_currency(self, currency)
+        self.fields["subscriber"].choices = [("", "—"), *subscribers]  # type: ignore[attr-defined]
+        if not self.is_bound:
+            self.initial.setdefault("on", timezone.localdate())
+
+
+class MatchForm(BootstrapFormMixin, forms.Form):
+    income_item = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    subscriber = forms.TypedChoiceField(
+        label="Paid by", coerce=int, required=False, empty_value=None
+    )
+
+    def __init__(self, *args: Any, subscribers: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["subscriber"].choices = [("", "—"), *subscribers]  # type: ignore[attr-defined]
