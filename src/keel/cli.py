@@ -740,6 +740,7 @@ def restore_command(file: Path, yes: bool) -> None:
 
 main_group.add_command(__import__("keel.gateway.cli", fromlist=["platform"]).platform)
 main_group.add_command(__import__("keel.pools.cli", fromlist=["pools"]).pools)
+main_group.add_command(__import__("keel.career.cli", fromlist=["plan"]).plan)
 
 
 # ------------------------------------------------------------------------------ entry

@@ -13,6 +13,7 @@ class CareerConfig(AppConfig):
         from keel.web.panels import register_panel
 
         from .offers import dashboard_panel
+        from .planning import dashboard_panel as plan_panel
         from .services import milestone_commitments
 
         register_nav("Contracts", "career:contracts", role=Role.WORKER, order=25)
@@ -21,5 +22,7 @@ class CareerConfig(AppConfig):
         register_panel(
             "career.mrr", "career/offers/_dashboard_panel.html", dashboard_panel, order=20
         )
+        # The current 90-day plan's progress, beside MRR.
+        register_panel("career.plan", "career/plans/_dashboard_panel.html", plan_panel, order=21)
         # Milestones due count in the income forecast as scheduled payments.
         register_commitment_provider(milestone_commitments)

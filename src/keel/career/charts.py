@@ -8,6 +8,7 @@ minor units; hover labels are amounts formatted by ``keel.money``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from keel.money import format_amount, from_minor
@@ -112,3 +113,54 @@ def movements_figure(months: Sequence[MrrMonth], currency: str) -> Figure:
         }
     )
     return {"data": data, "layout": _layout(currency, barmode="relative")}
+
+
+def plan_figure(
+    series: Sequence[tuple[date, int]],
+    starts_on: date,
+    review_on: date,
+    start_mrr: int,
+    target_mrr: int,
+    currency: str,
+) -> Figure:
+    """A 90-day plan's MRR day by day from the books against the plan's straight line from
+    the starting MRR on day 0 to the target on day 90."""
+    days = [day.isoformat() for day, _ in series]
+    values = [mrr for _, mrr in series]
+    ends = [starts_on.isoformat(), review_on.isoformat()]
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Plan",
+                "x": ends,
+                "y": [from_minor(start_mrr, currency), from_minor(target_mrr, currency)],
+                "text": [
+                    format_amount(start_mrr, currency, symbol=True),
+                    format_amount(target_mrr, currency, symbol=True),
+                ],
+                "hovertemplate": "Plan %{x}: %{text}<extra></extra>",
+                "line": {"color": GREY, "width": 2, "dash": "dash"},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "MRR",
+                "x": days,
+                "y": [from_minor(v, currency) for v in values],
+                "text": [format_amount(v, currency, symbol=True) for v in values],
+                "hovertemplate": "MRR %{x}: %{text}<extra></extra>",
+                "line": {"color": TEAL, "width": 2, "shape": "hv"},
+            },
+        ],
+        "layout": _layout(
+            currency,
+            xaxis={
+                "automargin": True,
+                "fixedrange": True,
+                "type": "date",
+                "range": ends,
+            },
+        ),
+    }

@@ -355,3 +355,107 @@ class OfferPayment(models.Model):
 
     def __str__(self) -> str:
         return f"payment {self.amount} {self.currency} for offer {self.offer_id}"
+
+
+# ---------------------------------------------------------------------------- 90-day plans
+
+
+class PlanStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    REVIEWED = "reviewed", "Reviewed"
+
+
+class Plan(models.Model):
+    """A 90-day plan (``keel.career.rules.plans`` has the calendar and the rules): a
+    recurring-revenue target from the MRR the books showed on its first day, and exactly
+    one expansion channel. Progress is never stored: ``keel.career.planning`` computes it
+    from the books whenever it is shown."""
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="plans"
+    )
+    starts_on = models.DateField()
+    # The currency of the MRR the plan targets (the worker's offers in it).
+    currency = models.CharField(max_length=3)
+    # MRR on ``starts_on`` from the books, captured when the plan was made.
+    start_mrr = models.BigIntegerField()
+    target_mrr = models.BigIntegerField()
+    # The one expansion channel, by name; ``expansion_source_slug`` is the income source it
+    # is (empty for a channel typed in that has no income source yet): its income counts
+    # as the channel's whatever the source is later renamed to.
+    expansion_channel = models.CharField(max_length=100)
+    expansion_source_slug = models.SlugField(max_length=60, blank=True)
+    # Optional income to earn from the channel over the 90 days (minor units).
+    expansion_target = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-starts_on", "-id")
+        indexes = [
+            models.Index(fields=["worker", "status", "starts_on"], name="career_plan_worker")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(start_mrr__gte=0)
+                & models.Q(target_mrr__gte=models.F("start_mrr")),
+                name="career_plan_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"plan from {self.starts_on} ({self.worker_id})"
+
+
+class PlanAction(models.Model):
+    """A key action of a plan, due within it; ``done_on`` once done."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="actions")
+    title = models.CharField(max_length=200)
+    due_on = models.DateField()
+    done_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("due_on", "id")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CheckIn(models.Model):
+    """The weekly check-in of plan week ``week`` (1..13), made on ``on``: one a week."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="check_ins")
+    week = models.PositiveSmallIntegerField()
+    on = models.DateField()
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("week",)
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "week"], name="career_checkin_week"),
+        ]
+
+    def __str__(self) -> str:
+        return f"week {self.week} of plan {self.plan_id}"
+
+
+class PlanReview(models.Model):
+    """The end-of-plan review, stored once on the review day or after: each target against
+    what happened (``results``: name, planned, actual, met), the review's sentences, and the
+    draft of the next plan's targets from the trend."""
+
+    plan = models.OneToOneField(Plan, on_delete=models.CASCADE, related_name="review")
+    results = models.JSONField(default=list)
+    words = models.JSONField(default=list)
+    end_mrr = models.BigIntegerField()
+    trend_growth = models.BigIntegerField()
+    next_starts_on = models.DateField()
+    next_start_mrr = models.BigIntegerField()
+    next_target_mrr = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"review of plan {self.plan_id}"

@@ -43,6 +43,13 @@ def report_window(as_of: date) -> tuple[date, date]:
 # ---------------------------------------------------------------------------- sources
 
 
+def source_names(worker: User) -> list[tuple[str, str]]:
+    """The worker's income sources as ``(slug, name)``, by name."""
+    return list(
+        Source.objects.filter(worker=worker).order_by("name", "slug").values_list("slug", "name")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRow:
     source: Source

@@ -199,6 +199,41 @@ def monthly_facts(worker: User, start: date, end: date) -> list[IncomeFact]:
     return facts
 
 
+@dataclass(frozen=True, slots=True)
+class SourceIncome:
+    slug: str
+    name: str
+    amount: int
+
+
+def income_by_source(
+    worker: User, start: date, end: date, *, currency: str | None = None
+) -> list[SourceIncome]:
+    """Take-home income per source from ``start`` to ``end`` (inclusive), transfers left
+    out, in ONE grouped query, largest first.
+
+    In the worker's home currency (``currency`` None or the home currency) every item
+    counts at its booked ``home_income``, as the analytics count it; in another currency
+    only the items in that currency count, at their ``net`` (the same take-home amount
+    before conversion). Sources with nothing in the window are left out."""
+    items = IncomeItem.objects.filter(
+        worker=worker, occurred_on__gte=start, occurred_on__lte=end
+    ).exclude(kind=ItemKind.TRANSFER)
+    column = "home_income"
+    if currency is not None and currency != worker.home_currency:
+        items, column = items.filter(currency=currency), "net"
+    rows = (
+        items.values("source__slug", "source__name")
+        .annotate(total=Sum(column))
+        .order_by("source__slug")
+    )
+    found = [
+        SourceIncome(row["source__slug"], row["source__name"], int(row["total"] or 0))
+        for row in rows
+    ]
+    return sorted(found, key=lambda s: (-s.amount, s.name.casefold(), s.slug))
+
+
 def recent_facts(worker: User, start: date, end: date) -> list[IncomeFact]:
     """Individual items of the last year, for the forecast's fit."""
     rows = (

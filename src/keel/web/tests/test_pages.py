@@ -193,9 +193,9 @@ def test_dashboard_query_count_does_not_grow_with_activity(client, maya, django_
         post(f"g{n}", (acct["cash"], 100 + n), (acct["upwork"], -(100 + n)))
     client.force_login(maya)
 
-    # 7 for the shell and the books, 1 for the registered panels (career: has the worker
-    # recurring offers?), however much has happened.
-    with django_assert_num_queries(8):
+    # 7 for the shell and the books, 2 for the registered panels (career: has the worker
+    # recurring offers? a current 90-day plan?), however much has happened.
+    with django_assert_num_queries(9):
         response = client.get(DASHBOARD)
 
     assert response.content.decode().count('<li class="list-group-item py-3">') == 20
