@@ -14,6 +14,9 @@ urlpatterns = [
     path("income/", include("keel.income.urls")),
     path("pools/", include("keel.pools.urls")),
     path("career/", include("keel.career.urls")),
+    # A client's testimonial link (/t/<token>/) and public profiles (/p/<handle>/): no
+    # account needed, so at the root, before the catch-all includes below.
+    path("", include("keel.career.public_urls")),
     path("", include("keel.gateway.urls")),
     path("", include("keel.web.urls")),
 ]

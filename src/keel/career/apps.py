@@ -18,6 +18,7 @@ class CareerConfig(AppConfig):
 
         register_nav("Contracts", "career:contracts", role=Role.WORKER, order=25)
         register_nav("Offers", "career:offers", role=Role.WORKER, order=26)
+        register_nav("Reputation", "career:portfolio", role=Role.WORKER, order=27)
         # The worker's MRR now and its change this month, on the dashboard.
         register_panel(
             "career.mrr", "career/offers/_dashboard_panel.html", dashboard_panel, order=20

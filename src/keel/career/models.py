@@ -6,11 +6,18 @@ ledger service (``keel.career.services`` documents the chart of accounts); the r
 keep what a journal cannot: the schedule, each milestone's state and dates, the pointer to
 its one open escrow reservation, and every change as a ``MilestoneEvent`` saying who
 recorded it, on whose behalf and when.
+
+Below them: offers and their subscribers (recurring revenue), 90-day plans, upsells (a base
+offer and its follow-on) and reputation (portfolio items, testimonial requests and the
+testimonials clients write through them, and the opt-in public profile).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
 
@@ -459,3 +466,162 @@ class PlanReview(models.Model):
 
     def __str__(self) -> str:
         return f"review of plan {self.plan_id}"
+
+
+# ---------------------------------------------------------------------------- upsells
+
+
+class Upsell(models.Model):
+    """A follow-on offered to the buyers of a base offer (both the worker's own).
+    ``keel.career.upselling`` reads buyers and takers from the offers' subscribers and
+    payments; nothing about them is stored here. ``window_days``: how long after buying the
+    base a purchase of the follow-on still counts (empty: any time after)."""
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="upsells"
+    )
+    base = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="upsells_from")
+    follow_on = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="upsells_to")
+    window_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The create form's once-token: a resent form returns the upsell it created.
+    request_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(base=models.F("follow_on")), name="career_upsell_two_offers"
+            ),
+            models.UniqueConstraint(fields=["base", "follow_on"], name="career_upsell_once"),
+            models.UniqueConstraint(
+                fields=["worker", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="career_upsell_request_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"upsell {self.base_id} -> {self.follow_on_id}"
+
+
+# ---------------------------------------------------------------------------- reputation
+
+
+def private_storage() -> FileSystemStorage:
+    """Where portfolio uploads live: under the data directory's media folder like the
+    gateway's receipts, which no URL serves (there is no MEDIA_URL route, and whitenoise
+    serves only static files). A file reaches a browser only through the owner-only view
+    ``career:portfolio_file``."""
+    return FileSystemStorage(location=Path(settings.MEDIA_ROOT) / "private")
+
+
+class PortfolioItem(models.Model):
+    """A piece of long-form work: shown on the public profile (when it is public) with its
+    link; an uploaded file is served to its worker only."""
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="portfolio_items"
+    )
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    link = models.URLField(max_length=500, blank=True)
+    file = models.FileField(
+        upload_to="portfolio/%Y/%m/", storage=private_storage, blank=True, max_length=300
+    )
+    file_name = models.CharField(max_length=200, blank=True)
+    done_on = models.DateField(null=True, blank=True)
+    # Free text for now: "writing, research" (comma-separated).
+    skills = models.CharField(max_length=300, blank=True)
+    client_name = models.CharField(max_length=200, blank=True)
+    request_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-done_on", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["worker", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="career_portfolio_request_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def skill_list(self) -> list[str]:
+        return [s.strip() for s in self.skills.split(",") if s.strip()]
+
+
+class TestimonialRequest(models.Model):
+    """A request sent to a client for a testimonial. The link's token is never stored:
+    only its SHA-256 digest, so a database leak does not hand out working links, and a
+    token whose digest differs (a replaced link) is refused. ``used_at`` is set in the
+    same transaction that stores the testimonial."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="testimonial_requests"
+    )
+    client_name = models.CharField(max_length=200)
+    client_email = models.EmailField(max_length=254)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    token_digest = models.CharField(max_length=64)
+    request_key = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["worker", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="career_testimonial_request_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"testimonial request to {self.client_name}"
+
+
+class Testimonial(models.Model):
+    """What the client wrote through the link: verified by construction (it can only be
+    made through a genuine, unexpired, unused link). ``shown`` is the worker's choice."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    request = models.OneToOneField(
+        TestimonialRequest, on_delete=models.PROTECT, related_name="testimonial"
+    )
+    text = models.TextField()
+    author_name = models.CharField(max_length=200)
+    author_role = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    verified = models.BooleanField(default=True, editable=False)
+    shown = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"testimonial by {self.author_name}"
+
+
+class Profile(models.Model):
+    """A worker's public profile at /p/<handle>/: private until they opt in."""
+
+    worker = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="career_profile"
+    )
+    handle = models.CharField(max_length=30, unique=True)
+    headline = models.CharField(max_length=200, blank=True)
+    bio = models.TextField(blank=True)
+    public = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.handle

@@ -1,9 +1,13 @@
-"""The career pages, mounted at /career/: contracts, offers and recurring revenue, and
-90-day plans (their routes live beside their views)."""
+"""The career pages, mounted at /career/: contracts, offers and recurring revenue, upsells,
+90-day plans, and reputation (portfolio, testimonials, profile); their routes live beside
+their views. The pages without an account (a client's testimonial link, a public profile)
+are in ``public_urls``, mounted at the site's root."""
 
 from .offer_views import urlpatterns as _offer_urls
 from .plan_views import urlpatterns as _plan_urls
+from .reputation_views import urlpatterns as _reputation_urls
+from .upsell_views import urlpatterns as _upsell_urls
 from .views import urlpatterns as _contract_urls
 
 app_name = "career"
-urlpatterns = [*_contract_urls, *_offer_urls, *_plan_urls]
+urlpatterns = [*_contract_urls, *_upsell_urls, *_offer_urls, *_plan_urls, *_reputation_urls]
