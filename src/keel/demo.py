@@ -18,6 +18,7 @@ from django.db import transaction
 
 from keel.accounts.models import Role, User
 from keel.accounts.services import create_worker, grant_role, worker_account_code
+from keel.career.demo import load_career_demo
 from keel.gateway.demo import load_gateway_demo
 from keel.income import services as income
 from keel.income.importers.base import ParsedRow, RowKind
@@ -475,6 +476,10 @@ def load_demo(
         steward=people[0][0], others=[user for user, _ in people[1:]], end=end, progress=progress
     )
     summary.notes.append(f"{pools.pools} pools added, {pools.gift_runs} monthly gift runs")
+    career = load_career_demo(
+        worker=people[0][0], others=[user for user, _ in people[1:]], end=end, progress=progress
+    )
+    summary.notes.append(f"Career: {career.describe()}")
     return summary
 
 

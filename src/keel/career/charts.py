@@ -7,13 +7,14 @@ minor units; hover labels are amounts formatted by ``keel.money``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from keel.money import format_amount, from_minor
 
 from .rules.recurring import MrrMonth
+from .rules.skills import MonthlyRate
 
 Figure = dict[str, Any]
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -164,3 +165,33 @@ def plan_figure(
             },
         ),
     }
+
+
+_LINE_COLORS = (TEAL, NAVY, AMBER, GREEN, RED, GREY)
+
+
+def rate_history_figure(history: Mapping[str, Sequence[MonthlyRate]], currency: str) -> Figure:
+    """Each skill's effective hourly rate month by month (months without work are gaps)."""
+    months = sorted({m.month for series in history.values() for m in series})
+    x = [_label((m.year, m.month)) for m in months]
+    data = []
+    for i, (name, series) in enumerate(sorted(history.items())):
+        by_month = {m.month: m.rate for m in series}
+        rates = [by_month.get(m) for m in months]
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "x": x,
+                "y": [None if r is None else from_minor(r, currency) for r in rates],
+                "text": [
+                    "" if r is None else format_amount(r, currency, symbol=True) + " an hour"
+                    for r in rates
+                ],
+                "hovertemplate": f"{name} %{{x}}: %{{text}}<extra></extra>",
+                "connectgaps": True,
+                "line": {"color": _LINE_COLORS[i % len(_LINE_COLORS)], "width": 2},
+            }
+        )
+    return {"data": data, "layout": _layout(f"{currency} an hour")}

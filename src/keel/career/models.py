@@ -625,3 +625,208 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return self.handle
+
+
+# ---------------------------------------------------------------------------- skills
+
+
+class Skill(models.Model):
+    """A skill the worker has, at a level from 1 (learning) to 5 (expert). ``name`` is kept
+    lowercase and trimmed (``keel.career.skills_services`` does it), so the same skill
+    matches across workers in the anonymised peer figures."""
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="skills"
+    )
+    name = models.CharField(max_length=60)
+    level = models.PositiveSmallIntegerField(default=3)
+    acquired_on = models.DateField(null=True, blank=True)
+    request_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "name"], name="career_skill_once"),
+            models.CheckConstraint(
+                condition=models.Q(level__gte=1) & models.Q(level__lte=5),
+                name="career_skill_level",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkLog(models.Model):
+    """A piece of work done: when, how long (whole minutes), what it paid (minor units of
+    ``currency``), for which client and with which skills; optionally the milestone or
+    offer payment the money came from."""
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="work_logs"
+    )
+    done_on = models.DateField()
+    minutes = models.PositiveIntegerField()
+    income = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    client_name = models.CharField(max_length=200, blank=True)
+    skills = models.ManyToManyField(Skill, related_name="work_logs")
+    milestone = models.ForeignKey(
+        Milestone, null=True, blank=True, on_delete=models.SET_NULL, related_name="work_logs"
+    )
+    offer_payment = models.ForeignKey(
+        OfferPayment, null=True, blank=True, on_delete=models.SET_NULL, related_name="work_logs"
+    )
+    request_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-done_on", "-id")
+        indexes = [
+            models.Index(fields=["worker", "currency", "done_on"], name="career_worklog_by_day")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(minutes__gt=0) & models.Q(income__gte=0),
+                name="career_worklog_amounts",
+            ),
+            models.UniqueConstraint(
+                fields=["worker", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="career_worklog_request_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"work on {self.done_on} ({self.minutes} min)"
+
+
+class SkillSharing(models.Model):
+    """The worker's opt-in to anonymised peer figures: sharing their own rate ceilings
+    (only ever as part of a figure at least five peers stand behind) and, in return,
+    seeing such figures in their adjacent-skill suggestion. No row means not opted in."""
+
+    worker = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skill_sharing"
+    )
+    opted_in = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"skill sharing of {self.worker_id}: {self.opted_in}"
+
+
+# ---------------------------------------------------------------------------- peers
+
+
+class PeerGroup(models.Model):
+    """A group of workers who pass gigs to each other. Any worker can start one; its
+    members invite others."""
+
+    name = models.CharField(max_length=120)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="peer_groups_started"
+    )
+    request_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="career_peergroup_request_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PeerStatus(models.TextChoices):
+    INVITED = "invited", "Invited"
+    ACTIVE = "active", "Member"
+    LEFT = "left", "Left"
+
+
+class PeerMembership(models.Model):
+    group = models.ForeignKey(PeerGroup, on_delete=models.CASCADE, related_name="memberships")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="peer_memberships"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="peer_invitations_sent",
+    )
+    status = models.CharField(max_length=8, choices=PeerStatus.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("group", "created_at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "worker"], name="career_peer_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} in group {self.group_id} ({self.status})"
+
+
+class ReferralStatus(models.TextChoices):
+    OFFERED = "offered", "Offered"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    DONE = "done", "Done"
+
+
+class Referral(models.Model):
+    """A gig one member passes to another on the group's board, with an optional referral
+    fee the receiver of the gig pays the referrer; ``fee_journal`` is the one ledger journal
+    that recorded it in both workers' books (``keel.career.peers``)."""
+
+    group = models.ForeignKey(PeerGroup, on_delete=models.CASCADE, related_name="referrals")
+    from_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrals_made"
+    )
+    to_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrals_received"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    client_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=8, choices=ReferralStatus.choices, default=ReferralStatus.OFFERED
+    )
+    fee_amount = models.BigIntegerField(null=True, blank=True)
+    fee_currency = models.CharField(max_length=3, blank=True)
+    fee_journal = models.ForeignKey(
+        "ledger.Journal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    fee_paid_on = models.DateField(null=True, blank=True)
+    request_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(from_worker=models.F("to_worker")),
+                name="career_referral_two_workers",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fee_amount__isnull=True) | models.Q(fee_amount__gt=0),
+                name="career_referral_fee_positive",
+            ),
+            models.UniqueConstraint(
+                fields=["from_worker", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="career_referral_request_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"referral {self.title} ({self.from_worker_id} -> {self.to_worker_id})"

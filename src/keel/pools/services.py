@@ -1551,3 +1551,20 @@ def simulation_state(
         gift_months=gift_months,
     )
     return gift_list, reserve_list, history
+
+
+def public_pools_of(users: Iterable[User]) -> dict[int, list[Pool]]:
+    """The public pools each of ``users`` is an active member of, by user id, in name
+    order (for the career peer groups: members see each other's open pools)."""
+    ids = [user.pk for user in users]
+    rows = (
+        Membership.objects.filter(
+            user_id__in=ids, status=MemberStatus.ACTIVE, pool__in=public_pools()
+        )
+        .select_related("pool")
+        .order_by("pool__name", "pool_id")
+    )
+    found: dict[int, list[Pool]] = {pk: [] for pk in ids}
+    for membership in rows:
+        found[membership.user_id].append(membership.pool)
+    return found
