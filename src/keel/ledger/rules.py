@@ -101,6 +101,15 @@ def available_balance(
     return posted - reducing
 
 
+def available_change(kind: str, amount: int, *, pending: bool) -> int:
+    """How a leg of `amount` changes an account's available balance (see
+    available_balance): a posted leg moves the balance itself; a pending one counts only
+    where it reduces it."""
+    if kind in DEBIT_NORMAL_KINDS:
+        return amount if not pending or amount < 0 else 0
+    return -amount if not pending or amount > 0 else 0
+
+
 def validate_account(code: str, kind: str, owner_type: str, currency: str) -> None:
     if not ACCOUNT_CODE.match(code) or len(code) > 200:
         raise InvalidAccount(
@@ -164,10 +173,15 @@ def validate_journal(spec: JournalSpec, *, where: str = "") -> str:
         raise InvalidJournal(
             f"metadata must be plain JSON: {exc}", field=f"{where}metadata"
         ) from None
-    if len(spec.legs) < 2:
+    legs = spec.legs
+    if len(legs) < 2:
         raise InvalidJournal("a journal needs at least two legs", field=f"{where}legs")
-    totals: dict[str, int] = defaultdict(int)
-    for index, leg in enumerate(spec.legs):
+    # Summed as one total while every leg is in the first leg's currency (nearly every
+    # journal), per currency otherwise.
+    first = legs[0].currency
+    total = 0
+    mixed = False
+    for index, leg in enumerate(legs):
         amount = leg.amount
         # The common case is checked with cheap comparisons; the messages are built only
         # for a leg that fails.
@@ -180,7 +194,17 @@ def validate_journal(spec: JournalSpec, *, where: str = "") -> str:
             or not leg.account
         ):
             _refuse_leg(leg, f"{where}legs[{index}]")
-        totals[leg.currency] += amount
+        total += amount
+        if leg.currency != first:
+            mixed = True
+    if not mixed:
+        if total == 0:
+            return meta
+        totals = {first: total}
+    else:
+        totals = defaultdict(int)
+        for leg in legs:
+            totals[leg.currency] += leg.amount
     unbalanced = {currency: total for currency, total in totals.items() if total != 0}
     if unbalanced:
         detail = ", ".join(f"{c} off by {t:+d}" for c, t in sorted(unbalanced.items()))

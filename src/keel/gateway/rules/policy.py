@@ -185,7 +185,54 @@ def format_bps(bps: int) -> str:
 def _money(amount: int, currency: str) -> str:
     # Babel formatting dominates a bulk batch's rule time; amounts repeat (thresholds,
     # per-job sums, common fares), and the function is pure.
-    return format_amount(amount, currency, symbol=True)
+    shape = _money_shape(currency) if type(amount) is int and amount >= 0 else None
+    if shape is None:
+        return format_amount(amount, currency, symbol=True)
+    prefix, suffix, decimal, places = shape
+    whole, frac = divmod(amount, 10**places) if places else (amount, 0)
+    number = f"{whole:,}"
+    if places:
+        number += f"{decimal}{frac:0{places}d}"
+    return f"{prefix}{number}{suffix}"
+
+
+# Amounts that pin down the shape of a currency's text: every digit, every grouping, zero.
+_SHAPE_PROBES = (0, 1, 9, 10, 99, 100, 999, 1_000, 99_999, 100_000, 123_456_789, 10**15 + 7)
+
+
+@functools.lru_cache(maxsize=512)
+def _money_shape(currency: str) -> tuple[str, str, str, int] | None:
+    """(prefix, suffix, decimal mark, decimals) when babel writes every non-negative
+    amount in `currency` as prefix + digits grouped by "," in threes + decimal mark +
+    the decimals + suffix, which is the case for en_US; None (babel formats every amount)
+    when the probes find any other shape. Formatting one amount through babel costs
+    about as much as the rest of an event's contribution."""
+    try:
+        places = get_currency(currency).exponent
+    except MoneyError:
+        return None
+    # The shape read off one amount, then checked against babel on all the probes.
+    sample = 123_456_789
+    text = format_amount(sample, currency, symbol=True)
+    whole, frac = divmod(sample, 10**places) if places else (sample, 0)
+    grouped = f"{whole:,}"
+    start = text.find(grouped)
+    if start < 0:
+        return None
+    rest = text[start + len(grouped) :]
+    decimal = ""
+    if places:
+        digits = f"{frac:0{places}d}"
+        if len(rest) < 1 + places or rest[1 : 1 + places] != digits:
+            return None
+        decimal, rest = rest[0], rest[1 + places :]
+    shape = (text[:start], rest, decimal, places)
+    for probe in _SHAPE_PROBES:
+        whole, frac = divmod(probe, 10**places) if places else (probe, 0)
+        fast = f"{shape[0]}{whole:,}" + (f"{decimal}{frac:0{places}d}" if places else "")
+        if fast + shape[1] != format_amount(probe, currency, symbol=True):
+            return None
+    return shape
 
 
 def _join(items: list[str], conjunction: str = "and") -> str:
@@ -478,6 +525,19 @@ class Earnings:
     jobs: int = 1
 
     def __post_init__(self) -> None:
+        # The common case in one expression (a bulk batch builds one per event); any
+        # other value goes through require_int, which names the field.
+        if (
+            type(self.gross) is int
+            and type(self.tips) is int
+            and type(self.bonus) is int
+            and type(self.jobs) is int
+            and self.gross >= 0
+            and self.tips >= 0
+            and self.bonus >= 0
+            and self.jobs >= 0
+        ):
+            return
         for name in ("gross", "tips", "bonus", "jobs"):
             require_int(getattr(self, name), name)
 
@@ -493,6 +553,20 @@ class PeriodToDate:
     year_contributed: int = 0
 
     def __post_init__(self) -> None:
+        # As in Earnings: the common case in one expression, anything else named.
+        if (
+            type(self.threshold_basis) is int
+            and type(self.eligible) is int
+            and type(self.rate_base) is int
+            and type(self.month_contributed) is int
+            and type(self.year_contributed) is int
+            and self.threshold_basis >= 0
+            and self.eligible >= 0
+            and self.rate_base >= 0
+            and self.month_contributed >= 0
+            and self.year_contributed >= 0
+        ):
+            return
         for name in (
             "threshold_basis",
             "eligible",

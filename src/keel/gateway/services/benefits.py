@@ -9,6 +9,7 @@ leaves Keel's custody account and, where it goes to the worker, arrives in their
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -107,31 +108,34 @@ def set_allocation(worker: User, allocation: Mapping[str, Any]) -> BenefitsAccou
 
 class CreditLegs:
     """Credits to workers' buckets that sum exactly to each amount. One instance serves a
-    whole batch: each split of an amount by an allocation and each worker's bucket codes
-    are worked out once (most workers share the default allocation, and contributions
-    repeat the same few amounts)."""
+    whole batch: each worker's bucket codes are worked out once, and each split of an
+    amount by an allocation once per process (most workers share the default allocation,
+    and contributions repeat the same few amounts)."""
 
     def __init__(self) -> None:
-        self.splits: dict[tuple[tuple[tuple[str, int], ...], int], list[tuple[str, int]]] = {}
         self.codes: dict[tuple[int, str], dict[str, str]] = {}
 
     def legs(
         self, worker: User, amount: int, currency: str, allocation: Mapping[str, int]
     ) -> list[LegSpec]:
-        key = (tuple(allocation.items()), amount)
-        parts = self.splits.get(key)
-        if parts is None:
-            parts = self.splits[key] = [
-                (bucket, part)
-                for bucket, part in bucket_rules.split(amount, allocation).items()
-                if part
-            ]
-        codes = self.codes.get((worker.pk, currency))
+        worker_pk = worker.pk
+        codes = self.codes.get((worker_pk, currency))
         if codes is None:
-            codes = self.codes[(worker.pk, currency)] = {
+            codes = self.codes[(worker_pk, currency)] = {
                 bucket: bucket_code(worker, bucket, currency) for bucket in bucket_rules.BUCKETS
             }
-        return [LegSpec(codes[bucket], -part, currency) for bucket, part in parts]
+        return [
+            LegSpec(codes[bucket], -part, currency)
+            for bucket, part in _split(tuple(allocation.items()), amount)
+        ]
+
+
+@functools.lru_cache(maxsize=16384, typed=True)
+def _split(shares: tuple[tuple[str, int], ...], amount: int) -> tuple[tuple[str, int], ...]:
+    """The non-zero parts of `amount` split by an allocation (bucket, basis points)."""
+    return tuple(
+        (bucket, part) for bucket, part in bucket_rules.split(amount, dict(shares)).items() if part
+    )
 
 
 def credit_legs(
