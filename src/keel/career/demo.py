@@ -21,7 +21,10 @@ and her reputation.
   signed-link flow (a request issues the link; the client's page's service writes it) and
   a public profile at ``/p/maya-alvarez/``.
 
-Peer groups (issue 6's "Peers") are not part of this demo yet.
+* **Peers**: a peer group she started with the other demo workers (each accepted her
+  invitation; the last is still invited), a gig she passed to a peer who accepted it, did it
+  and paid her referral fee (one journal in both ledgers), and a gig a peer offered her
+  that waits for her answer.
 
 Loading is idempotent: each part already there is left as it is (checked before it is
 built; each part is built in one transaction, so it is either all there or not at all).
@@ -38,8 +41,8 @@ from django.db import transaction
 from keel.accounts.models import User
 
 from . import offers as offer_services
-from . import planning, reputation_services, services, upselling
-from .models import Contract, Offer, Plan, Profile, TestimonialRequest
+from . import peer_services, planning, reputation_services, services, upselling
+from .models import Contract, Offer, PeerGroup, Plan, Profile, TestimonialRequest
 from .services import MilestoneInput
 
 CURRENCY = "USD"
@@ -54,6 +57,8 @@ MEMBERS = 40
 HISTORY_DAYS = 540  # eighteen months of membership
 PLAN_DAY = 45  # the plan started this many days before ``end``
 HANDLE = "maya-alvarez"
+PEER_GROUP = "Brand and content peers"
+REFERRAL_FEE = 15_000  # $150.00 for passing on a gig
 
 FIRST_NAMES = (
     "Alex",
@@ -105,13 +110,16 @@ class CareerSummary:
     plans: int = 0
     testimonials: int = 0
     portfolio_items: int = 0
+    peer_groups: int = 0
 
     def describe(self) -> str:
         plans = "plan" if self.plans == 1 else "plans"
+        groups = "group" if self.peer_groups == 1 else "groups"
         return (
             f"{self.offers} offers with {self.subscribers} subscribers and buyers,"
             f" {self.contracts} contracts, {self.plans} 90-day {plans},"
-            f" {self.portfolio_items} portfolio items and {self.testimonials} testimonials added"
+            f" {self.portfolio_items} portfolio items, {self.testimonials} testimonials"
+            f" and {self.peer_groups} peer {groups} added"
         )
 
 
@@ -123,7 +131,7 @@ def load_career_demo(
     progress: Callable[[str], None] = lambda line: None,
 ) -> CareerSummary:
     """Build the demo worker's career up to ``end`` (see the module docstring). ``others``
-    are the other demo workers: peers, once peer groups are in the demo."""
+    are the other demo workers, her peers."""
     summary = CareerSummary()
     if not Offer.objects.filter(worker=worker, name=MEMBERSHIP).exists():
         with transaction.atomic():
@@ -155,7 +163,50 @@ def load_career_demo(
             public=True,
         )
         progress(f"{worker.name}: portfolio, testimonials and a public profile at /p/{HANDLE}/")
+    if len(others) >= 2 and not PeerGroup.objects.filter(
+        created_by=worker, request_key="demo-peers"
+    ):
+        with transaction.atomic():
+            _peers(worker, others, end)
+        summary.peer_groups += 1
+        progress(f"{worker.name}: a peer group of {len(others) + 1}, a referral fee paid")
     return summary
+
+
+# ---------------------------------------------------------------------------- peers
+
+
+def _peers(worker: User, others: Sequence[User], end: date) -> None:
+    group = peer_services.start_group(worker, name=PEER_GROUP, key="demo-peers")
+    # Everyone but the last accepts; the last invitation is still open.
+    for n, peer in enumerate(others):
+        invitation = peer_services.invite(group, worker, peer.email)
+        if n < len(others) - 1:
+            peer_services.respond(peer, invitation.pk, accept=True)
+    taker, giver = others[0], others[1]
+    passed = peer_services.offer_referral(
+        group,
+        worker,
+        to_worker_id=taker.pk,
+        title="Website copy for a bakery's relaunch",
+        description="Six pages and a menu; they need it in three weeks and I am booked.",
+        client_name="Crumb & Co",
+        fee_amount=REFERRAL_FEE,
+        fee_currency=CURRENCY,
+        key="demo-referral-out",
+    )
+    peer_services.move_referral(passed, taker, "accept")
+    peer_services.move_referral(passed, taker, "done")
+    peer_services.pay_fee(passed, taker, on=end - timedelta(days=12))
+    peer_services.offer_referral(
+        group,
+        giver,
+        to_worker_id=worker.pk,
+        title="Annual report editing for a housing co-op",
+        description="Forty pages, plain-language edit, due next month.",
+        client_name="Northside Housing Co-op",
+        key="demo-referral-in",
+    )
 
 
 # ---------------------------------------------------------------------------- offers

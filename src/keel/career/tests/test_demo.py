@@ -14,8 +14,12 @@ from keel.career.models import (
     Contract,
     MilestoneState,
     Offer,
+    PeerGroup,
+    PeerMembership,
     PortfolioItem,
     Profile,
+    Referral,
+    ReferralStatus,
     Subscriber,
     SubscriptionEvent,
     Testimonial,
@@ -33,7 +37,16 @@ END = date(2026, 6, 30)
 def counts() -> tuple[int, ...]:
     return tuple(
         model.objects.count()
-        for model in (Journal, Offer, Subscriber, SubscriptionEvent, Contract, Testimonial)
+        for model in (
+            Journal,
+            Offer,
+            Subscriber,
+            SubscriptionEvent,
+            Contract,
+            Testimonial,
+            PeerMembership,
+            Referral,
+        )
     )
 
 
@@ -43,13 +56,19 @@ def demo_worker(db: None) -> User:
 
 
 def test_the_career_demo_loads_once_balances_and_has_every_part(demo_worker: User) -> None:
-    others = [person("sam@example.org", "Sam Okafor", currency="USD")]
+    others = [
+        person("sam@example.org", "Sam Okafor", currency="USD"),
+        person("lee@example.org", "Lee Park", currency="USD"),
+        person("ana@example.org", "Ana Ruiz", currency="USD"),
+    ]
     first = load_career_demo(worker=demo_worker, others=others, end=END)
     assert (first.offers, first.contracts, first.plans, first.testimonials) == (3, 2, 1, 2)
+    assert first.peer_groups == 1
     after_first = counts()
 
     again = load_career_demo(worker=demo_worker, others=others, end=END)
     assert (again.offers, again.contracts, again.plans, again.testimonials) == (0, 0, 0, 0)
+    assert again.peer_groups == 0
     assert counts() == after_first
     # A later day adds nothing either: the career is built once.
     load_career_demo(worker=demo_worker, others=others, end=END + timedelta(days=10))
@@ -109,3 +128,26 @@ def test_the_career_demo_loads_once_balances_and_has_every_part(demo_worker: Use
     assert profile.public and profile.handle == HANDLE
     shown = public_profile(HANDLE, viewer=None)
     assert shown is not None and len(shown.testimonials) == 2 and len(shown.items) == 3
+
+    # Peers: her group, the others as members (the last still invited), the fee she earned
+    # booked in both ledgers, and a gig waiting for her answer.
+    group = PeerGroup.objects.get(created_by=demo_worker)
+    statuses = dict(group.memberships.values_list("worker__email", "status"))
+    assert statuses == {
+        "demo@keel.example": "active",
+        "sam@example.org": "active",
+        "lee@example.org": "active",
+        "ana@example.org": "invited",
+    }
+    passed = Referral.objects.get(from_worker=demo_worker)
+    assert passed.status == ReferralStatus.DONE and passed.to_worker == others[0]
+    assert passed.fee_amount == 15_000 and passed.fee_journal is not None
+    fee_legs = dict(passed.fee_journal.legs.values_list("account__code", "amount"))
+    assert fee_legs == {
+        f"worker:{others[0].pk}:expenses:referral-fees": 15_000,
+        f"worker:{others[0].pk}:cash": -15_000,
+        f"worker:{demo_worker.pk}:cash": 15_000,
+        f"worker:{demo_worker.pk}:income:referral-fees": -15_000,
+    }
+    waiting = Referral.objects.get(to_worker=demo_worker)
+    assert waiting.status == ReferralStatus.OFFERED and waiting.from_worker == others[1]
