@@ -5,7 +5,8 @@ and her reputation.
 * **Offers**: a monthly membership with 40 subscribers who joined over the last eighteen
   months (some pay yearly; some paused, one is paused now, five cancelled and one of them
   came back), a content-strategy retainer with three clients (the third signed during the
-  plan) whose monthly fees are booked as income, and a pricing workbook sold once.
+  plan) whose monthly fees are booked as income and whose hours are logged against the
+  ten a month the retainer includes, and a pricing workbook sold once.
 * **Upsell**: from the workbook to the membership; eight of its 34 buyers joined the
   membership within two months, a 24% conversion inside the 20-30% band (with the 30
   buyers the band needs before it judges).
@@ -41,7 +42,7 @@ from django.db import transaction
 from keel.accounts.models import User
 
 from . import offers as offer_services
-from . import peer_services, planning, reputation_services, services, upselling
+from . import peer_services, planning, reputation_services, retainers, services, upselling
 from .models import Contract, Offer, PeerGroup, Plan, Profile, TestimonialRequest
 from .services import MilestoneInput
 
@@ -94,6 +95,13 @@ YEARLY = frozenset({5, 13, 21, 29, 37})
 UPSELL_TAKERS = {4: 20, 8: 7, 12: 14, 16: 30, 20: 9, 24: 45, 28: 21, 32: 12}
 OTHER_BUYERS = 26
 
+RETAINER_WORK = (
+    "Editorial calendar",
+    "Two blog posts",
+    "Newsletter draft",
+    "Landing page copy",
+    "Edits and review call",
+)
 RETAINER_CLIENTS = (
     # name, email, days before ``end`` they started
     ("Bluebird Coffee", "ops@bluebird.example", 420),
@@ -305,6 +313,14 @@ def _offers(worker: User, end: date) -> int:
                 key=f"demo-{client.pk}-{month}",
             )
             month += 1
+        # Hours logged every nine days or so: some months leave hours to roll over.
+        for visit, day in enumerate(range(started.toordinal() + 2, end.toordinal() + 1, 9)):
+            retainers.log_use(
+                client,
+                on=date.fromordinal(day),
+                units=2 + (visit * 7 + days) % 3,
+                note=RETAINER_WORK[visit % len(RETAINER_WORK)],
+            )
     upselling.create_upsell(
         worker, base=workbook, follow_on=membership, window_days=60, key="demo-upsell"
     )

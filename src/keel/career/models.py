@@ -364,6 +364,31 @@ class OfferPayment(models.Model):
         return f"payment {self.amount} {self.currency} for offer {self.offer_id}"
 
 
+class RetainerUse(models.Model):
+    """Units (hours or deliverables) of a retainer a subscriber used on a day; each billing
+    period's uses are set against what the period includes and what rolled over into it
+    (``keel.career.retainers``)."""
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.PROTECT, related_name="retainer_uses"
+    )
+    on = models.DateField()
+    units = models.PositiveIntegerField()
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("on", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(units__gt=0), name="career_retaineruse_units_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.units} units on {self.on} ({self.subscriber_id})"
+
+
 # ---------------------------------------------------------------------------- 90-day plans
 
 

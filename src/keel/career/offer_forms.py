@@ -126,3 +126,39 @@ class MatchForm(BootstrapFormMixin, forms.Form):
     def __init__(self, *args: Any, subscribers: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["subscriber"].choices = [("", "—"), *subscribers]  # type: ignore[attr-defined]
+
+
+class OfferEditForm(BootstrapFormMixin, forms.Form):
+    """What can change on an offer (``offers.update_offer``): its kind, currency and billing
+    interval stay, as its subscribers' events are in them."""
+
+    name = forms.CharField(label="Name", max_length=120)
+    price = AmountField(
+        label="Price", allow_zero=True, help_text="New subscribers pay it; others keep theirs."
+    )
+    active = forms.BooleanField(label="Still sold", required=False)
+    retainer_units = forms.IntegerField(label="Units per period", min_value=1)
+    retainer_unit = forms.ChoiceField(label="Units are", choices=RetainerUnit.choices)
+    retainer_on_unused = forms.ChoiceField(label="Unused units", choices=UnusedUnits.choices)
+    retainer_rollover_cap = forms.IntegerField(
+        label="Most units carried over", min_value=0, required=False, help_text="Empty: no cap."
+    )
+
+    def __init__(self, *args: Any, currency: str, retainer: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_currency(self, currency)
+        if not retainer:
+            for name in ("retainer_units", "retainer_unit", "retainer_on_unused"):
+                del self.fields[name]
+            del self.fields["retainer_rollover_cap"]
+
+
+class RetainerUseForm(BootstrapFormMixin, OnceTokenMixin):
+    on = forms.DateField(label="Used on", widget=_date_widget())
+    units = forms.IntegerField(label="Units", min_value=1, max_value=10_000)
+    note = forms.CharField(label="What for (optional)", max_length=200, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("on", timezone.localdate())

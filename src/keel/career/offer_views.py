@@ -17,7 +17,7 @@ from django.urls import path, re_path
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import charts, offers
+from . import charts, offers, retainers
 from . import offer_forms as forms
 from .errors import CareerError
 from .forms import add_career_error, currency_of
@@ -119,10 +119,20 @@ def _offer_page(
     ]
     today = timezone.localdate()
     mrr = next((r for r in offers.offer_mrr(offer.worker, today) if r.offer.pk == offer.pk), None)
+    retainer_rows = []
+    if offer.kind == "retainer":
+        for s in subscribers:
+            s.offer = offer
+            account = retainers.retainer_account(s, today)
+            if account.current is not None:
+                retainer_rows.append(
+                    (s, account.current, forms.RetainerUseForm(auto_id=f"id_r{s.pk}_%s"))
+                )
     context: dict[str, Any] = {
         "offer": offer,
         "mrr": mrr,
         "rows": rows,
+        "retainer_rows": retainer_rows,
         "subscriber_form": subscriber_form or forms.SubscriberForm(currency=offer.currency),
         "payment_form": payment_form
         or forms.PaymentForm(currency=offer.currency, subscribers=choices),
@@ -147,6 +157,88 @@ def _offer_page(
 @require_GET
 def offer_detail(request: HttpRequest, offer_id: int) -> HttpResponse:
     return _offer_page(request, _offer(request, offer_id))
+
+
+@worker_page
+@require_http_methods(["GET", "POST"])
+def offer_edit(request: HttpRequest, offer_id: int) -> HttpResponse:
+    offer = _offer(request, offer_id)
+    retainer = offer.kind == "retainer"
+    if request.method != "POST":
+        initial = {
+            "name": offer.name,
+            "price": offer.price,
+            "active": offer.active,
+            "retainer_units": offer.retainer_units,
+            "retainer_unit": offer.retainer_unit,
+            "retainer_on_unused": offer.retainer_on_unused,
+            "retainer_rollover_cap": offer.retainer_rollover_cap,
+        }
+        form = forms.OfferEditForm(initial=initial, currency=offer.currency, retainer=retainer)
+        return render(request, "career/offers/edit.html", {"offer": offer, "form": form})
+    form = forms.OfferEditForm(request.POST, currency=offer.currency, retainer=retainer)
+    if form.is_valid():
+        try:
+            offer = offers.update_offer(offer, **form.cleaned_data)
+        except CareerError as exc:
+            add_career_error(form, exc)
+        else:
+            messages.success(request, f"The offer {offer.name} is saved.")
+            return redirect("career:offer", offer_id=offer.pk)
+    return render(request, "career/offers/edit.html", {"offer": offer, "form": form}, status=400)
+
+
+def _retainer_page(
+    request: HttpRequest,
+    subscriber: Subscriber,
+    form: forms.RetainerUseForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    try:
+        account = retainers.retainer_account(subscriber, timezone.localdate())
+    except CareerError as exc:
+        raise Http404(exc.message) from None
+    context = {
+        "offer": subscriber.offer,
+        "subscriber": subscriber,
+        "account": account,
+        "periods": list(reversed(account.periods)),
+        "uses": list(reversed(account.uses)),
+        "form": form or forms.RetainerUseForm(),
+    }
+    return render(request, "career/offers/retainer.html", context, status=status)
+
+
+@worker_page
+@require_http_methods(["GET", "POST"])
+def retainer_units(request: HttpRequest, offer_id: int, subscriber_id: int) -> HttpResponse:
+    """A subscriber's retainer units period by period; a POST logs units used."""
+    offer = _offer(request, offer_id)
+    subscriber = _subscriber(offer, subscriber_id)
+    if offer.kind != "retainer":
+        raise Http404("not a retainer")
+    if request.method != "POST":
+        return _retainer_page(request, subscriber)
+    form = forms.RetainerUseForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        if not form.claim(f"retainer-use:{subscriber.pk}"):
+            messages.info(request, "Those units were already logged.")
+            return redirect("career:retainer", offer_id=offer.pk, subscriber_id=subscriber.pk)
+        try:
+            use = retainers.log_use(
+                subscriber, on=data["on"], units=data["units"], note=data.get("note") or ""
+            )
+        except CareerError as exc:
+            add_career_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{use.units} {offer.retainer_unit} logged for {subscriber.name}"
+                f" on {use.on:%d %B %Y}.",
+            )
+            return redirect("career:retainer", offer_id=offer.pk, subscriber_id=subscriber.pk)
+    return _retainer_page(request, subscriber, form, status=400)
 
 
 @worker_page
@@ -310,6 +402,12 @@ urlpatterns = [
     path("offers/new/", offer_new, name="offer_new"),
     path("offers/revenue/", recurring_revenue, name="revenue"),
     path("offers/<int:offer_id>/", offer_detail, name="offer"),
+    path("offers/<int:offer_id>/edit/", offer_edit, name="offer_edit"),
+    path(
+        "offers/<int:offer_id>/subscribers/<int:subscriber_id>/retainer/",
+        retainer_units,
+        name="retainer",
+    ),
     path("offers/<int:offer_id>/subscribers/", subscriber_new, name="subscriber_new"),
     path("offers/<int:offer_id>/payments/", payment_new, name="payment_new"),
     path("offers/<int:offer_id>/payments/match/", payments_match, name="payments_match"),

@@ -108,11 +108,13 @@ __all__ = [
     "SubscriberId",
     "SubscriptionEvent",
     "SubscriptionHistory",
+    "billing_periods",
     "cohort_retention",
     "monthly_spread",
     "mrr_at",
     "mrr_movements",
     "normalised_monthly",
+    "period_start",
     "retainer_rollover",
     "subscription_history",
 ]
@@ -410,6 +412,42 @@ def retainer_rollover(
         )
         balance = rolled
     return statements
+
+
+_PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def period_start(anchor: date, interval: str, k: int) -> date:
+    """The first day of the ``k``-th billing period (from 0) of a subscription that started
+    on ``anchor``: periods run from the anchor's day in each week, month, quarter or year.
+    A day past the end of a shorter month falls on its last day (a retainer started on
+    31 January renews on 28 or 29 February, then on 31 March)."""
+    if interval == "week":
+        return date.fromordinal(anchor.toordinal() + 7 * k)
+    months = _PERIOD_MONTHS.get(interval)
+    if months is None:
+        raise RecurringError.one(
+            "interval", f"must be one of {', '.join(INTERVALS)}, not {interval!r}"
+        )
+    index = anchor.year * 12 + anchor.month - 1 + months * k
+    year, month = index // 12, index % 12 + 1
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    last_day = date.fromordinal(following.toordinal() - 1).day
+    return date(year, month, min(anchor.day, last_day))
+
+
+def billing_periods(anchor: date, interval: str, until: date) -> list[tuple[date, date]]:
+    """Every billing period from ``anchor`` up to the one holding ``until``, as (first day,
+    last day) pairs; empty when ``until`` is before ``anchor``."""
+    periods: list[tuple[date, date]] = []
+    k = 0
+    while True:
+        first = period_start(anchor, interval, k)
+        if first > until:
+            return periods
+        following = period_start(anchor, interval, k + 1)
+        periods.append((first, date.fromordinal(following.toordinal() - 1)))
+        k += 1
 
 
 # --------------------------------------------------------------------------- events

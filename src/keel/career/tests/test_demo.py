@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from keel.accounts.models import User
-from keel.career import offers, planning, services, upselling
+from keel.career import offers, planning, retainers, services, upselling
 from keel.career.demo import HANDLE, MEMBERS, PLAN_DAY, load_career_demo
 from keel.career.models import (
     Contract,
@@ -151,3 +151,10 @@ def test_the_career_demo_loads_once_balances_and_has_every_part(demo_worker: Use
     }
     waiting = Referral.objects.get(to_worker=demo_worker)
     assert waiting.status == ReferralStatus.OFFERED and waiting.from_worker == others[1]
+
+    # The retainer's hours are logged: each client's current period has some used.
+    retainer = Offer.objects.get(worker=demo_worker, kind="retainer")
+    for client in retainer.subscribers.all():
+        account = retainers.retainer_account(client, END)
+        assert account.uses and account.current is not None
+        assert account.current.statement.included == 10

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keel.career.rules import recurring
 from keel.career.rules.recurring import (
     INTERVALS,
     EventKind,
@@ -672,3 +673,38 @@ def test_mrr_identity_and_reference_model_hold_for_random_histories(rows):
         for rate in (m.customer_churn_rate, m.revenue_churn_rate):
             assert rate is None or 0.0 <= rate <= 1.0
     assert sum(row.customers for row in cohorts) == len(by_subscriber)
+
+
+# ---------------------------------------------------------------------------- billing periods
+
+
+def test_monthly_periods_run_from_the_start_day_and_clamp_to_short_months() -> None:
+    # Started 31 January 2025: February has 28 days, so that period starts on the 28th and
+    # the next one is back on the 31st.
+    assert recurring.billing_periods(date(2025, 1, 31), "month", date(2025, 4, 2)) == [
+        (date(2025, 1, 31), date(2025, 2, 27)),
+        (date(2025, 2, 28), date(2025, 3, 30)),
+        (date(2025, 3, 31), date(2025, 4, 29)),
+    ]
+
+
+def test_weekly_quarterly_and_yearly_periods() -> None:
+    assert recurring.billing_periods(date(2026, 3, 2), "week", date(2026, 3, 16)) == [
+        (date(2026, 3, 2), date(2026, 3, 8)),
+        (date(2026, 3, 9), date(2026, 3, 15)),
+        (date(2026, 3, 16), date(2026, 3, 22)),
+    ]
+    assert recurring.billing_periods(date(2025, 11, 30), "quarter", date(2026, 3, 1)) == [
+        (date(2025, 11, 30), date(2026, 2, 27)),
+        (date(2026, 2, 28), date(2026, 5, 29)),
+    ]
+    # 29 February 2024 renews on 28 February in the years without one.
+    assert recurring.period_start(date(2024, 2, 29), "year", 1) == date(2025, 2, 28)
+    assert recurring.period_start(date(2024, 2, 29), "year", 4) == date(2028, 2, 29)
+
+
+def test_no_periods_before_the_start_and_an_unknown_interval_is_named() -> None:
+    assert recurring.billing_periods(date(2026, 5, 1), "month", date(2026, 4, 30)) == []
+    with pytest.raises(recurring.RecurringError) as caught:
+        recurring.period_start(date(2026, 5, 1), "fortnight", 1)
+    assert caught.value.field == "interval"
