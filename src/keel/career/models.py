@@ -44,6 +44,10 @@ class Contract(models.Model):
     # The create form's once-token: a resent form returns the contract it created.
     request_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The client's link to the contract (``keel.career.client_links``): only the digest of
+    # the token is kept; empty when no link is live.
+    client_link_digest = models.CharField(max_length=64, blank=True)
+    client_link_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
