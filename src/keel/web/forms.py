@@ -49,7 +49,10 @@ class BootstrapFormMixin:
             if field is None:  # non-field errors
                 continue
             auto_id = self[name].auto_id  # type: ignore[index]
-            field.widget.attrs["class"] += " is-invalid"
+            # A form may replace a widget after __init__ (a choice shown as a hidden input
+            # when there is one option), so the class set above may be gone.
+            existing = field.widget.attrs.get("class", "")
+            field.widget.attrs["class"] = f"{existing} is-invalid".strip()
             field.widget.attrs["aria-invalid"] = "true"
             # Setting aria-describedby stops Django adding its own for the help text, so
             # name both: the errors first, since they are what the person must act on.
