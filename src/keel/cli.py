@@ -89,11 +89,50 @@ def main_group() -> None:
 # ------------------------------------------------------------------------------ serving
 
 
-def _serve(host: str, port: int, workers: int, threads: int, *, with_tasks: bool = True) -> None:
+def _collect_static() -> None:
+    """collectstatic, unless nothing it would collect changed since it last ran here.
+
+    Servers on one data directory share STATIC_ROOT, and collecting deletes and rewrites
+    the hashed files: a server whose worker lists them meanwhile fails to boot. So servers
+    take turns (an exclusive lock on the directory; gunicorn needs POSIX, so fcntl is
+    there), and a server started beside a running one finds the files collected already.
+    """
+    import fcntl
+    import hashlib
+
+    from django.conf import settings
+    from django.contrib.staticfiles.finders import get_finders
     from django.core.management import call_command
+
+    root = Path(settings.STATIC_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    sources = sorted(
+        (storage.path(path), path)
+        for finder in get_finders()
+        for path, storage in finder.list(["CVS", ".*", "*~"])
+    )
+    digest = hashlib.sha256(f"{root}\0{settings.STORAGES['staticfiles']}\n".encode())
+    for source, path in sources:
+        found = os.stat(source)
+        digest.update(f"{source}\0{path}\0{found.st_size}\0{found.st_mtime_ns}\n".encode())
+    # Inside the directory, so a wiped STATIC_ROOT is collected again.
+    stamp = root / ".keel-collected"
+    turn = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.read_text() == digest.hexdigest():
+            return
+        call_command("collectstatic", interactive=False, verbosity=0)
+        stamp.write_text(digest.hexdigest())
+    finally:
+        os.close(turn)
+
+
+def _serve(host: str, port: int, workers: int, threads: int, *, with_tasks: bool = True) -> None:
+    from django.conf import settings
     from gunicorn.app.base import BaseApplication
 
-    call_command("collectstatic", interactive=False, verbosity=0)
+    _collect_static()
 
     class KeelServer(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -106,7 +145,20 @@ def _serve(host: str, port: int, workers: int, threads: int, *, with_tasks: bool
                 "errorlog": "-",
                 "timeout": 120,
                 "graceful_timeout": 20,
+                # Longer than a client or proxy keeps an idle connection open (nginx's
+                # upstream keepalive_timeout and cloud balancers' idle timeouts are 60 s):
+                # gunicorn's 2 s default closes connections just as requests arrive on them,
+                # which the client sees as a reset with no answer (a proxy answers 502) and
+                # cannot tell whether the request was read. The load test found it. gthread
+                # keeps idle connections in its poller, not in a thread.
+                "keepalive": KEEP_ALIVE_SECONDS,
                 "forwarded_allow_ips": os.environ.get("KEEL_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                # gunicorn's own lines in Keel's log format (JSON in production).
+                "logconfig_dict": settings.LOGGING,
+                # Keel does not use gunicorn's control socket, whose default path is the
+                # same for every server a user runs: a second `keel serve` would take it
+                # over and stopping either one would delete it.
+                "control_socket_disable": True,
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
@@ -125,6 +177,8 @@ def _serve(host: str, port: int, workers: int, threads: int, *, with_tasks: bool
         if runner is not None:
             stop_task_runner(runner)
 
+
+KEEP_ALIVE_SECONDS = 75
 
 # Ctrl+C first asks the task runner to finish the job in hand; an import still running
 # after this long is interrupted (its transaction rolls back: nothing half-booked stays).
@@ -406,6 +460,33 @@ def worker_add(email: str, name: str, currency: str, password_stdin: bool) -> No
     click.echo(f"created worker {user.pk} {user.email} ({user.home_currency})")
     if not password_stdin:
         click.echo(f"password (shown once): {password}")
+
+
+@worker.command("export")
+@click.argument("email")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    required=True,
+    help="The zip file to write.",
+)
+def worker_export(email: str, output: Path) -> None:
+    """Write everything Keel holds about a worker to one zip archive (JSON, CSV, files)."""
+    setup_django()
+    from keel.accounts.data_export import write_archive
+    from keel.accounts.models import User
+
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        raise click.ClickException(f"no worker with the email {email}")
+    with output.open("wb") as out:
+        summary = write_archive(user, out)
+    click.echo(
+        f"wrote {output}: {summary.rows} rows in {len(summary.counts)} collections,"
+        f" {summary.files} uploaded file(s)"
+    )
+    for name in summary.files_missing:
+        click.echo(f"warning: {name} is missing from storage and was left out", err=True)
 
 
 # ------------------------------------------------------------------------------ income
@@ -696,13 +777,82 @@ def report_command(email: str, as_json: bool) -> None:
 @main_group.command()
 @click.option("--json", "as_json", is_flag=True, help="Print figures as JSON.")
 @click.option("--quick", is_flag=True, help="Smaller sizes, for CI.")
-def bench(as_json: bool, quick: bool) -> None:
-    """Measure throughput and latency beside raw baselines from the same run."""
+@click.option(
+    "--load",
+    is_flag=True,
+    help="Run the load test instead: mixed traffic from Locust against `keel serve`"
+    " (needs the dev extras).",
+)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.5,
+    show_default=True,
+    help="With --load: how long the traffic runs.",
+)
+@click.option(
+    "--users",
+    type=click.IntRange(min=3),
+    default=20,
+    show_default=True,
+    help="With --load: simulated platforms, workers and pool members.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["postgres", "sqlite"]),
+    default="postgres",
+    show_default=True,
+    help="With --load: the database (PostgreSQL from KEEL_BENCH_DATABASE_URL).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --load: also write the result as JSON to this file.",
+)
+def bench(
+    as_json: bool,
+    quick: bool,
+    load: bool,
+    minutes: float,
+    users: int,
+    backend: str,
+    out: Path | None,
+) -> None:
+    """Measure throughput and latency beside raw baselines from the same run.
+
+    With --load, run the load test instead and print per operation its requests,
+    failures, 5xx answers, throughput and p50/p95/p99 latency, then verify the ledger;
+    exits non-zero when anything failed (see docs/operations.md, "Load testing").
+    """
+    progress: Callable[[str], None] = lambda line: click.echo(line, err=True)  # noqa: E731
+    if load:
+        _bench_load(as_json, minutes, users, backend, out, progress)
+        return
     from keel.bench import format_table, run_bench
 
-    progress: Callable[[str], None] = lambda line: click.echo(line, err=True)  # noqa: E731
     result = run_bench(quick=quick, progress=progress)
     click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
+
+
+def _bench_load(
+    as_json: bool,
+    minutes: float,
+    users: int,
+    backend: str,
+    out: Path | None,
+    progress: Callable[[str], None],
+) -> None:
+    from keel.loadtest.runner import LoadError, format_load_table, run_load
+
+    try:
+        result = run_load(backend=backend, seconds=minutes * 60, users=users, progress=progress)
+    except LoadError as exc:
+        raise click.ClickException(str(exc)) from None
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    click.echo(json.dumps(result, indent=2) if as_json else format_load_table(result))
+    if not result["ok"]:
+        raise click.ClickException("the load test found problems (see above)")
 
 
 @main_group.command("backup")
@@ -741,6 +891,7 @@ def restore_command(file: Path, yes: bool) -> None:
 main_group.add_command(__import__("keel.gateway.cli", fromlist=["platform"]).platform)
 main_group.add_command(__import__("keel.pools.cli", fromlist=["pools"]).pools)
 main_group.add_command(__import__("keel.career.cli", fromlist=["plan"]).plan)
+main_group.add_command(__import__("keel.audit.cli", fromlist=["audit"]).audit)
 
 
 # ------------------------------------------------------------------------------ entry

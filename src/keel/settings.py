@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 import platformdirs
+from django.core.exceptions import ImproperlyConfigured
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -67,28 +69,46 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    # Two-factor sign-in (TOTP with one-time backup codes) and log-in lock-out.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     # Background and scheduled jobs; `keel tasks` runs the consumer.
     "huey.contrib.djhuey",
     "keel.accounts",
     "keel.ledger",
+    # The security audit log; its guards reuse the ledger's purge switch.
+    "keel.audit",
     "keel.income",
     "keel.gateway",
     "keel.pools",
     "keel.career",
     "keel.api",
     "keel.web",
+    # /healthz, request logs and the heartbeat job the health check reads.
+    "keel.ops",
 ]
 
 MIDDLEWARE = [
+    # Outermost: times the whole request and gives everything below its request id.
+    "keel.ops.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # A session of someone with two-factor sign-in on counts as logged in only once verified.
+    "keel.accounts.middleware.TwoFactorSessionMiddleware",
+    # Lets audit events recorded inside services carry the request's address and browser.
+    "keel.audit.middleware.AuditRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a log-in refused for too many failures into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "keel.urls"
@@ -168,6 +188,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# django-axes first: it refuses a locked-out email and address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Two-factor sign-in: the name authenticator apps show beside the person's email address.
+OTP_TOTP_ISSUER = "Keel"
+# Operators may delete a person's authenticator in the admin (a lost phone), never read its
+# secret or the backup codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Log-in lock-out (django-axes): too many failed passwords or two-factor codes for one email
+# address from one IP address within the cool-off refuse that pair with a 429 until it ends.
+# Counted in the Django cache (Redis when KEEL_REDIS_URL is set), so every server sees them.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("KEEL_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("KEEL_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The log-in form's field; Keel's user model names its username field "email".
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "keel.accounts.limits.login_username"
+AXES_LOCKOUT_CALLABLE = "keel.accounts.limits.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# Attempts live in the cache, not in axes' tables, so the admin pages for them would be empty.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -177,9 +225,22 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("KEEL_STATIC_ROOT") or DATA_DIR / "static")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        # whitenoise's hashed files, precompressed with gzip (keel.static_storage says why
+        # not brotli too).
+        "BACKEND": "keel.static_storage.GzipManifestStaticFilesStorage",
+        # Public files, unlike the uploads (FILE_UPLOAD_PERMISSIONS below).
+        "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
+    },
 }
 MEDIA_ROOT = DATA_DIR / "media"
+# Receipts and portfolio files live under MEDIA_ROOT and reach a browser only through views
+# that check their owner; whitenoise serves everything under STATIC_ROOT to anyone.
+if MEDIA_ROOT.resolve().is_relative_to(STATIC_ROOT.resolve()):
+    raise ImproperlyConfigured(
+        f"KEEL_STATIC_ROOT ({STATIC_ROOT}) holds the private uploads in {MEDIA_ROOT}; "
+        "choose a static directory outside KEEL_DATA_DIR/media"
+    )
 # Finders let `collectstatic` pick up Bootstrap from the XStatic package and htmx from
 # django-htmx; nothing is fetched from a CDN.
 STATICFILES_FINDERS = [
@@ -210,25 +271,62 @@ CSRF_COOKIE_SECURE = not _INSECURE_HTTP
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_SSL_REDIRECT = _env_bool("KEEL_SSL_REDIRECT", default=not _INSECURE_HTTP)
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+# Health checks from a load balancer often come over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$", r"^healthz$"]
 SECURE_HSTS_SECONDS = 0 if _INSECURE_HTTP else 31_536_000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not _INSECURE_HTTP
 SECURE_HSTS_PRELOAD = not _INSECURE_HTTP
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# The largest request body other than files (the API's JSON): a batch of 10,000 earnings
+# events is about 1.8 MB as platforms send them (keel.bench_gateway), 10.2 MB with every
+# text field at its longest and 17.6 MB when those are two-byte UTF-8; anything bigger is
+# refused with 413 and told to send fewer events.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+# Uploaded files above this go to a temporary file, never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Receipts and portfolio files are private: readable by Keel's own user alone.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+# The largest file each upload takes, enforced while it streams in (keel.uploads), before
+# anything is stored. Imports: a million-row Upwork export is about 180 MB.
+KEEL_MAX_IMPORT_BYTES = int(os.environ.get("KEEL_MAX_IMPORT_BYTES") or 200 * 1024 * 1024)
+KEEL_MAX_RECEIPT_BYTES = int(os.environ.get("KEEL_MAX_RECEIPT_BYTES") or 10 * 1024 * 1024)
+KEEL_MAX_PORTFOLIO_BYTES = int(os.environ.get("KEEL_MAX_PORTFOLIO_BYTES") or 10 * 1024 * 1024)
+
+# One JSON object per line in production, for log collectors; readable lines for DEBUG and
+# the laptop demo (plain HTTP). KEEL_LOG_FORMAT=json or plain chooses explicitly.
+KEEL_LOG_FORMAT = os.environ.get("KEEL_LOG_FORMAT", "").strip().lower() or (
+    "plain" if DEBUG or _INSECURE_HTTP else "json"
+)
+if KEEL_LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"KEEL_LOG_FORMAT must be json or plain, not {KEEL_LOG_FORMAT!r}")
 
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "keel.ops.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "keel.ops.logs.json_formatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": KEEL_LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("KEEL_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # Configured here so `run_huey` does not add a second handler of its own.
         "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # `keel serve` hands this configuration to gunicorn, so its messages share the format.
+        # Its access log stays quiet: keel.request writes one line per request, with more in it.
+        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
 
@@ -254,6 +352,23 @@ def _cache(redis_url: str) -> dict[str, Any]:
 
 
 CACHES = {"default": _cache(KEEL_REDIS_URL)}
+
+# Requests authenticated by an API key, per key, and failed key authentications, per IP
+# address (someone guessing keys), in django-ratelimit's "count/period" form (s, m, h, d).
+# A batch of up to 10,000 earnings events is one request, so the per-key rate is far above
+# what a platform posting batches needs, and still stops a client stuck in a loop.
+KEEL_API_KEY_RATE = os.environ.get("KEEL_API_KEY_RATE", "3000/m")
+KEEL_API_KEY_FAILURE_RATE = os.environ.get("KEEL_API_KEY_FAILURE_RATE", "30/10m")
+# django_ratelimit is deliberately not an installed app: the app only adds a system check
+# whose list of supported caches predates Django's own RedisCache (it warns about it,
+# jsocol/django-ratelimit#283); the counting itself needs no app.
+RATELIMIT_USE_CACHE = "default"
+
+if not KEEL_REDIS_URL:
+    # Without Redis the counters live in the file cache every process on this one machine
+    # shares. Its increments are not atomic, so simultaneous failures can be under-counted
+    # by a few; docs/operations.md says so and production runs Redis, where they are atomic.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 
 def huey_config(redis_url: str, data_dir: Path) -> dict[str, Any]:

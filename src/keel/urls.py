@@ -1,12 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from keel.accounts.views import AdminLoginRedirectView
 from keel.api.api import api
+from keel.ops.health import healthz
 
 admin.site.site_header = "Keel operators"
 admin.site.site_title = "Keel operators"
 
 urlpatterns = [
+    # Before the admin: its own log-in form would skip the two-factor code step.
+    path("admin/login/", AdminLoginRedirectView.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("keel.accounts.urls")),
     path("api/v1/", api.urls),
@@ -14,6 +18,9 @@ urlpatterns = [
     path("income/", include("keel.income.urls")),
     path("pools/", include("keel.pools.urls")),
     path("career/", include("keel.career.urls")),
+    path("operators/audit/", include("keel.audit.urls")),
+    # Load balancers and monitoring: no login, no session (keel.ops.health).
+    path("healthz", healthz, name="healthz"),
     # A client's testimonial link (/t/<token>/) and public profiles (/p/<handle>/): no
     # account needed, so at the root, before the catch-all includes below.
     path("", include("keel.career.public_urls")),

@@ -15,7 +15,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
     search_fields = ("email", "name")
     ordering = ("email",)
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = ("last_login", "date_joined", "two_factor_enabled")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "home_currency")}),
@@ -23,6 +23,8 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
             "Roles and permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
+        # Read-only: it follows the person's TOTP devices (delete one to turn it off).
+        ("Two-factor sign-in", {"fields": ("two_factor_enabled",)}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (

@@ -179,3 +179,31 @@ class AdminUserChangeForm(UserFieldsMixin, UserChangeForm):  # type: ignore[type
     class Meta:
         model = User
         fields = "__all__"
+
+
+class TwoFactorCodeForm(BootstrapFormMixin, forms.Form):
+    """One code: six digits from the authenticator app or, where `backup` allows, a backup
+    code. Checking it is the two_factor service's job; this form only takes it in."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        strip=True,
+        error_messages={"required": "Enter the code your authenticator app shows."},
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}
+        ),
+    )
+
+    def __init__(self, *args: Any, backup: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        widget = self.fields["code"].widget
+        if backup:
+            self.fields[
+                "code"
+            ].help_text = (
+                "The 6-digit code your authenticator app shows, or one of your backup codes."
+            )
+        else:
+            self.fields["code"].help_text = "The 6-digit code your authenticator app shows now."
+            widget.attrs["inputmode"] = "numeric"

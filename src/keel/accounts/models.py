@@ -51,6 +51,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May use the operators' admin.")
     date_joined = models.DateTimeField(default=timezone.now)
+    # Whether the person has a confirmed authenticator (a django-otp TOTP device). Kept here,
+    # beside what every request loads anyway, so telling a verified session from one that
+    # still owes its code costs no query; keel.accounts.two_factor keeps it in step with
+    # the devices, including devices an operator deletes in the admin.
+    two_factor_enabled = models.BooleanField("two-factor sign-in", default=False, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -2,19 +2,35 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_otp
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.signals import user_login_failed
 from django.contrib.messages.views import SuccessMessageMixin
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
-from django.shortcuts import redirect, resolve_url
-from django.urls import reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.generic import FormView, UpdateView
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse, reverse_lazy
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
+from django.views.generic import FormView, RedirectView, TemplateView, UpdateView
 
-from .forms import KeelPasswordChangeForm, LoginForm, SettingsForm, SignupForm
+from keel.audit import services as audit
+
+from . import limits, two_factor
+from .forms import (
+    KeelPasswordChangeForm,
+    LoginForm,
+    SettingsForm,
+    SignupForm,
+    TwoFactorCodeForm,
+)
 from .models import User
 
 # Sign-up logs the new person in through the model backend, which is also the backend
@@ -51,9 +67,71 @@ class SignupView(FormView):  # type: ignore[type-arg]
 
 
 class LoginView(auth_views.LoginView):
+    """The password step. Someone with two-factor sign-in on is not logged in here: the
+    session remembers whose password was right and the code step logs them in."""
+
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        assert isinstance(user, User)
+        if not two_factor.is_enabled(user):
+            return super().form_valid(form)
+        two_factor.begin_pending_login(self.request, user, self.get_redirect_url())
+        return HttpResponseRedirect(reverse("accounts:login_verify"))
+
+
+class LoginVerifyView(FormView):  # type: ignore[type-arg]
+    """The code step of a log-in: a code from the authenticator app or a backup code.
+
+    Wrong codes count towards the same lock-out as wrong passwords (django-axes, per email
+    address and IP address), on top of django-otp's own back-off per device, so six digits
+    cannot be guessed by trying them."""
+
+    form_class = TwoFactorCodeForm
+    template_name = "accounts/login_verify.html"
+    pending: two_factor.PendingLogin
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        pending = two_factor.pending_login(request)
+        if pending is None:
+            messages.info(request, "Log in with your email address and password first.")
+            return redirect("accounts:login")
+        self.pending = pending
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form: TwoFactorCodeForm) -> HttpResponse:
+        request = self.request
+        user = self.pending.user
+        credentials = {settings.AXES_USERNAME_FORM_FIELD: user.email}
+        if not AxesProxyHandler.is_allowed(request, credentials):
+            return limits.locked_out(request, None, credentials)
+        try:
+            device = two_factor.verify_code(user, form.cleaned_data["code"])
+        except two_factor.TwoFactorError as refused:
+            if refused.counts:
+                # django-axes counts this like a wrong password; at the limit its middleware
+                # answers with the lock-out page instead of this form.
+                user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+            form.add_error("code", str(refused))
+            return self.form_invalid(form)
+        two_factor.clear_pending_login(request)
+        login(request, user, backend=self.pending.backend)
+        django_otp.login(request, device)
+        return HttpResponseRedirect(
+            self.pending.next_url or resolve_url(settings.LOGIN_REDIRECT_URL)
+        )
+
+
+class AdminLoginRedirectView(RedirectView):
+    """The admin's own log-in form knows nothing of two-factor codes: send operators through
+    Keel's log-in, then back to where the admin wanted them."""
+
+    def get_redirect_url(self, *args: Any, **kwargs: Any) -> str:
+        target = self.request.GET.get("next") or reverse("admin:index")
+        return f"{reverse('accounts:login')}?{urlencode({'next': target})}"
 
 
 class LogoutView(auth_views.LogoutView):
@@ -70,6 +148,16 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:password_change_done")
 
+    def form_valid(self, form: KeelPasswordChangeForm) -> HttpResponse:
+        # One transaction: a password that did not change leaves no event saying it did.
+        with transaction.atomic():
+            response = super().form_valid(form)
+            user = form.user
+            audit.record(
+                "password.changed", actor=user, request=self.request, subject=f"user:{user.pk}"
+            )
+        return response
+
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     template_name = "accounts/password_change_done.html"
@@ -85,3 +173,127 @@ class SettingsView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):  # type
         user = self.request.user
         assert isinstance(user, User)  # LoginRequiredMixin has let only people through
         return user
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.get_object()
+        context["two_factor_enabled"] = user.two_factor_enabled
+        context["two_factor_encouragement"] = (
+            [] if user.two_factor_enabled else two_factor.encouragement(user)
+        )
+        return context
+
+
+class TwoFactorView(LoginRequiredMixin, TemplateView):
+    """Two-factor sign-in on the settings side: its state, the QR code and secret while it is
+    being turned on, and the forms that need a current code (turning it off, new backup
+    codes)."""
+
+    template_name = "accounts/two_factor.html"
+
+    @property
+    def person(self) -> User:
+        user = self.request.user
+        assert isinstance(user, User)  # LoginRequiredMixin has let only people through
+        return user
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.person
+        enabled = two_factor.is_enabled(user)
+        pending = None if enabled else two_factor.pending_setup(user)
+        context.update(
+            enabled=enabled,
+            encouragement=two_factor.encouragement(user),
+            backup_codes_left=two_factor.backup_codes_left(user) if enabled else 0,
+            pending=pending is not None,
+        )
+        context.setdefault("confirm_form", TwoFactorCodeForm(prefix="confirm", backup=False))
+        context.setdefault("disable_form", TwoFactorCodeForm(prefix="disable"))
+        context.setdefault("codes_form", TwoFactorCodeForm(prefix="codes"))
+        if pending is not None:
+            # Drawn by qrcode from the device's own otpauth:// URI: no user input reaches it.
+            context["qr_svg"] = mark_safe(two_factor.provisioning_svg(pending))  # noqa: S308
+            context["secret"] = two_factor.secret_text(pending)
+        return context
+
+    def page_with(self, **forms: TwoFactorCodeForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(**forms))
+
+    def backup_codes_page(self, codes: list[str], heading: str) -> HttpResponse:
+        response = render(
+            self.request,
+            "accounts/two_factor_backup_codes.html",
+            {"codes": codes, "heading": heading},
+        )
+        # Shown once: no browser or proxy may keep a copy.
+        add_never_cache_headers(response)
+        return response
+
+
+class TwoFactorSetupView(TwoFactorView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            two_factor.start_setup(self.person)
+        except two_factor.TwoFactorError as refused:
+            messages.error(request, str(refused))
+        return redirect("accounts:two_factor")
+
+
+class TwoFactorConfirmView(TwoFactorView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = TwoFactorCodeForm(request.POST, prefix="confirm", backup=False)
+        if not form.is_valid():
+            return self.page_with(confirm_form=form)
+        try:
+            device, codes = two_factor.confirm_setup(self.person, form.cleaned_data["code"])
+        except two_factor.TwoFactorError as refused:
+            if refused.field is None:
+                messages.error(request, str(refused))
+                return redirect("accounts:two_factor")
+            form.add_error("code", str(refused))
+            return self.page_with(confirm_form=form)
+        # This session has just shown a code; other open sessions must now show theirs.
+        django_otp.login(request, device)
+        return self.backup_codes_page(codes, "Two-factor sign-in is on")
+
+
+class TwoFactorDisableView(TwoFactorView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = TwoFactorCodeForm(request.POST, prefix="disable")
+        if form.is_valid():
+            try:
+                two_factor.turn_off(self.person, form.cleaned_data["code"])
+            except two_factor.TwoFactorError as refused:
+                form.add_error("code", str(refused))
+            else:
+                messages.success(
+                    request, "Two-factor sign-in is off. Your backup codes no longer work."
+                )
+                return redirect("accounts:two_factor")
+        return self.page_with(disable_form=form)
+
+
+class BackupCodesView(TwoFactorView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = TwoFactorCodeForm(request.POST, prefix="codes")
+        if form.is_valid():
+            try:
+                device, codes = two_factor.replace_backup_codes(
+                    self.person, form.cleaned_data["code"]
+                )
+            except two_factor.TwoFactorError as refused:
+                form.add_error("code", str(refused))
+            else:
+                # The session may have been verified by a backup code whose device is gone.
+                django_otp.login(request, device)
+                return self.backup_codes_page(codes, "New backup codes")
+        return self.page_with(codes_form=form)

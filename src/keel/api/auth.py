@@ -16,13 +16,15 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django_ratelimit.core import get_usage
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
 from ninja.utils import check_csrf
 
+from keel.accounts.limits import client_ip
 from keel.accounts.models import User
 
 from . import keys, services
-from .errors import CsrfFailed, InsufficientScope, InvalidApiKey, SessionRequired
+from .errors import ApiError, CsrfFailed, InsufficientScope, InvalidApiKey, SessionRequired
 from .models import ApiKey
 
 API_KEY_HEADER = "X-API-Key"
@@ -57,14 +59,79 @@ class Caller:
 
 
 def _key_caller(request: HttpRequest, presented: str) -> Caller:
+    _refuse_key_guessing(request)
     key = services.authenticate_key(presented)
     if key is None:
+        _count_key_failure(request)
         # Same answer for malformed, unknown, wrong, revoked and expired keys, so the
         # response never confirms that a prefix exists.
         raise InvalidApiKey("the API key is not valid")
+    _limit_key(request, key)
     # Code that reads request.user (logging, shared helpers) sees the key's user.
     request.user = key.user
     return Caller(user=key.user, api_key=key)
+
+
+# Rate limits (django-ratelimit, counted in the Django cache that every server shares): each
+# key gets settings.KEEL_API_KEY_RATE requests, and each IP address
+# settings.KEEL_API_KEY_FAILURE_RATE presentations of keys that are not valid. Sessions are
+# not limited here: people log in through the log-in lock-out.
+_KEY_GROUP = "keel.api.key"
+_FAILURE_GROUP = "keel.api.key-failures"
+
+
+def _by_ip(group: str, request: HttpRequest) -> str:
+    return client_ip(request)
+
+
+def _throttled(message: str, usage: dict[str, Any]) -> ApiError:
+    # time_left is what remains of the current window: asking again after it succeeds.
+    retry_after = max(1, int(usage["time_left"]))
+    return ApiError(
+        message, status=429, code="throttled", headers={"Retry-After": str(retry_after)}
+    )
+
+
+def _refuse_key_guessing(request: HttpRequest) -> None:
+    usage = get_usage(
+        request,
+        group=_FAILURE_GROUP,
+        key=_by_ip,
+        rate=settings.KEEL_API_KEY_FAILURE_RATE,
+        increment=False,
+    )
+    if usage is not None and usage["count"] >= usage["limit"]:
+        raise _throttled(
+            "too many requests with API keys that are not valid came from this address;"
+            " wait before trying again",
+            usage,
+        )
+
+
+def _count_key_failure(request: HttpRequest) -> None:
+    get_usage(
+        request,
+        group=_FAILURE_GROUP,
+        key=_by_ip,
+        rate=settings.KEEL_API_KEY_FAILURE_RATE,
+        increment=True,
+    )
+
+
+def _limit_key(request: HttpRequest, key: ApiKey) -> None:
+    usage = get_usage(
+        request,
+        group=_KEY_GROUP,
+        key=lambda group, request: str(key.pk),
+        rate=settings.KEEL_API_KEY_RATE,
+        increment=True,
+    )
+    if usage is not None and usage["should_limit"]:
+        raise _throttled(
+            f"this API key has made more than {usage['limit']} requests in the current window;"
+            " wait before sending more",
+            usage,
+        )
 
 
 class ApiKeyBearer(HttpBearer):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -232,6 +233,13 @@ def install_error_handlers(api: NinjaAPI) -> None:
         # Django's message may name a model or a lookup; the client needs only the fact.
         return error_response(api, request, 404, "not_found", "not found")
 
+    def on_unparseable_form(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+        # Reached when the session's CSRF check reads a form body whose Content-Type claims
+        # multipart without a valid boundary: the client's fault, as Django itself answers.
+        return error_response(
+            api, request, 400, "bad_request", f"the request body could not be parsed: {exc}"
+        )
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
         return error_response(
@@ -246,6 +254,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         (AuthenticationError, on_authentication_error),
         (HttpError, on_http_error),
         (Http404, on_not_found),
+        (MultiPartParserError, on_unparseable_form),
         (Exception, on_unexpected),
     ]
     for exc_class, handler in handlers:

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from keel.accounts.models import User
+from keel.audit import services as audit
 
 from . import keys
 from .models import ApiKey
@@ -56,6 +57,7 @@ def create_key(
                     scopes=clean_scopes,
                     expires_at=expires_at,
                 )
+                _audit_key("created", key, user)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -71,9 +73,10 @@ def list_keys(user: User) -> list[ApiKey]:
     return list(ApiKey.objects.filter(user=user).order_by("-created_at", "-id"))
 
 
-def revoke_key(user: User, key_id: int) -> ApiKey:
+def revoke_key(user: User, key_id: int, *, by: User | None = None) -> ApiKey:
     """Revoke one of the user's keys. Revoking twice keeps the first revocation time.
-    Another user's key is reported as not found, like a key that does not exist."""
+    Another user's key is reported as not found, like a key that does not exist. ``by`` is
+    who revokes it when that is not its owner (another operator of a platform, staff)."""
     with transaction.atomic():
         try:
             key = ApiKey.objects.select_for_update().get(pk=key_id, user=user)
@@ -83,7 +86,27 @@ def revoke_key(user: User, key_id: int) -> ApiKey:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
             logger.info("api key revoked: prefix=%s user=%s", key.prefix, user.pk)
+            _audit_key("revoked", key, by or user)
     return key
+
+
+def _audit_key(what: str, key: ApiKey, actor: User) -> None:
+    # The prefix is the public half, shown in every key list; the secret and its hash
+    # never leave the key's own row.
+    audit.record(
+        f"{key.owner_type or 'api'}_key.{what}",
+        actor=actor,
+        subject=f"api_key:{key.pk}",
+        platform_id=key.owner_id if key.owner_type == "platform" else None,
+        worker_id=key.user_id if key.owner_type is None else None,
+        details={
+            "name": key.name,
+            "prefix": key.prefix,
+            "scopes": list(key.scopes),
+            "user_id": key.user_id,
+            "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        },
+    )
 
 
 def authenticate_key(plaintext: str, *, now: datetime | None = None) -> ApiKey | None:

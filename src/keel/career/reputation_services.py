@@ -57,7 +57,7 @@ FILE_SIGNATURES: dict[str, tuple[bytes, ...]] = {
     ".jpg": (b"\xff\xd8\xff",),
     ".jpeg": (b"\xff\xd8\xff",),
 }
-MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILE_BYTES: int = settings.KEEL_MAX_PORTFOLIO_BYTES
 
 
 def _text(value: object, field: str, *, max_length: int, required: bool = False) -> str:
@@ -99,14 +99,18 @@ def _link(value: object) -> str:
     return text
 
 
+def too_big_message() -> str:
+    return f"file: can be at most {MAX_FILE_BYTES // (1024 * 1024)} MB"
+
+
 def check_upload(upload: IO[bytes], name: str) -> None:
-    """A PDF, PNG or JPG of at most 10 MB whose first bytes match its name."""
+    """A PDF, PNG or JPG of at most ``MAX_FILE_BYTES`` whose first bytes match its name."""
     suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     if suffix not in FILE_SIGNATURES:
         raise CareerError("file: must be a PDF, PNG or JPG file", field="file", code="type")
     size = getattr(upload, "size", None)
     if size is not None and size > MAX_FILE_BYTES:
-        raise CareerError("file: can be at most 10 MB", field="file", code="too_big")
+        raise CareerError(too_big_message(), field="file", code="too_big")
     upload.seek(0)
     head = upload.read(16)
     upload.seek(0)

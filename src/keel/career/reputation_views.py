@@ -21,9 +21,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from keel.uploads import limit_upload_size, refuse_oversized
+
 from . import reputation_services as services
 from .errors import CareerError
-from .forms import add_career_error
+from .forms import add_career_error, sentence
 from .models import PortfolioItem, Profile, Testimonial, TestimonialRequest
 from .reputation_forms import PortfolioForm, ProfileForm, TestimonialForm, TestimonialRequestForm
 from .rules import reputation as rules
@@ -46,14 +48,21 @@ def _upload(form: PortfolioForm) -> tuple[UploadedFile | None, str]:
 # ---------------------------------------------------------------------------- portfolio
 
 
+def _too_big(request: HttpRequest, form: PortfolioForm) -> bool:
+    """A file dropped while it streamed in for passing the limit: an error on its field
+    (the form alone would save the item without it)."""
+    return refuse_oversized(request, form, sentence(services.too_big_message()))
+
+
 @worker_page
 @require_http_methods(["GET", "POST"])
+@limit_upload_size(lambda: services.MAX_FILE_BYTES)
 def portfolio(request: HttpRequest) -> HttpResponse:
     worker = _worker(request)
     status = 200
     if request.method == "POST":
         form = PortfolioForm(request.POST, request.FILES)
-        if form.is_valid():
+        if not _too_big(request, form) and form.is_valid():
             upload, name = _upload(form)
             try:
                 item = services.create_portfolio_item(
@@ -81,6 +90,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
 
 @worker_page
 @require_http_methods(["GET", "POST"])
+@limit_upload_size(lambda: services.MAX_FILE_BYTES)
 def portfolio_edit(request: HttpRequest, item_id: int) -> HttpResponse:
     item = _item(request, item_id)
     has_file = bool(item.file)
@@ -91,7 +101,7 @@ def portfolio_edit(request: HttpRequest, item_id: int) -> HttpResponse:
             request, "career/reputation/portfolio_edit.html", {"item": item, "form": form}
         )
     form = PortfolioForm(request.POST, request.FILES, has_file=has_file)
-    if form.is_valid():
+    if not _too_big(request, form) and form.is_valid():
         upload, name = _upload(form)
         try:
             services.update_portfolio_item(

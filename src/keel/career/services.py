@@ -65,6 +65,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 
 from keel.accounts.models import User
+from keel.audit import services as audit
 from keel.income import services as income
 from keel.income.commitments import Commitment
 from keel.income.importers.base import ParsedRow, RowKind
@@ -800,7 +801,7 @@ def release_milestone(
                 note = f"{rest} returned to {act.contract.client_name}"
             else:
                 note = ""
-            return _finish(
+            released = _finish(
                 act,
                 change,
                 action=action,
@@ -811,6 +812,15 @@ def release_milestone(
                 note=note,
                 key=key,
             )
+            if not automatic:
+                _audit_milestone(
+                    "milestone.released",
+                    act,
+                    recorded_by,
+                    amount=paid,
+                    currency=act.contract.currency,
+                )
+            return released
     except LedgerError as exc:
         raise _refusing_ledger(exc) from exc
 
@@ -836,7 +846,7 @@ def dispute_milestone(
         current = rule_milestone(act.target)
         change = _run(lambda: rules.dispute(current))
         act.target.dispute_reason = reason
-        return _finish(
+        disputed = _finish(
             act,
             change,
             action=EventAction.DISPUTE,
@@ -845,6 +855,25 @@ def dispute_milestone(
             note=reason,
             key=key,
         )
+        _audit_milestone("milestone.disputed", act, recorded_by)
+        return disputed
+
+
+def _audit_milestone(action: str, act: _Action, by: User | None, **extra: object) -> None:
+    # The dispute's reason stays on the milestone: it is the client's words, not a
+    # security fact.
+    audit.record(
+        action,
+        actor=by,
+        subject=f"milestone:{act.target.pk}",
+        worker_id=act.contract.worker_id,
+        details={
+            "contract": act.contract.pk,
+            "milestone": act.target.sequence,
+            "on": act.on.isoformat(),
+            **extra,
+        },
+    )
 
 
 def resolve_milestone(

@@ -259,7 +259,7 @@ def link_out(link: WorkerLink) -> dict[str, Any]:
 
 @platform_router.post(
     "/links",
-    response=with_errors({201: LinkedOut}, 401, 403, 409, 422),
+    response=with_errors({201: LinkedOut}, 400, 401, 403, 409, 422),
     summary="Invite a worker by email, or link one with their link code (scope workers:link)",
     description=(
         "Send `email` to invite (the worker accepts in Keel) or `link_code` to link at once"
@@ -439,7 +439,7 @@ def bundle_out(bundle: Any) -> dict[str, Any]:
 
 @platform_router.post(
     "/bundles",
-    response=with_errors({201: BundleOut}, 401, 403, 404, 409, 422),
+    response=with_errors({201: BundleOut}, 400, 401, 403, 404, 409, 422),
     summary="Offer a linked worker a steady micro-contract bundle (scope bundles:write)",
     description=(
         "The worker accepts or declines it in Keel. The same `reference` with the same"

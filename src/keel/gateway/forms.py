@@ -15,23 +15,20 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
 from keel.money import MoneyError, exponent, format_amount, parse_amount
+from keel.uploads import MB
 from keel.web.forms import BootstrapFormMixin
 
 from .models import UseKind
 from .rules import buckets as bucket_rules
 from .rules.policy import PolicyError, format_bps
-from .services import MAX_RECEIPT_BYTES, consent_text
+from .services import MAX_RECEIPT_BYTES, consent_text, receipt_matches
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # Up to 3 whole digits and 2 decimals, an optional % sign: "30", "12.5", "7.25%".
 PERCENT = re.compile(r"(\d{1,3})(?:\.(\d{1,2}))?\s*%?")
-# What a receipt may be, by extension and by the bytes it starts with.
-RECEIPT_SIGNATURES: Mapping[str, tuple[bytes, ...]] = {
-    ".pdf": (b"%PDF-",),
-    ".png": (b"\x89PNG\r\n\x1a\n",),
-    ".jpg": (b"\xff\xd8\xff",),
-    ".jpeg": (b"\xff\xd8\xff",),
-}
+# The receipts the page takes (the services know a few more); each is checked by its content.
+PAGE_RECEIPT_TYPES = (".pdf", ".png", ".jpg", ".jpeg")
+RECEIPT_LIMIT_MESSAGE = f"A receipt can be at most {MAX_RECEIPT_BYTES // MB} MB."
 MAX_WITHHOLDING_BPS = 5000
 
 
@@ -190,7 +187,7 @@ class HealthForm(UseForm):
     kind = UseKind.HEALTH.value
     receipt = forms.FileField(
         label="Receipt",
-        help_text="A PDF, PNG or JPG of the bill, at most 10 MB.",
+        help_text=f"A PDF, PNG or JPG of the bill, at most {MAX_RECEIPT_BYTES // MB} MB.",
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg"}),
     )
     note = forms.CharField(label="What it was for (optional)", required=False, max_length=300)
@@ -200,14 +197,14 @@ class HealthForm(UseForm):
         assert isinstance(receipt, UploadedFile)
         name = receipt.name or ""
         suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-        if suffix not in RECEIPT_SIGNATURES:
+        if suffix not in PAGE_RECEIPT_TYPES:
             raise forms.ValidationError("A receipt must be a PDF, PNG or JPG file.")
         if (receipt.size or 0) > MAX_RECEIPT_BYTES:
-            raise forms.ValidationError("A receipt can be at most 10 MB.")
+            raise forms.ValidationError(RECEIPT_LIMIT_MESSAGE)
         receipt.seek(0)
         head = receipt.read(16)
         receipt.seek(0)
-        if not head.startswith(RECEIPT_SIGNATURES[suffix]):
+        if not receipt_matches(head, suffix):
             raise forms.ValidationError(
                 f"This file is not a {suffix.lstrip('.').upper()}: its content does not match"
                 " its name."

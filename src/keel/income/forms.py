@@ -4,11 +4,13 @@ services decide what it means (an import is previewed by ``preview_upload``, a r
 
 from __future__ import annotations
 
+import codecs
 import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from keel.accounts.models import User
@@ -19,8 +21,9 @@ from .importers import FORMATS
 from .models import ImportProfileRecord, IncomeSettings, Source, SourceKind, StreamKind
 
 MB = 1024 * 1024
-MAX_UPLOAD_BYTES = 200 * MB
+MAX_UPLOAD_BYTES: int = settings.KEEL_MAX_IMPORT_BYTES
 MAX_RATE_FILE_BYTES = 5 * MB
+RATE_FILE_TOO_LARGE = f"The rate file is larger than {MAX_RATE_FILE_BYTES // MB} MB; split it."
 AUTO = "auto"
 
 DATE_ORDER_CHOICES = [
@@ -131,7 +134,7 @@ class NewSourceForm(BootstrapFormMixin, forms.Form):
 class ImportForm(BootstrapFormMixin, forms.Form):
     file = forms.FileField(
         label="Export file",
-        help_text="A CSV export from your platform, up to 200 MB.",
+        help_text=f"A CSV export from your platform, up to {MAX_UPLOAD_BYTES // MB} MB.",
     )
     format = forms.ChoiceField(label="Format", initial=AUTO)
     profile = forms.ModelChoiceField(
@@ -168,19 +171,27 @@ class ImportForm(BootstrapFormMixin, forms.Form):
         upload: UploadedFile = self.cleaned_data["file"]
         if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError(too_large_message())
-        problem = binary_problem(_head(upload))
-        if problem:
-            raise forms.ValidationError(problem)
         return upload
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("format") == "csv" and not data.get("profile"):
+        profile = data.get("profile")
+        if data.get("format") == "csv" and not profile:
             self.add_error(
                 "profile",
                 "The generic CSV format reads a file through a saved import profile; "
                 "choose one (or pick the platform's own format).",
             )
+        upload = data.get("file")
+        if upload is not None:
+            # Checked here, not in clean_file: a profile may read UTF-16, whose text is
+            # full of NUL bytes.
+            encoding = "utf-8"
+            if data.get("format") == "csv" and profile is not None:
+                encoding = str(profile.config.get("encoding") or encoding)
+            problem = binary_problem(_head(upload), encoding)
+            if problem:
+                self.add_error("file", problem)
         return data
 
     @property
@@ -204,8 +215,9 @@ def too_large_message() -> str:
     )
 
 
-def binary_problem(head: bytes) -> str | None:
-    """Why the first bytes of an upload are not a text export, or None when they are."""
+def binary_problem(head: bytes, encoding: str = "utf-8") -> str | None:
+    """Why the first bytes of an upload are not a text export (in ``encoding``, the one a
+    profile names), or None when they are."""
     if head.startswith(b"PK\x03\x04"):
         return (
             "This looks like a spreadsheet (.xlsx) or a zip archive, not a CSV text file. "
@@ -213,6 +225,13 @@ def binary_problem(head: bytes) -> str | None:
         )
     if head.startswith(b"%PDF"):
         return "This is a PDF, not a CSV text file. Download the CSV export instead."
+    if _wide_encoding(encoding):
+        return None  # NUL bytes are half of UTF-16 text; reading it checks the rest
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return (
+            "This file is saved as UTF-16 (Excel's “Unicode text”). Save it as “CSV UTF-8” "
+            "and upload that."
+        )
     # A NUL byte never appears in UTF-8 text; it is the surest sign of a binary file.
     if b"\x00" in head:
         return (
@@ -220,6 +239,14 @@ def binary_problem(head: bytes) -> str | None:
             "upload the CSV your platform gives you."
         )
     return None
+
+
+def _wide_encoding(encoding: str) -> bool:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return False
+    return name.startswith(("utf-16", "utf-32"))
 
 
 # ---------------------------------------------------------------------------- rates
@@ -265,9 +292,7 @@ class RateFileForm(BootstrapFormMixin, forms.Form):
     def clean_file(self) -> str:
         upload: UploadedFile = self.cleaned_data["file"]
         if upload.size is not None and upload.size > MAX_RATE_FILE_BYTES:
-            raise forms.ValidationError(
-                f"The rate file is larger than {MAX_RATE_FILE_BYTES // MB} MB; split it."
-            )
+            raise forms.ValidationError(RATE_FILE_TOO_LARGE)
         raw: bytes = upload.read()
         problem = binary_problem(raw[: 64 * 1024])
         if problem:

@@ -160,10 +160,13 @@ def source_for_import(
 
 
 def ensure_stream(source: Source, kind: str) -> Stream:
+    # The worker too, though the source implies it: it is the table's distribution key
+    # on Citus (docs/scaling.md).
     stream, _ = Stream.objects.get_or_create(
+        worker_id=source.worker_id,
         source=source,
         kind=kind,
-        defaults={"worker_id": source.worker_id, "name": f"{source.name} ({kind})"},
+        defaults={"name": f"{source.name} ({kind})"},
     )
     return stream
 

@@ -17,15 +17,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from keel.accounts.models import User
+from keel.uploads import limit_upload_size, refuse_oversized
 from keel.web.services import account_label
 
 from . import charts, forms, jobs, queries
@@ -375,34 +374,6 @@ def source_edit(request: HttpRequest, source_id: int) -> HttpResponse:
 # ---------------------------------------------------------------------------- import
 
 
-class SizeLimitUploadHandler(FileUploadHandler):
-    """Stops reading an uploaded file once it passes the limit, before it reaches the disk.
-
-    Raising SkipFile drops only the file: the other fields (the CSRF token, the chosen
-    format) still arrive, so the page can answer with a clear message.
-    """
-
-    def __init__(self, request: HttpRequest, limit: int) -> None:
-        super().__init__(request)
-        self.limit = limit
-        self.too_large = False
-        self.seen = 0
-
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
-        self.seen = 0
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        self.seen = start + len(raw_data)
-        if self.seen > self.limit:
-            self.too_large = True
-            raise SkipFile
-        return raw_data
-
-    def file_complete(self, file_size: int) -> None:
-        return None
-
-
 def _import_page(
     request: HttpRequest, form: forms.ImportForm, *, status: int = 200
 ) -> HttpResponse:
@@ -417,29 +388,17 @@ def _import_page(
     return render(request, "income/import.html", context, status=status)
 
 
-@csrf_exempt  # the size limit is installed before the body is read; csrf_protect below
 @login_required
 @require_http_methods(["GET", "POST"])
+@limit_upload_size(lambda: forms.MAX_UPLOAD_BYTES)  # before the body is read
 def import_upload(request: HttpRequest) -> HttpResponse:
-    handler = SizeLimitUploadHandler(request, forms.MAX_UPLOAD_BYTES)
-    # Before anything reads the body, so the handler sees every chunk (upload_handlers is
-    # a plain list until then).
-    request.upload_handlers = [handler, *request.upload_handlers]
-    return _import_upload(request, handler)
-
-
-@csrf_protect
-def _import_upload(request: HttpRequest, handler: SizeLimitUploadHandler) -> HttpResponse:
     worker = _worker(request)
     if request.method != "POST":
         return _import_page(request, forms.ImportForm(worker=worker))
     form = forms.ImportForm(request.POST, request.FILES, worker=worker)
-    valid = form.is_valid()
-    if handler.too_large:
-        form.errors.pop("file", None)
-        form.add_error("file", forms.too_large_message())
+    if refuse_oversized(request, form, forms.too_large_message()):
         return _import_page(request, form, status=413)
-    if not valid:
+    if not form.is_valid():
         return _import_page(request, form, status=400)
     data = form.cleaned_data
     fmt = data["format"]
@@ -726,10 +685,11 @@ def rate_add(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@limit_upload_size(lambda: forms.MAX_RATE_FILE_BYTES)
 def rate_upload(request: HttpRequest) -> HttpResponse:
     worker = _worker(request)
     form = forms.RateFileForm(request.POST, request.FILES)
-    if not form.is_valid():
+    if refuse_oversized(request, form, forms.RATE_FILE_TOO_LARGE) or not form.is_valid():
         return _rates_page(request, file_form=form, status=400)
     try:
         count = import_rates(worker, form.cleaned_data["file"], origin="upload")

@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
+from keel.csvsafe import neutralise_cell
 from keel.money import from_minor
 
 from . import services
@@ -402,12 +403,6 @@ CSV_COLUMNS = (
     "currency",
     "idempotency_key",
 )
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _export_csv(owner: Owner, out: TextIO) -> ExportSummary:

@@ -31,7 +31,8 @@ def register_sqlite_functions(sender: Any, connection: BaseDatabaseWrapper, **kw
 
 @contextmanager
 def ledger_purge(connection: BaseDatabaseWrapper = default_connection) -> Iterator[None]:
-    """Let the test suite empty the ledger tables. Never used outside tests."""
+    """Let the test suite empty the ledger tables, and the audit log, whose guards ask
+    the same switch (keel/audit/migrations/0002). Never used outside tests."""
     _state.purge = True
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

@@ -85,7 +85,9 @@ class MemberOut(Schema):
     reserve: int | None = Field(description="the member's own reserve, minor units")
 
 
-class MeOut(Schema):
+# Component names are global in the OpenAPI document: a pools schema named like another
+# domain's (the system's MeOut, the ledger's LegOut) would replace that one's definition.
+class MembershipOut(Schema):
     number: int
     role: str
     status: str
@@ -103,13 +105,13 @@ class PoolOut(Schema):
     rules_version: int
     rules_text: list[str] = Field(description="the rules in plain sentences")
     names_visible: bool = Field(description="whether member names are shown to the caller")
-    me: MeOut | None
+    me: MembershipOut | None
     members: list[MemberOut]
     money_held: int = Field(description="what the pool's bank account holds, minor units")
     common_fund: int = Field(description="the common fund, minor units")
 
 
-class LegOut(Schema):
+class PoolLegOut(Schema):
     account: str = Field(description="Money held, Reserve or Common fund")
     who: str = Field(description="Pool, or the member (a pseudonym to outsiders)")
     amount: int = Field(description="as the ledger posts it: positive debit, negative credit")
@@ -121,7 +123,7 @@ class LedgerEntryOut(Schema):
     date: date
     kind: str
     memo: str
-    legs: list[LegOut]
+    legs: list[PoolLegOut]
 
 
 class ClaimOut(Schema):
@@ -282,7 +284,7 @@ def _me(membership: Membership | None) -> dict[str, Any] | None:
 # Before /{slug}: the first path that matches answers, and POST /simulate is no pool.
 @router.post(
     "/simulate",
-    response=with_errors({200: SimulateOut}, 401, 403, 422),
+    response=with_errors({200: SimulateOut}, 400, 401, 403, 422),
     summary="Simulate a sick-leave pool's solvency (scope pools:read)",
     description=(
         f"Synchronous, at most {MAX_API_SCENARIOS:,} scenarios ({MAX_API_PRICING_SCENARIOS:,}"
@@ -418,7 +420,7 @@ def list_claims(request: HttpRequest, slug: str) -> list[dict[str, Any]]:
 
 @router.post(
     "/{slug}/claims",
-    response=with_errors({201: ClaimOut}, 401, 403, 404, 409, 422),
+    response=with_errors({201: ClaimOut}, 400, 401, 403, 404, 409, 422),
     summary="Report a claim as yourself (scope pools:write)",
 )
 def post_claim(request: HttpRequest, slug: str, payload: ClaimIn) -> Status[dict[str, Any]]:
@@ -435,7 +437,7 @@ def post_claim(request: HttpRequest, slug: str, payload: ClaimIn) -> Status[dict
 
 @router.post(
     "/{slug}/claims/{claim_id}/decision",
-    response=with_errors({200: ClaimOut}, 401, 403, 404, 409, 422),
+    response=with_errors({200: ClaimOut}, 400, 401, 403, 404, 409, 422),
     summary="Approve or reject another member's claim (scope pools:write)",
 )
 def post_decision(
@@ -451,7 +453,7 @@ def post_decision(
 
 @router.post(
     "/{slug}/votes/{vote_id}/ballot",
-    response=with_errors({200: VoteOut}, 401, 403, 404, 409, 422),
+    response=with_errors({200: VoteOut}, 400, 401, 403, 404, 409, 422),
     summary="Cast your ballot: yes, no or abstain (scope pools:write)",
 )
 def post_ballot(request: HttpRequest, slug: str, vote_id: int, payload: BallotIn) -> dict[str, Any]:

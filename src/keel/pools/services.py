@@ -33,6 +33,7 @@ from django.utils.text import slugify
 
 from keel.accounts.models import Role, User
 from keel.accounts.services import grant_role
+from keel.audit import services as audit
 from keel.ledger import services as ledger
 from keel.ledger.models import Account, Leg
 from keel.ledger.rules import JournalSpec, LedgerError, LegSpec
@@ -363,6 +364,13 @@ def _admit(membership: Membership, today: date) -> None:
     if membership.pool.kind == PoolKind.SICK_LEAVE:
         _open_reserve(membership)
     grant_role(membership.user, Role.POOL_MEMBER)
+    audit.record(
+        "member.admitted",
+        subject=f"membership:{membership.pk}",
+        pool_id=membership.pool_id,
+        worker_id=membership.user_id,
+        details={"member": membership.number},
+    )
 
 
 def _check_room(pool: Pool, rules: PoolRules) -> None:
@@ -646,7 +654,8 @@ def _shared_of(claim: Claim) -> int:
 def approval_of(claim: Claim) -> votes.Approval:
     rules = current_rules(claim.pool)
     assert not isinstance(rules, RotatingSavingsRules)
-    decisions = list(claim.decisions.all())
+    # The pool too, though the claim implies it: its id is the distribution key on Citus.
+    decisions = list(claim.decisions.filter(claim__pool_id=claim.pool_id))
     return votes.claim_approval(
         [d.membership_id for d in decisions if d.decision == Decision.APPROVE],
         {d.membership_id: d.reason for d in decisions if d.decision == Decision.REJECT},
@@ -680,6 +689,14 @@ def decide_claim(
     except IntegrityError:
         raise Conflict("you have already decided on this claim") from None
     approval = approval_of(claim)
+    audit.record(
+        "claim.approved" if decision == Decision.APPROVE else "claim.rejected",
+        actor=by,
+        subject=f"claim:{claim.pk}",
+        pool_id=claim.pool_id,
+        worker_id=claim.membership.user_id,
+        details={"member": member.number, "claim_status": approval.status},
+    )
     if approval.status == "pending":
         return claim
     claim.decided_at = timezone.now()
@@ -817,9 +834,9 @@ def report_recovery(claim: Claim, by: User, recovered_on: date) -> Claim:
 # ---------------------------------------------------------------------------- gifts
 
 
-def _months_paid(claim_ids: Iterable[int]) -> dict[int, int]:
+def _months_paid(pool: Pool, claim_ids: Iterable[int]) -> dict[int, int]:
     rows = (
-        Gift.objects.filter(claim_id__in=list(claim_ids), received__gt=0)
+        Gift.objects.filter(claim_id__in=list(claim_ids), claim__pool=pool, received__gt=0)
         .values("claim_id")
         .annotate(n=Count("id"))
     )
@@ -866,7 +883,7 @@ def gift_plan(pool: Pool, month: date) -> GiftPlan:
         .order_by("reported_at", "pk")
         if c.membership_id in members
     ]
-    paid = _months_paid(c.pk for c in claims)
+    paid = _months_paid(pool, (c.pk for c in claims))
     plan = gifts.monthly_gifts(
         [
             gifts.Claim(
@@ -1055,6 +1072,14 @@ def leave(membership: Membership, *, today: date | None = None) -> int:
     membership.status = MemberStatus.LEFT
     membership.left_on = today
     membership.save(update_fields=["status", "left_on"])
+    audit.record(
+        "member.left",
+        actor=membership.user,
+        subject=f"membership:{membership.pk}",
+        pool_id=pool.pk,
+        worker_id=membership.user_id,
+        details={"member": membership.number, "payout": payout, "currency": pool.currency},
+    )
     return payout
 
 
@@ -1065,6 +1090,14 @@ def make_steward(pool: Pool, by: User, membership: Membership) -> Membership:
         raise PoolError("only an active member of this pool can become a steward", field="member")
     membership.role = MemberRole.STEWARD
     membership.save(update_fields=["role"])
+    audit.record(
+        "member.made_steward",
+        actor=by,
+        subject=f"membership:{membership.pk}",
+        pool_id=pool.pk,
+        worker_id=membership.user_id,
+        details={"member": membership.number},
+    )
     return membership
 
 
@@ -1179,6 +1212,12 @@ def _close(vote: Vote, *, closed: bool) -> None:
     vote.status = VoteStatus.PASSED if outcome.status == "passed" else VoteStatus.FAILED
     vote.closed_at = timezone.now()
     vote.save(update_fields=["result", "status", "closed_at"])
+    audit.record(
+        "vote.closed",
+        subject=f"vote:{vote.pk}",
+        pool_id=vote.pool_id,
+        details={"about": vote.subject, "title": vote.title, **vote.result},
+    )
     today = timezone.localdate()
     if vote.subject == VoteSubject.ADMISSION and vote.applicant is not None:
         applicant = vote.applicant
@@ -1191,6 +1230,13 @@ def _close(vote: Vote, *, closed: bool) -> None:
     elif vote.subject == VoteSubject.RULE_CHANGE and vote.status == VoteStatus.PASSED:
         adopt_rules(vote)
     elif vote.subject == VoteSubject.GRANT and vote.claim is not None:
+        audit.record(
+            "grant.approved" if vote.status == VoteStatus.PASSED else "grant.rejected",
+            subject=f"claim:{vote.claim_id}",
+            pool_id=vote.pool_id,
+            worker_id=vote.claim.membership.user_id,
+            details={"vote": vote.pk, "amount": vote.claim.amount, "currency": vote.pool.currency},
+        )
         if vote.status == VoteStatus.PASSED:
             _pay_grant(vote.claim, today)
         else:
@@ -1215,6 +1261,12 @@ def adopt_rules(vote: Vote) -> RulesVersion:
         rules=rules_to_json(new),
         effective_from=timezone.localdate(),
         adopted_by_vote=vote,
+    )
+    audit.record(
+        "pool.rules_adopted",
+        subject=f"pool:{pool.pk}",
+        pool_id=pool.pk,
+        details={"version": version.version, "vote": vote.pk, "title": vote.title},
     )
     if pool.is_public != new.public:
         pool.is_public = new.public
@@ -1541,7 +1593,7 @@ def simulation_state(
         )
         .only("pk", "status", "recovered_on")
     )
-    paid = _months_paid(c.pk for c in approved)
+    paid = _months_paid(pool, (c.pk for c in approved))
     closed = [c for c in approved if c.status == ClaimStatus.CLOSED or c.recovered_on is not None]
     gift_months = tuple(paid[c.pk] for c in closed if paid.get(c.pk, 0) > 0)
     never_paid = sum(1 for c in closed if paid.get(c.pk, 0) == 0)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
@@ -36,8 +37,18 @@ from .platforms import current_policy, custody_code, terms_of
 # Uses whose money goes to the worker (and so lands in their cash); the others go to a
 # provider (a retirement plan, a health plan's insurer).
 PAID_TO_WORKER = frozenset({UseKind.TIME_OFF, UseKind.HEALTH, UseKind.EMERGENCY})
-MAX_RECEIPT_BYTES = 10 * 1024 * 1024
-RECEIPT_TYPES = {".pdf", ".png", ".jpg", ".jpeg", ".heic", ".webp"}
+MAX_RECEIPT_BYTES: int = settings.KEEL_MAX_RECEIPT_BYTES
+# What a receipt may be, by extension and by its first bytes (the name is only a claim):
+# each way a type can begin, as (offset, bytes) that must all be there.
+RECEIPT_SIGNATURES: Mapping[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
+    ".pdf": (((0, b"%PDF-"),),),
+    ".png": (((0, b"\x89PNG\r\n\x1a\n"),),),
+    ".jpg": (((0, b"\xff\xd8\xff"),),),
+    ".jpeg": (((0, b"\xff\xd8\xff"),),),
+    ".webp": (((0, b"RIFF"), (8, b"WEBP")),),
+    ".heic": tuple(((4, b"ftyp"), (8, brand)) for brand in (b"heic", b"heix", b"mif1", b"msf1")),
+}
+RECEIPT_TYPES = frozenset(RECEIPT_SIGNATURES)
 WITHHOLDING_CONSENT = (
     "I ask Keel to move {rate} of every payment I report or import into my portable"
     " benefits account, split by my allocation. I can stop this at any time; money already"
@@ -212,7 +223,25 @@ def _check_receipt(receipt: IO[bytes] | None, name: str) -> None:
         )
     size = getattr(receipt, "size", None)
     if size is not None and size > MAX_RECEIPT_BYTES:
-        raise GatewayError("a receipt can be at most 10 MB", field="receipt")
+        raise GatewayError(
+            f"a receipt can be at most {MAX_RECEIPT_BYTES // (1024 * 1024)} MB", field="receipt"
+        )
+    receipt.seek(0)
+    head = receipt.read(16)
+    receipt.seek(0)
+    if not receipt_matches(head, suffix):
+        raise GatewayError(
+            f"this file is not a {suffix.lstrip('.').upper()}: its content does not match its name",
+            field="receipt",
+        )
+
+
+def receipt_matches(head: bytes, suffix: str) -> bool:
+    """Whether a file's first bytes are those of a receipt of type ``suffix``."""
+    return any(
+        all(head[at : at + len(magic)] == magic for at, magic in signature)
+        for signature in RECEIPT_SIGNATURES.get(suffix, ())
+    )
 
 
 @transaction.atomic

@@ -22,8 +22,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from keel.accounts.models import User
+from keel.csvsafe import neutralise_cell
 from keel.ledger import services as ledger
-from keel.ledger.export import neutralise_cell
 from keel.ledger.rules import JournalSpec, LegSpec
 from keel.money import format_amount
 
@@ -252,7 +252,10 @@ def statement_rows(batch: ClearingBatch) -> list[EarningsEvent]:
 
 
 def statement_csv(batch: ClearingBatch) -> str:
-    """Every event and contribution in the batch, amounts in minor units."""
+    """Every event and contribution in the batch, amounts in minor units.
+
+    Text columns go through ``neutralise_cell`` (a platform's references and descriptions
+    must not run as formulas in the operator's spreadsheet); amounts are integers."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(STATEMENT_COLUMNS)
@@ -262,14 +265,14 @@ def statement_csv(batch: ClearingBatch) -> str:
                 neutralise_cell(event.event_id),
                 neutralise_cell(event.worker_ref),
                 event.occurred_at.astimezone(UTC).isoformat(),
-                event.currency,
+                neutralise_cell(event.currency),
                 event.gross,
                 event.tips,
                 event.bonus,
                 event.jobs,
                 event.policy.version,
                 event.contribution,
-                event.status,
+                neutralise_cell(event.status),
                 neutralise_cell(event.description),
             ]
         )

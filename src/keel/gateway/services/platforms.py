@@ -14,6 +14,7 @@ from keel.accounts.models import Role, User
 from keel.accounts.services import grant_role
 from keel.api import services as api_keys
 from keel.api.models import ApiKey
+from keel.audit import services as audit
 from keel.ledger import services as ledger
 from keel.money import MoneyError, get_currency
 
@@ -202,7 +203,7 @@ def publish_policy(
             field="effective_from",
         )
     open_platform_accounts(platform, policy.currency)
-    return ContributionPolicy.objects.create(
+    published = ContributionPolicy.objects.create(
         platform=platform,
         version=(latest.version + 1) if latest else 1,
         name=name[:120],
@@ -210,6 +211,18 @@ def publish_policy(
         terms=policy.to_dict(),
         published_by=by,
     )
+    audit.record(
+        "policy.published",
+        actor=by,
+        subject=f"platform:{platform.pk}",
+        platform_id=platform.pk,
+        details={
+            "policy_id": published.pk,
+            "version": published.version,
+            "effective_from": effective_from.isoformat(),
+        },
+    )
+    return published
 
 
 def policy_versions(platform: Platform) -> list[ContributionPolicy]:
@@ -273,4 +286,4 @@ def revoke_platform_key(platform: Platform, user: User, key_id: int) -> ApiKey:
     key = ApiKey.objects.filter(owner_type="platform", owner_id=platform.pk, pk=key_id).first()
     if key is None:
         raise NotFound(f"no key with id {key_id} on {platform.name}", field="id")
-    return api_keys.revoke_key(key.user, key.pk)
+    return api_keys.revoke_key(key.user, key.pk, by=user)

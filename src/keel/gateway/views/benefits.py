@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from keel.accounts.models import Role, User
+from keel.uploads import limit_upload_size, refuse_oversized
 
 from .. import forms, services, statements
 from ..errors import GatewayError, NotFound
@@ -211,6 +212,7 @@ def link_end(request: HttpRequest, link_id: int) -> HttpResponse:
 
 @worker_page
 @require_POST
+@limit_upload_size(lambda: services.MAX_RECEIPT_BYTES)  # a receipt is cut off as it streams in
 def use(request: HttpRequest, kind: str) -> HttpResponse:
     worker = _worker(request)
     form_class = forms.USE_FORMS.get(kind.replace("-", "_"))
@@ -223,7 +225,7 @@ def use(request: HttpRequest, kind: str) -> HttpResponse:
         currencies=list(dict.fromkeys(overview_currencies)) or [worker.home_currency],
         time_off_unit=services.time_off_unit_for(worker),
     )
-    if not form.is_valid():
+    if refuse_oversized(request, form, forms.RECEIPT_LIMIT_MESSAGE) or not form.is_valid():
         return _page(request, use_form=form, status=400)
     data = form.cleaned_data
     try:

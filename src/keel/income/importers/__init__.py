@@ -8,6 +8,7 @@ pure: no Django, no database.  The income service turns a ``ParsedFile`` into jo
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gc
 import io
@@ -202,10 +203,24 @@ def check_head(
     The head is cut after its last line break so no line is read half; rows it cannot
     read are not this check's business (the full read lists them).
     """
-    end = head.rfind(b"\n")
-    if end >= 0:
-        head = head[: end + 1]
+    head = _whole_lines(head, profile.encoding if profile is not None else "utf-8")
     parse(fmt, io.BytesIO(head), profile=profile, date_order=date_order, currency=currency)
+
+
+def _whole_lines(head: bytes, encoding: str) -> bytes:
+    """``head`` up to its last line break: no line, and no character, cut in half."""
+    newline = "\n".encode(encoding)
+    if newline.endswith(b"\n") and b"\x00" not in newline:
+        # ASCII-compatible (UTF-8, Latin-1...): a newline byte is always a line break.
+        end = head.rfind(b"\n")
+        return head[: end + 1] if end >= 0 else head
+    # UTF-16 and UTF-32: a line break is two or four bytes, so cut the text, not the bytes.
+    try:
+        text = codecs.getincrementaldecoder(encoding)(errors="strict").decode(head, final=False)
+    except UnicodeDecodeError:
+        return head  # reading it names the line with the bad bytes
+    end = text.rfind("\n")
+    return (text[: end + 1] if end >= 0 else text).encode(encoding)
 
 
 def detect_format(head: bytes) -> str | None:

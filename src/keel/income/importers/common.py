@@ -18,7 +18,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from itertools import chain
@@ -39,6 +39,7 @@ from .base import (
 
 __all__ = [
     "DATE_ORDERS",
+    "MAX_AMOUNT",
     "Column",
     "Currencies",
     "DateReader",
@@ -62,6 +63,11 @@ _SNIFF_CHARS: Final = 64 * 1024
 _SNIFF_LIMIT: Final = 16 * 1024
 _SNIFF_LINE: Final = 2 * 1024
 _CACHE_LIMIT: Final = 50_000
+_BLANK: Final = " \t\r\n\f\v,;|"
+_UTF16_BOMS: Final = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF16_ADVICE: Final = (
+    "save it as CSV UTF-8, or use the csv format with a profile whose encoding is utf-16"
+)
 
 
 # --------------------------------------------------------------------------- errors
@@ -183,9 +189,18 @@ class Table:
         exact = _bad_byte_line(self._stream, self._start, self.encoding) if self._start >= 0 else 0
         where = f"line {exact}" if exact else f"at or after line {line}"
         name = "UTF-8" if self.encoding in ("utf-8", "utf-8-sig") else self.encoding
+        if name == "UTF-8" and exc.start == 0 and bytes(exc.object[:2]) in _UTF16_BOMS:
+            # Excel's "Unicode text" and some bank exports: the BOM names the encoding.
+            return ImportFormatError(
+                f"line 1: the file is UTF-16 text, not UTF-8; {_UTF16_ADVICE}", line=1
+            )
+        advice = (
+            "save it as UTF-8, or use the csv format with a profile that names its encoding"
+            if name == "UTF-8"
+            else "check the encoding the profile names"
+        )
         return ImportFormatError(
-            f"{where}: the file is not {name} text ({exc.reason}); save it as UTF-8, or use "
-            "the csv format with a profile that names its encoding",
+            f"{where}: the file is not {name} text ({exc.reason}); {advice}",
             line=exact or line,
         )
 
@@ -196,22 +211,26 @@ class Table:
         for _ in range(skip_rows):
             if not self._readline():
                 raise ImportFormatError(
-                    f"the file has fewer than {skip_rows} lines before its header"
+                    f"the file has fewer than {skip_rows} lines before its header (it ends "
+                    f"at line {self._base + 1})",
+                    line=self._base + 1,
                 )
             self._base += 1
         first = self._readline()
-        while first and not first.strip():
+        # A blank line before the header may come padded with delimiters (";;;;"), as a
+        # spreadsheet writes every row of its used range.
+        while first and not first.strip(_BLANK):
             self._base += 1
             first = self._readline()
         if not first:
-            raise ImportFormatError(f"the file is empty: no {self.label} header found")
+            raise self._no_header()
         if first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
             # Excel's hint line ("sep=;") names the delimiter of the rest.
             delimiter = delimiter or first.strip()[4]
             self._base += 1
             first = self._readline()
             if not first:
-                raise ImportFormatError(f"the file is empty: no {self.label} header found")
+                raise self._no_header()
         buffered = first
         wanted = {normalize_header(n) for c in columns for n in c.names}
         if delimiter is None:
@@ -224,8 +243,10 @@ class Table:
         if len(delimiter) != 1:
             raise ImportFormatError(f"the delimiter must be one character, not {delimiter!r}")
         self.delimiter = delimiter
+        base = self._base + 1
+        self._nul: list[tuple[int, bool]] = []
         self._reader = csv.reader(
-            chain(io.StringIO(buffered, newline=""), self._text),
+            _watch_nul(chain(io.StringIO(buffered, newline=""), self._text), base, self._nul),
             delimiter=delimiter,
             quotechar='"',
             doublequote=True,
@@ -235,8 +256,23 @@ class Table:
         try:
             header = next(self._reader)
         except (csv.Error, StopIteration) as exc:
-            raise ImportFormatError(f"line {self._base + 1}: unreadable header ({exc})") from exc
+            raise ImportFormatError(
+                f"line {self._base + 1}: unreadable header ({exc})", line=self._base + 1
+            ) from exc
         self.header_line = self._base + 1
+        if self._nul:
+            line, utf16 = self._nul[0]
+            if utf16:
+                raise ImportFormatError(
+                    f"line {line}: the file looks like UTF-16 text without its byte-order "
+                    f"mark; {_UTF16_ADVICE}",
+                    line=line,
+                )
+            raise ImportFormatError(
+                f"line {line}: the header holds a NUL byte, which a text export never has; "
+                "the file is damaged or not a CSV file: export it again as CSV",
+                line=line,
+            )
         self.header = header
         found: dict[str, int] = {}
         for index, name in enumerate(header):
@@ -266,6 +302,12 @@ class Table:
                 line=self.header_line,
             )
         self.width = max(self.index.values(), default=-1) + 1
+
+    def _no_header(self) -> ImportFormatError:
+        return ImportFormatError(
+            f"the file is empty: no {self.label} header found (line {self._base + 1})",
+            line=self._base + 1,
+        )
 
     def _read_sample(self) -> str:
         try:
@@ -302,6 +344,8 @@ class Table:
         count = self.count
         previous = reader.line_num
         append = items.append
+        nul = self._nul
+        header = self.header
         try:
             for cells in reader:
                 line = base + previous + 1
@@ -315,6 +359,10 @@ class Table:
                     self.count = count
                     if progress is not None:
                         progress(count)
+                if nul:
+                    nul.clear()
+                    rejected.append(_nul_row(line, cells, header))
+                    continue
                 try:
                     item = convert(line, cells)
                 except RowError as exc:
@@ -350,6 +398,30 @@ class Table:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _watch_nul(lines: Iterable[str], first: int, found: list[tuple[int, bool]]) -> Iterator[str]:
+    """The lines of the file from its header on (``first`` is the header's line number).
+
+    Each line holding a NUL is noted in ``found``, with whether it looks like UTF-16 (a NUL
+    beside every letter): no text export has one, and PostgreSQL cannot store one in a
+    text column, so the row it is in is rejected (``Table.run``) and a header with one
+    refuses the file.  One string search per line keeps this off the import's hot path.
+    """
+    line = first
+    for text in lines:
+        if "\x00" in text:
+            found.append((line, text.count("\x00") * 3 >= len(text)))
+        line += 1
+        yield text
+
+
+def _nul_row(line: int, cells: list[str], header: list[str]) -> RejectedRow:
+    at = next((i for i, cell in enumerate(cells) if "\x00" in cell), len(header))
+    column = header[at].replace("\ufeff", "").strip() if at < len(header) else ""
+    return RejectedRow(
+        line, column, "the cell holds a NUL byte, which a text export never has (damaged file)"
+    )
 
 
 def _bad_byte_line(stream: Any, start: int, encoding: str) -> int:
@@ -622,6 +694,9 @@ _PLAIN_POINT = re.compile(r"([-+]?)(\d{1,30})(?:\.(\d{1,30}))?\Z")
 _PLAIN_COMMA = re.compile(r"([-+]?)(\d{1,30})(?:,(\d{1,30}))?\Z")
 _SPACE_GROUPS: Final = frozenset(" \u00a0\u202f")
 _POW10: Final[tuple[int, ...]] = tuple(10**n for n in range(10))
+# The ledger's largest leg (keel.ledger.rules.MAX_LEG_AMOUNT): a larger amount could never
+# be booked, and in a 64-bit column it could overflow.
+MAX_AMOUNT: Final = 10**15
 _APOSTROPHES: Final = frozenset("'\u2019")
 
 
@@ -653,10 +728,12 @@ class Numbers:
             sign, whole, frac = m.groups()
             if frac is None:
                 value = int(whole) * _POW10[exponent]
-                return -value if sign == "-" else value
-            if len(frac) <= exponent and self.decimal is not None:
+                if value <= MAX_AMOUNT:
+                    return -value if sign == "-" else value
+            elif len(frac) <= exponent and self.decimal is not None:
                 value = int(whole + frac.ljust(exponent, "0"))
-                return -value if sign == "-" else value
+                if value <= MAX_AMOUNT:
+                    return -value if sign == "-" else value
         return self._slow(text, currency, exponent, line, column)
 
     def optional(self, text: str, currency: str, exponent: int, line: int, column: str) -> int:
@@ -700,6 +777,12 @@ class Numbers:
             )
         except MoneyError as exc:
             raise RowError(column, str(exc)) from exc
+        if not -MAX_AMOUNT <= value <= MAX_AMOUNT:
+            raise RowError(
+                column,
+                f"amount {_show(text)} is out of range: Keel books at most "
+                f"{MAX_AMOUNT:,} minor units in one amount",
+            )
         if guessed:  # settled only by an amount that reads cleanly that way
             self._settle(guessed, line, text)
         return value

@@ -11,7 +11,7 @@ from typing import Any
 from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Prefetch, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -146,7 +146,7 @@ class RunRow:
 def _claim_rows(pool: Pool, v: present.Viewer, claims: list[Claim]) -> list[ClaimRow]:
     received = {
         row["claim_id"]: (row["total"] or 0, row["months"])
-        for row in Gift.objects.filter(claim__in=claims)
+        for row in Gift.objects.filter(claim__in=claims, claim__pool=pool)
         .values("claim_id")
         .annotate(total=Sum("received"), months=Count("id", filter=Q(received__gt=0)))
     }
@@ -202,7 +202,7 @@ def _vote_rows(v: present.Viewer, votes: list[Vote]) -> list[VoteRow]:
 def _run_rows(pool: Pool) -> list[RunRow]:
     runs = list(
         pool.gift_runs.annotate(total=Sum("gifts__received"))
-        .prefetch_related("gifts")
+        .prefetch_related(Prefetch("gifts", queryset=Gift.objects.filter(run__pool=pool)))
         .order_by("-month")[:12]
     )
     return [

@@ -1,0 +1,54 @@
+"""How django-axes and django-ratelimit see Keel: who is trying to log in, from where, and
+the page that tells a locked-out person when to come back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from axes.helpers import get_client_ip_address
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def login_username(
+    request: HttpRequest, credentials: Mapping[str, Any] | None = None
+) -> str | None:
+    """The email address a log-in attempt is for, as the log-in form stores it, so that
+    "Ana@Example.com" and "ana@example.com" share one failure count."""
+    if credentials:
+        raw = credentials.get(settings.AXES_USERNAME_FORM_FIELD)
+    else:
+        raw = request.POST.get(settings.AXES_USERNAME_FORM_FIELD)
+    if not raw:
+        return None
+    return str(raw).strip().lower()
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's IP address, read the way django-axes reads it, so the log-in lock-out and
+    the API key limits count the same address."""
+    return get_client_ip_address(request) or "unknown"
+
+
+def cooloff_seconds() -> int:
+    return int(settings.AXES_COOLOFF_TIME.total_seconds())
+
+
+def locked_out(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: Mapping[str, Any] | None = None,
+) -> HttpResponse:
+    """What django-axes answers a locked-out log-in with: the site's page, a 429 and when to
+    try again."""
+    seconds = cooloff_seconds()
+    response = render(
+        request,
+        "accounts/locked_out.html",
+        {"minutes": max(1, -(-seconds // 60)), "failure_limit": settings.AXES_FAILURE_LIMIT},
+        status=429,
+    )
+    response["Retry-After"] = str(seconds)
+    return response

@@ -1,0 +1,1 @@
+"""Operations: the health endpoint, request logs and the dependency audit."""
