@@ -22,8 +22,9 @@ Otherwise, in one transaction:
   invitations declined. Pool *invitations* the worker never answered stay as they are (the
   invited person can no longer accept them).
 - What would still reach the person is cut off: unused platform link codes and unused
-  testimonial links expire now, the steady salary stops (so no scheduled job posts to the
-  closed books), anonymised peer figures stop using their work.
+  testimonial links expire now, clients' contract links stop working, the steady salary
+  stops (so no scheduled job posts to the closed books), anonymised peer figures stop
+  using their work.
 - Personal data is erased or replaced: the name becomes "Closed account #<id>", the email
   a unique address under the reserved ``.invalid`` domain (RFC 2606, never deliverable),
   the password unusable, roles and staff rights removed, the public profile and its handle
@@ -245,6 +246,10 @@ def _end_relationships(user: User, today: date) -> None:
     )
     TestimonialRequest.objects.filter(worker=user, used_at__isnull=True, expires_at__gt=now).update(
         expires_at=now
+    )
+    # Clients' contract links (keel.career.client_links) stop opening the contracts.
+    Contract.objects.filter(worker=user).exclude(client_link_digest="").update(
+        client_link_digest=""
     )
     IncomeSettings.objects.filter(worker=user).update(salary=0)
 

@@ -18,9 +18,10 @@ from keel.accounts import closing
 from keel.accounts.models import User
 from keel.api import services as api_keys
 from keel.api.models import ApiKey
-from keel.career import peer_services, reputation_services, skills_services
+from keel.career import client_links, peer_services, reputation_services, skills_services
 from keel.career import services as career
 from keel.career.models import PeerMembership, Profile, SkillSharing, TestimonialRequest
+from keel.career.rules.reputation import TokenError
 from keel.cli import main
 from keel.gateway import services as gateway
 from keel.gateway.models import Enrollment, LinkCode, LinkStatus, WithholdingConsent, WorkerLink
@@ -76,6 +77,16 @@ class Closable:
             self.ana, client_name="Northwind", client_email="lead@northwind.example"
         )
         skills_services.set_sharing(self.ana, True)
+        contract = career.create_contract(
+            self.ana,
+            title="Brochure",
+            client_name="Northwind",
+            client_email="lead@northwind.example",
+            currency="USD",
+            credit_limit=0,
+            milestones=[career.MilestoneInput("Draft", 50_000)],
+        )
+        self.client_link = client_links.issue_link(contract)
         api_keys.create_key(self.ana, "My scripts", ["ledger:read"])
         settings = income.income_settings(self.ana)
         settings.salary = 300_000
@@ -162,6 +173,8 @@ def test_closing_erases_the_person_and_keeps_the_books(world: Closable) -> None:
         worker=ana, used_at__isnull=True, expires_at__gt=now
     ).exists()
     assert income.income_settings(ana).salary == 0
+    with pytest.raises(TokenError):
+        client_links.open_link(world.client_link)
     # The books: not one journal, leg, account or total changed, and they verify.
     assert books() == before
     assert {a.code: (a.posted_debits, a.posted_credits) for a in Account.objects.all()} == balances

@@ -3,9 +3,6 @@ exits are recorded in the transaction that does them; refused ones leave nothing
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 import pytest
 from django.utils import timezone
 
@@ -13,29 +10,12 @@ from keel.accounts.models import User
 from keel.pools import services
 from keel.pools.errors import Conflict, NotAllowed, PoolError
 from keel.pools.models import ClaimDecision, ClaimStatus, Membership, Pool, VoteStatus
-from keel.pools.rules.pool_rules import broodfonds_default, rules_to_json
+from keel.pools.tests.conftest import small_fund_rules as sick_fund_rules
+from keel.pools.tests.conftest import this_month
 
 from .conftest import event, person, recorded
 
 EUR_1000, EUR_1500 = 100_000, 150_000
-
-
-def sick_fund_rules(**changes: Any) -> dict[str, Any]:
-    rules = rules_to_json(broodfonds_default("EUR"))
-    rules.update(
-        {
-            "min_members": 2,
-            "approvals_required": 1,
-            "admission_by_vote": False,
-            "waiting_months": 0,
-            **changes,
-        }
-    )
-    return rules
-
-
-def this_month() -> date:
-    return timezone.localdate().replace(day=1)
 
 
 @pytest.fixture
