@@ -1044,6 +1044,41 @@ def contract_summaries(worker: User, today: date) -> list[ContractSummary]:
     return [contract_summary(c, today) for c in contracts]
 
 
+@dataclass(frozen=True, slots=True)
+class ClientExposure:
+    """A client's exposure across all the worker's contracts with them in one currency."""
+
+    exposure: rules.Exposure
+    contracts: tuple[Contract, ...]
+
+
+def client_exposures(summaries: Sequence[ContractSummary]) -> list[ClientExposure]:
+    """Each client's exposure (``rules.client_exposure``) from the contracts' summaries,
+    by client (their income source) and currency, in the order first seen."""
+    groups: dict[tuple[str, str], list[ContractSummary]] = {}
+    for summary in summaries:
+        key = (summary.contract.income_source_slug, summary.contract.currency)
+        groups.setdefault(key, []).append(summary)
+    return [
+        ClientExposure(
+            rules.client_exposure([s.exposure for s in group]),
+            tuple(s.contract for s in group),
+        )
+        for group in groups.values()
+    ]
+
+
+def client_exposure_of(contract: Contract, today: date) -> ClientExposure:
+    """The exposure of the contract's client across every contract the worker has with
+    them in the contract's currency (this one included)."""
+    contracts = Contract.objects.filter(
+        worker_id=contract.worker_id,
+        income_source_slug=contract.income_source_slug,
+        currency=contract.currency,
+    ).prefetch_related(Prefetch("milestones", queryset=Milestone.objects.order_by("sequence")))
+    return client_exposures([contract_summary(c, today) for c in contracts])[0]
+
+
 def escrow_balance(contract: Contract) -> ledger.Balance:
     """The contract's escrow account as the ledger has it."""
     return ledger.balance(escrow_code(contract))

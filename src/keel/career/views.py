@@ -81,7 +81,8 @@ def _milestone(contract: Contract, milestone_id: int) -> Milestone:
 @require_GET
 def contract_list(request: HttpRequest) -> HttpResponse:
     summaries = services.contract_summaries(_worker(request), timezone.localdate())
-    return render(request, "career/list.html", {"summaries": summaries})
+    clients = services.client_exposures(summaries)
+    return render(request, "career/list.html", {"summaries": summaries, "clients": clients})
 
 
 # ---------------------------------------------------------------------------- new
@@ -179,9 +180,13 @@ def _contract_page(
                 auto_id=f"id_m{view.row.pk}_{action}_%s",
             )
         rows.append((view, action_forms))
+    client = services.client_exposure_of(contract, today)
     context = {
         "contract": contract,
         "summary": summary,
+        # The client as a whole, when the worker has other contracts with them.
+        "client": client if len(client.contracts) > 1 else None,
+        "client_warning": client.exposure.warning() if len(client.contracts) > 1 else None,
         "rows": rows,
         "escrow": services.escrow_balance(contract),
         "events": services.events_of(contract),

@@ -65,7 +65,8 @@ Exposure (the credit a worker extends to a client)
     Escrow is counted in exposure, not netted against it: it is a reservation the worker
     records, not money a third party holds, so ``Exposure.in_escrow`` shows how much of the
     exposure it covers instead. Exposure above the contract's credit limit is warned about
-    with the amount over it.
+    with the amount over it. A client with several contracts is also judged as a whole
+    (``client_exposure``): the sum across them against the largest limit set on any.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ __all__ = [
     "allowed_actions",
     "auto_release_date",
     "auto_release_due",
+    "client_exposure",
     "deliver",
     "dispute",
     "exposure",
@@ -750,6 +752,38 @@ def exposure(contract: Contract, milestones: Sequence[Milestone], today: date) -
         in_escrow += milestone.reserved
     return Exposure(
         contract.client, contract.currency, delivered, in_progress, in_escrow, contract.credit_limit
+    )
+
+
+def client_exposure(exposures: Sequence[Exposure]) -> Exposure:
+    """One client's exposure across all their contracts in one currency: the sums of what
+    each contract has delivered and unpaid, in progress and in escrow, against the largest
+    credit limit set on any of them (a limit is what the worker is willing to have
+    outstanding with the client, and a later, bigger contract usually raises it).
+
+    Two contracts with the client: EUR 1,000 delivered and unpaid (limit EUR 1,500) and
+    EUR 800 in progress (limit EUR 1,000) make EUR 1,800 against EUR 1,500, EUR 300 over.
+    """
+    if not exposures:
+        raise ContractError(
+            "a client's exposure needs at least one contract", field="exposures", code="empty"
+        )
+    first = exposures[0]
+    for i, exposure in enumerate(exposures):
+        if exposure.currency != first.currency:
+            raise ContractError(
+                f"exposures[{i}] is in {exposure.currency}, not {first.currency}: a client's"
+                " exposure is summed per currency",
+                field=f"exposures[{i}].currency",
+                code="currency_mismatch",
+            )
+    return Exposure(
+        first.client,
+        first.currency,
+        sum(e.delivered_unpaid for e in exposures),
+        sum(e.work_in_progress for e in exposures),
+        sum(e.in_escrow for e in exposures),
+        max(e.credit_limit for e in exposures),
     )
 
 

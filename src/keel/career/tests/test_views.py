@@ -260,3 +260,28 @@ def test_an_invoice_page_is_issued_once_and_its_pdf_is_a_pdf(login, contract: Co
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     assert f"INV-{year}-0001.pdf" in pdf["Content-Disposition"]
+
+
+def test_a_client_with_two_contracts_is_judged_as_a_whole(maya: User, login) -> None:
+    # Each contract is under its EUR 1,500 limit: EUR 1,000 delivered and unpaid on the
+    # first, EUR 800 funded on the second. Together EUR 1,800: EUR 300 over.
+    today = timezone.localdate()
+    first = make_contract(maya, 100_000)
+    second = make_contract(maya, 80_000, title="Brand refresh")
+    m1 = milestones(first)[0]
+    services.fund_milestone(m1, on=today, recorded_by=maya)
+    services.deliver_milestone(milestones(first)[0], on=today, recorded_by=maya)
+    services.fund_milestone(milestones(second)[0], on=today, recorded_by=maya)
+    alone = make_contract(maya, 50_000, client_name="Solo Ltd", title="One-off")
+    browser = login(maya)
+
+    page = text(browser.get("/career/contracts/"))
+    assert "Acme Studio 2 €1,000.00 €800.00 €1,800.00 / €1,500.00 over by €300.00" in page
+    assert "Solo Ltd 1 €0.00 €0.00 €0.00 / €1,500.00" in page
+
+    detail = text(browser.get(f"/career/contracts/{second.pk}/"))
+    assert (
+        "Across your 2 contracts with them: Acme Studio owes or has work in progress worth"
+        " €1,800.00, €300.00 over the credit limit of €1,500.00" in detail
+    )
+    assert "Across your" not in text(browser.get(f"/career/contracts/{alone.pk}/"))

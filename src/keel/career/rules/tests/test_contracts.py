@@ -17,6 +17,7 @@ from keel.career.rules.contracts import (
     ContractTerms,
     EscrowAction,
     EscrowJournal,
+    Exposure,
     Invoice,
     InvoiceLine,
     Milestone,
@@ -27,6 +28,7 @@ from keel.career.rules.contracts import (
     allowed_actions,
     auto_release_date,
     auto_release_due,
+    client_exposure,
     deliver,
     dispute,
     exposure,
@@ -384,6 +386,40 @@ def test_a_dispute_counts_as_delivered_only_once_delivered():
     after = dispute(deliver(fund(Milestone(2, 20_000, "y")).milestone, date(2025, 1, 2)).milestone)
     result = exposure(ACME, [before, after.milestone], date(2025, 1, 5))
     assert (result.work_in_progress, result.delivered_unpaid) == (10_000, 20_000)
+
+
+def test_a_clients_exposure_sums_its_contracts_against_the_largest_limit():
+    # Contract 1: $1,000 delivered and unpaid, limit $1,500. Contract 2: $800 in progress,
+    # limit $1,000. Together $1,800 against $1,500: $300 over, though neither is alone.
+    first = exposure(
+        Contract("Acme Studio", "USD", 150_000),
+        [
+            Milestone(
+                1, 100_000, "x", state=S.DELIVERED, reserved=100_000, delivered_on=date(2025, 1, 2)
+            )
+        ],
+        date(2025, 1, 5),
+    )
+    second = exposure(
+        Contract("Acme Studio", "USD", 100_000),
+        [Milestone(1, 80_000, "y", state=S.FUNDED, reserved=80_000)],
+        date(2025, 1, 5),
+    )
+    assert not first.over_limit and not second.over_limit
+    both = client_exposure([first, second])
+    assert both == Exposure("Acme Studio", "USD", 100_000, 80_000, 180_000, 150_000)
+    assert (both.total, both.over_by) == (180_000, 30_000)
+
+
+def test_a_clients_exposure_is_per_currency_and_needs_a_contract():
+    usd = exposure(ACME, [], date(2025, 1, 5))
+    eur = exposure(Contract("Acme Studio", "EUR", 0), [], date(2025, 1, 5))
+    with pytest.raises(ContractError) as err:
+        client_exposure([usd, eur])
+    assert err.value.field == "exposures[1].currency"
+    with pytest.raises(ContractError) as err:
+        client_exposure([])
+    assert err.value.field == "exposures"
 
 
 def test_exposure_refuses_a_milestone_listed_twice():
