@@ -385,21 +385,34 @@ def balance(account: str | Account, as_of: date | None = None) -> Balance:
 
 
 def balances_for_owner(owner_type: str, owner_id: int | None) -> list[Balance]:
-    accounts = Account.objects.filter(owner_type=owner_type, owner_id=owner_id).order_by("code")
+    # Plain rows, not model instances: a pool or a platform owns hundreds of accounts, and
+    # the gift run and the clearing read all of them.
+    rows = (
+        Account.objects.filter(owner_type=owner_type, owner_id=owner_id)
+        .order_by("code")
+        .values_list(
+            "code",
+            "currency",
+            "kind",
+            "posted_debits",
+            "posted_credits",
+            "pending_debits",
+            "pending_credits",
+            "floor",
+        )
+    )
     return [
         Balance(
-            account=a.code,
-            currency=a.currency,
-            kind=a.kind,
-            posted=natural_balance(a.kind, a.posted_debits, a.posted_credits),
-            pending_debits=a.pending_debits,
-            pending_credits=a.pending_credits,
-            available=available_balance(
-                a.kind, a.posted_debits, a.posted_credits, a.pending_debits, a.pending_credits
-            ),
-            floor=a.floor,
+            account=code,
+            currency=currency,
+            kind=kind,
+            posted=natural_balance(kind, pd, pc),
+            pending_debits=qd,
+            pending_credits=qc,
+            available=available_balance(kind, pd, pc, qd, qc),
+            floor=floor,
         )
-        for a in accounts
+        for code, currency, kind, pd, pc, qd, qc, floor in rows
     ]
 
 
