@@ -59,8 +59,13 @@ def _refused(request: HttpRequest, exc: tokens.TokenError) -> HttpResponse:
     status = 410 if exc.code in client_links.GONE else 400
     return render(
         request,
-        "career/client/refused.html",
-        {"message": REFUSALS.get(exc.code, REFUSALS["forged"]), "code": exc.code},
+        "career/link_refused.html",
+        {
+            "message": REFUSALS.get(exc.code, REFUSALS["forged"]),
+            "code": exc.code,
+            "link_name": "Contract link",
+            "nothing_done": "Nothing was changed.",
+        },
         status=status,
     )
 

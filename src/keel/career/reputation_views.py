@@ -278,8 +278,13 @@ def _refused(request: HttpRequest, exc: rules.TokenError) -> HttpResponse:
     status = 410 if exc.code in services.GONE else 400
     return render(
         request,
-        "career/reputation/testimonial_refused.html",
-        {"message": REFUSALS.get(exc.code, REFUSALS["forged"]), "code": exc.code},
+        "career/link_refused.html",
+        {
+            "message": REFUSALS.get(exc.code, REFUSALS["forged"]),
+            "code": exc.code,
+            "link_name": "Testimonial link",
+            "nothing_done": "Nothing was saved.",
+        },
         status=status,
     )
 
