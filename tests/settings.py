@@ -4,6 +4,13 @@ import os
 import tempfile
 
 os.environ.setdefault("KEEL_DATA_DIR", tempfile.mkdtemp(prefix="keel-test-"))
+# Under pytest-xdist every worker inherits the controller's environment: each gets a data
+# directory of its own (uploads, the file cache, the task queue), so one worker's files
+# never show up in another's test.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _worker_dir = os.path.join(os.environ["KEEL_DATA_DIR"], os.environ["PYTEST_XDIST_WORKER"])
+    os.makedirs(_worker_dir, exist_ok=True)
+    os.environ["KEEL_DATA_DIR"] = _worker_dir
 os.environ.setdefault("KEEL_INSECURE_HTTP", "1")
 os.environ.setdefault("KEEL_SECRET_KEY", "keel-test-suite-only-" + "k" * 40)
 
