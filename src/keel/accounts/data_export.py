@@ -81,7 +81,7 @@ from keel.income.models import (
     Source,
     Stream,
 )
-from keel.ledger.export import _read_snapshot as read_snapshot
+from keel.ledger.export import read_snapshot
 from keel.ledger.models import Account, Journal, Leg
 from keel.ledger.rules import available_balance, natural_balance
 from keel.money import from_minor

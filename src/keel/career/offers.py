@@ -21,11 +21,8 @@ Payments
 
 from __future__ import annotations
 
-import gc
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,6 +31,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import CharField
 from django.db.models.functions import Cast
 
+from keel import collector
 from keel.accounts.models import User
 from keel.income import services as income
 from keel.income.importers.base import ParsedRow, RowKind
@@ -498,19 +496,6 @@ def event_rows(worker_id: int, currency: str) -> list[tuple[Any, ...]]:
     return out
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # A report makes one short-lived tuple and date per event and no reference cycles:
-    # the cyclic collector's passes over them would cost a quarter of the report.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def report_currencies(worker: User) -> list[str]:
     """Currencies the worker has recurring offers in, home currency first."""
     found = set(
@@ -554,7 +539,8 @@ class RecurringReport:
 def recurring_report(worker_id: int, currency: str, today: date) -> RecurringReport:
     """MRR, movements, churn and cohorts of the worker's subscribers in ``currency``,
     from one query of their events."""
-    with _gc_paused():
+    # One short-lived tuple and date per event, no reference cycles (keel.collector).
+    with collector.paused():
         history = subscription_history(event_rows(worker_id, currency))
     now = _month(today)
     months: list[MrrMonth] = []

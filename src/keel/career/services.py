@@ -1068,15 +1068,20 @@ def client_exposures(summaries: Sequence[ContractSummary]) -> list[ClientExposur
     ]
 
 
-def client_exposure_of(contract: Contract, today: date) -> ClientExposure:
-    """The exposure of the contract's client across every contract the worker has with
-    them in the contract's currency (this one included)."""
-    contracts = Contract.objects.filter(
-        worker_id=contract.worker_id,
-        income_source_slug=contract.income_source_slug,
-        currency=contract.currency,
-    ).prefetch_related(Prefetch("milestones", queryset=Milestone.objects.order_by("sequence")))
-    return client_exposures([contract_summary(c, today) for c in contracts])[0]
+def client_exposure_of(summary: ContractSummary, today: date) -> ClientExposure:
+    """The exposure of a contract's client across every contract the worker has with them
+    in its currency: ``summary`` (the contract's, already worked out) and the others."""
+    contract = summary.contract
+    others = (
+        Contract.objects.filter(
+            worker_id=contract.worker_id,
+            income_source_slug=contract.income_source_slug,
+            currency=contract.currency,
+        )
+        .exclude(pk=contract.pk)
+        .prefetch_related(Prefetch("milestones", queryset=Milestone.objects.order_by("sequence")))
+    )
+    return client_exposures([summary, *(contract_summary(c, today) for c in others)])[0]
 
 
 def escrow_balance(contract: Contract) -> ledger.Balance:

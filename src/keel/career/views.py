@@ -180,7 +180,7 @@ def _contract_page(
                 auto_id=f"id_m{view.row.pk}_{action}_%s",
             )
         rows.append((view, action_forms))
-    client = services.client_exposure_of(contract, today)
+    client = services.client_exposure_of(summary, today)
     context = {
         "contract": contract,
         "summary": summary,

@@ -169,7 +169,7 @@ def _stream(journals: QuerySet[Journal]) -> Iterator[_JournalRow]:
 
 
 @contextmanager
-def _read_snapshot() -> Iterator[None]:
+def read_snapshot() -> Iterator[None]:
     """Make every query of the export see the same committed state."""
     if connection.in_atomic_block:
         # The caller's transaction already gives one consistent view.
@@ -200,7 +200,7 @@ def export_owner(
     """Write the owner's books to `out` in `fmt`. `now` stamps the JSON `generated_at`."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    with _read_snapshot():
+    with read_snapshot():
         if fmt == "beancount":
             return _export_beancount(owner, out)
         if fmt == "csv":

@@ -15,12 +15,10 @@ arrived before it, which keeps every recorded contribution final.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
@@ -31,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from keel import collector
 from keel.accounts.models import User
 from keel.ledger import services as ledger
 from keel.ledger.models import Account
@@ -499,28 +498,10 @@ class _PeriodBook:
 # ---------------------------------------------------------------------------- recording
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a batch is worked through. A batch of
-    10,000 events keeps hundreds of thousands of objects alive until it is written (specs,
-    legs, rows), and each full collection the allocations trigger walks every object of
-    the process again, the batch's included: about a tenth of a batch's time went there.
-    Reference counting still frees everything as usual; cycles wait for the collection
-    that follows. The collector is process-wide: it is only switched back on if this
-    batch switched it off (a batch in another thread may still be running)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def record_events(platform: Platform, raw_events: Sequence[Mapping[str, Any]]) -> BatchResult:
     """Validate and apply a batch of earnings events, whole or not at all."""
-    with _collector_paused():
+    # A batch keeps hundreds of thousands of objects alive until it is written (keel.collector).
+    with collector.paused():
         return _record_events(platform, raw_events)
 
 

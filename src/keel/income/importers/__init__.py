@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gc
 import io
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import BinaryIO, Final
+
+from keel import collector
 
 from . import (
     csv_profile,
@@ -121,35 +120,8 @@ _DETECTION_ORDER: Final = (
 )
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a file is read (and, in the income service,
-    while its rows are booked).
-
-    A million-row file makes millions of small objects, none of them in reference cycles;
-    with the collector on, its full passes over that growing heap cost more than the
-    parsing itself (about a third of the time on a million-row Upwork file).  Reference
-    counting still frees everything; the collector is switched back on (if it was on)
-    when the last concurrent import ends.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
+# The importers' name for it (the income service pauses around booking, too).
+gc_paused = collector.paused
 
 
 def parse(
