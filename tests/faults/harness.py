@@ -200,7 +200,18 @@ def run_job(name: str) -> dict[str, Any]:
 
 
 def snapshot() -> dict[str, Any]:
-    """What each job has left in the books, and whether the ledger verifies."""
+    """What each job has left in the books, and whether the ledger verifies, read from one
+    snapshot of the database (each statement on its own could see a different moment)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _read_books()
+
+
+def _read_books() -> dict[str, Any]:
     from django.db.models import Count, Q, Sum
 
     from keel.accounts.models import User

@@ -315,9 +315,24 @@ class Lab:
         return self.measured[job]
 
     def snapshot(self) -> dict[str, Any]:
+        self.settle()
         done = self.fork.call(op="snapshot")
         assert done.code == 0 and done.result is not None, (done, log_tail(self.fork.log))
         return done.result
+
+    def settle(self) -> None:
+        """Wait until no job's connection is left on the server. A client killed during
+        COMMIT leaves its backend finishing that commit; reading the books before it has
+        ended would catch a moment, not the outcome."""
+        if self.backend != "postgresql":
+            return
+        ours = "FROM pg_stat_activity WHERE datname = %s AND application_name = %s"
+        admin, params = self._admin(), [self.database_name, APPLICATION_NAME]
+        for _ in range(1000):
+            if admin.execute(f"SELECT 1 {ours}", params).fetchone() is None:
+                return
+            time.sleep(0.01)
+        raise AssertionError("a job's backend is still on the server 10 s after its client ended")
 
     def terminate_backend(self, backend_pid: int) -> None:
         """Drop a PostgreSQL connection as an operator (or a failover) would, and wait

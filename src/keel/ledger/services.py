@@ -446,7 +446,13 @@ def verify() -> VerifyReport:
     """Recompute every balance from the legs and check every journal balances."""
     report = VerifyReport()
     leg, journal, account = Leg._meta.db_table, Journal._meta.db_table, Account._meta.db_table
+    outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
+        if outermost and connection.vendor == "postgresql":
+            # Every check must read the same moment: under READ COMMITTED each statement
+            # sees journals committed since the last, and a verify run beside a live server
+            # would report stored totals that differ from legs it read a moment earlier.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute(f"SELECT count(*) FROM {account}")
         report.accounts = cursor.fetchone()[0]
         cursor.execute(f"SELECT count(*) FROM {journal}")

@@ -89,3 +89,55 @@ def test_concurrent_withdrawals_never_break_the_floor():
     cash = services.balance("worker:9:cash")
     assert (cash.posted, cash.available) == (1_000 - 33 * AMOUNT, 10)
     assert services.verify().ok
+
+
+def _post_income(key: str, amount: int) -> None:
+    try:
+        services.post_journal(
+            JournalSpec(
+                idempotency_key=key,
+                kind="income",
+                effective_date=date(2026, 5, 2),
+                legs=(
+                    LegSpec("worker:9:cash", amount, "USD"),
+                    LegSpec("worker:9:income", -amount, "USD"),
+                ),
+            )
+        )
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_reads_one_moment_while_another_writer_commits():
+    """A journal committed between verify's recount of the legs and its read of the stored
+    totals must not show up as a difference: `keel ledger verify` runs beside a live server."""
+    services.open_account(
+        "worker:9:cash", owner_type="worker", owner_id=9, kind="asset", currency="USD", floor=0
+    )
+    services.open_account(
+        "worker:9:income", owner_type="worker", owner_id=9, kind="income", currency="USD"
+    )
+    _post_income("first", 1_000)
+    writer = threading.Thread(target=_post_income, args=("meanwhile", 250))
+    started: list[bool] = []
+
+    def commit_between_reads(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if "posted_debits, posted_credits" in sql and not started:
+            started.append(True)
+            writer.start()
+            # SQLite's transactions take the write lock at BEGIN, so there the writer
+            # waits for verify to end; PostgreSQL's readers block no one.
+            if connection.vendor == "postgresql":
+                writer.join(timeout=60)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(commit_between_reads):
+        report = services.verify()
+    writer.join(timeout=60)
+
+    assert started == [True]
+    assert (report.ok, report.problems, report.journals) == (True, [], 1)
+    assert services.balance("worker:9:cash").posted == 1_250
+    after = services.verify()
+    assert (after.ok, after.journals) == (True, 2)
