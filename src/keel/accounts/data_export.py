@@ -81,9 +81,9 @@ from keel.income.models import (
     Source,
     Stream,
 )
-from keel.ledger.export import read_snapshot
 from keel.ledger.models import Account, Journal, Leg
 from keel.ledger.rules import available_balance, natural_balance
+from keel.ledger.services import read_snapshot
 from keel.money import from_minor
 from keel.pools.models import Ballot, Claim, ClaimDecision, Deposit, Gift, Membership
 

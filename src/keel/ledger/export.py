@@ -22,12 +22,10 @@ import itertools
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TextIO
 
-from django.db import connection, transaction
 from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
@@ -168,29 +166,6 @@ def _stream(journals: QuerySet[Journal]) -> Iterator[_JournalRow]:
         yield journal
 
 
-@contextmanager
-def read_snapshot() -> Iterator[None]:
-    """Make every query of the export see the same committed state."""
-    if connection.in_atomic_block:
-        # The caller's transaction already gives one consistent view.
-        yield
-        return
-    if connection.vendor == "postgresql":
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield
-        return
-    # SQLite: Keel opens transactions IMMEDIATE, which would take the writer lock for the
-    # whole export; a deferred transaction is a WAL read snapshot that blocks no writer.
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        cursor.execute("BEGIN DEFERRED")
-        try:
-            yield
-        finally:
-            cursor.execute("COMMIT")
-
-
 # ---------------------------------------------------------------------------- entry point
 
 
@@ -200,7 +175,7 @@ def export_owner(
     """Write the owner's books to `out` in `fmt`. `now` stamps the JSON `generated_at`."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    with read_snapshot():
+    with services.read_snapshot():
         if fmt == "beancount":
             return _export_beancount(owner, out)
         if fmt == "csv":

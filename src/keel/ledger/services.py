@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -442,17 +443,37 @@ class VerifyReport:
         return not self.problems
 
 
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """Make every query inside see the same committed state (an export, a verify)."""
+    if connection.in_atomic_block:
+        # The caller's transaction already gives one consistent view.
+        yield
+        return
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+        return
+    # SQLite: Keel opens transactions IMMEDIATE, which would take the writer lock for the
+    # whole export; a deferred transaction is a WAL read snapshot that blocks no writer.
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            cursor.execute("COMMIT")
+
+
 def verify() -> VerifyReport:
     """Recompute every balance from the legs and check every journal balances."""
     report = VerifyReport()
     leg, journal, account = Leg._meta.db_table, Journal._meta.db_table, Account._meta.db_table
-    outermost = not connection.in_atomic_block
-    with transaction.atomic(), connection.cursor() as cursor:
-        if outermost and connection.vendor == "postgresql":
-            # Every check must read the same moment: under READ COMMITTED each statement
-            # sees journals committed since the last, and a verify run beside a live server
-            # would report stored totals that differ from legs it read a moment earlier.
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    # Every check must read the same moment: each statement on its own would see journals
+    # committed since the last, and a verify run beside a live server would report stored
+    # totals that differ from legs it read a moment earlier.
+    with read_snapshot(), connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {account}")
         report.accounts = cursor.fetchone()[0]
         cursor.execute(f"SELECT count(*) FROM {journal}")
