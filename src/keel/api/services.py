@@ -10,6 +10,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from keel import sql
 from keel.accounts.models import User
 from keel.audit import services as audit
 
@@ -115,7 +116,8 @@ def authenticate_key(plaintext: str, *, now: datetime | None = None) -> ApiKey |
     if parsed is None:
         return None
     now = now or timezone.now()
-    key = ApiKey.objects.select_related("user").filter(prefix=parsed.prefix).first()
+    # Every API request asks this: by hand, not through the ORM's query compiler.
+    key = sql.first(ApiKey, "prefix = %s", [parsed.prefix])
     if key is None:
         keys.hash_matches(plaintext, _DUMMY_HASH)
         return None
@@ -123,8 +125,10 @@ def authenticate_key(plaintext: str, *, now: datetime | None = None) -> ApiKey |
         return None
     if keys.key_status(key.revoked_at, key.expires_at, now) != "active":
         return None
-    if not key.user.is_active:
+    user = sql.first(User, "id = %s", [key.user_id])
+    if user is None or not user.is_active:
         return None
+    key.user = user
     if keys.needs_touch(key.last_used_at, now):
         # Conditional so concurrent requests in the same minute write once, not each.
         stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - keys.LAST_USED_RESOLUTION)

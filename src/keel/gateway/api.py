@@ -29,6 +29,7 @@ from django.utils import timezone
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, WithJsonSchema
 
+from keel import sql
 from keel.api.auth import ApiKeyBearer, ApiKeyHeader, caller, key_or_session, require_scope
 from keel.api.errors import ApiError, error_response, with_errors
 from keel.ledger.models import Journal
@@ -78,7 +79,7 @@ def platform_of(request: HttpRequest, scope: str | None) -> Platform:
         )
     if scope is not None:
         require_scope(request, scope)
-    platform = Platform.objects.filter(pk=owner_id).first()
+    platform = sql.first(Platform, "id = %s", [owner_id])
     if platform is None:  # pragma: no cover - platforms are never deleted (PROTECT)
         raise PlatformKeyRequired("the platform this key belongs to no longer exists")
     return platform

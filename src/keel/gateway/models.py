@@ -124,7 +124,13 @@ class EventStatus(models.TextChoices):
 
 
 class EarningsEvent(models.Model):
-    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="events")
+    # No single-column indexes on platform, worker and policy: every event insert pays for
+    # each index, and the composite indexes below (and the unique constraint) lead with
+    # platform or worker already. Policies are versioned and never deleted, so nothing
+    # looks events up by policy alone.
+    platform = models.ForeignKey(
+        Platform, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     event_id = models.CharField(max_length=120)
     worker_ref = models.CharField(max_length=120)
     worker = models.ForeignKey(
@@ -133,6 +139,7 @@ class EarningsEvent(models.Model):
         null=True,
         blank=True,
         related_name="earnings_events",
+        db_index=False,
     )
     occurred_at = models.DateTimeField()
     occurred_on = models.DateField()
@@ -147,7 +154,7 @@ class EarningsEvent(models.Model):
     worker_status = models.CharField(max_length=40, blank=True)
     kind = models.CharField(max_length=16, default="earnings")  # earnings | minimum | topup
     content_hash = models.CharField(max_length=64)
-    policy = models.ForeignKey(ContributionPolicy, on_delete=models.PROTECT)
+    policy = models.ForeignKey(ContributionPolicy, on_delete=models.PROTECT, db_index=False)
     # What the policy made of it (see keel.gateway.rules.policy.Contribution).
     threshold_amount = models.BigIntegerField(default=0)
     eligible_amount = models.BigIntegerField(default=0)

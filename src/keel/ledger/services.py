@@ -4,7 +4,7 @@ Every function here runs inside one database transaction and is idempotent by ke
 replay with the same content returns the original journal, a replay with other content is
 refused and writes nothing. Batches are applied whole or not at all.
 
-Writes go straight to the tables with multi-row INSERTs (SQLite, see `_sqlite_insert`) or `COPY`
+Writes go straight to the tables with multi-row INSERTs (SQLite, see `keel.sql`) or `COPY`
 (PostgreSQL) because the ORM's per-object overhead would dominate bulk posting; the database
 triggers installed by the migrations still check every row.
 """
@@ -12,14 +12,12 @@ triggers installed by the migrations still check every row.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from keel.money import MoneyError, apply_rate
+from keel.sql import sqlite_insert
 
 from .models import Account, Journal, JournalStatus, Leg
 from .rules import (
@@ -912,37 +911,5 @@ def _insert_rows(leg_rows: list[tuple[Any, ...]], journal_rows: list[tuple[Any, 
                 for row in journal_rows:
                     copy.write_row(row)
             return
-        _sqlite_insert(cursor, leg_table, LEG_COLUMNS, leg_rows)
-        _sqlite_insert(cursor, journal_table, JOURNAL_COLUMNS, journal_rows)
-
-
-# Rows per INSERT statement on SQLite (see _sqlite_insert); 50 to 200 measured the same,
-# 500 worse. Within the 999 parameters Django allows a statement on SQLite.
-_ROWS_PER_INSERT = 100
-
-
-def _sqlite_insert(
-    cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> None:
-    """INSERT `rows` (already in the driver's form) into `table` with multi-row INSERT
-    statements of up to _ROWS_PER_INSERT rows. Each statement costs a fixed amount on top
-    of its rows, and a statement on a table whose triggers may abort it (the ledger's
-    guards) also copies every page it touches, so that it can be undone on its own: a
-    statement per row (executemany) paid both for every row, more than the rows
-    themselves. The triggers still run for every row. The statements are written with
-    SQLite's own ? marks and go to sqlite3's execute, as the rows are already adapted:
-    Django's cursor would rewrite every %s mark with a regular expression on each call
-    (errors are still raised as Django's)."""
-    per_statement = max(1, min(_ROWS_PER_INSERT, 999 // len(columns)))
-    row_marks = "(" + ", ".join(["?"] * len(columns)) + ")"
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-    full = head + ", ".join([row_marks] * per_statement)
-    execute = partial(sqlite3.Cursor.execute, cursor.cursor)
-    # Errors as Django's cursor raises them (IntegrityError and the rest from django.db).
-    with connection.wrap_database_errors:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            sql = (
-                full if len(chunk) == per_statement else head + ", ".join([row_marks] * len(chunk))
-            )
-            execute(sql, [value for row in chunk for value in row])
+        sqlite_insert(cursor, leg_table, LEG_COLUMNS, leg_rows)
+        sqlite_insert(cursor, journal_table, JOURNAL_COLUMNS, journal_rows)

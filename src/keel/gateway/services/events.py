@@ -35,6 +35,7 @@ from keel.ledger import services as ledger
 from keel.ledger.models import Account
 from keel.ledger.rules import JournalSpec, LegSpec
 from keel.money import CURRENCIES, MoneyError, get_currency
+from keel.sql import sqlite_insert
 
 from ..errors import GatewayError
 from ..models import (
@@ -548,7 +549,14 @@ def apply_events(
     if connection.vendor == "postgresql":
         Platform.objects.select_for_update().filter(pk=platform.pk).first()
     existing = _recorded(platform, [e.event_id for e in events])
-    versions = list(platform.policies.order_by("effective_from"))
+    # A raw queryset, like the queries below: a single-event request runs this too.
+    versions = list(
+        ContributionPolicy.objects.raw(
+            f"SELECT * FROM {ContributionPolicy._meta.db_table} WHERE platform_id = %s"
+            " ORDER BY effective_from",
+            [platform.pk],
+        )
+    )
     terms = {v.pk: Policy.from_dict(v.terms) for v in versions}
     plan: list[_Planned] = []
     for index, event in enumerate(events):
@@ -920,10 +928,13 @@ def _insert_events(rows: list[list[Any]]) -> None:
                 for row in rows:
                     copy.write_row([*row, *extra])
             return
+        full_rows = [[*row, *extra] for row in rows]
+        if connection.vendor == "sqlite":
+            sqlite_insert(cursor, table, columns, full_rows)
+            return
         marks = ", ".join(["%s"] * len(columns))
         cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-            [[*row, *extra] for row in rows],
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", full_rows
         )
 
 
