@@ -6,8 +6,10 @@ The rules (``keel.career.rules.recurring``, no Django) check offers and events a
 every figure. A new event is checked against the subscriber's earlier events by
 ``subscription_history`` before it is saved: a refused event names its field and saves
 nothing. The reports read every event of one worker in one currency with ONE indexed
-``values_list`` query (``SubscriptionEvent`` repeats the offer's worker and currency for
-this) and hand the plain 5-tuples to ``subscription_history``.
+query (``SubscriptionEvent`` repeats the offer's worker and currency for this):
+``report_history`` has the database code each event as an integer and compiles them with
+``recurring.history_from_columns``; other readers hand ``event_rows``' plain 5-tuples to
+``subscription_history``.
 
 Payments
     Each offer books under its own income source (``Offer.income_source_slug``, named for
@@ -25,9 +27,11 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain
 from typing import Any
 
-from django.db import IntegrityError, connections, transaction
+import numpy as np
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import CharField
 from django.db.models.functions import Cast
 
@@ -71,6 +75,7 @@ __all__ = [
     "record_payment",
     "recurring_report",
     "report_currencies",
+    "report_history",
     "unmatched_items",
     "update_offer",
 ]
@@ -496,6 +501,90 @@ def event_rows(worker_id: int, currency: str) -> list[tuple[Any, ...]]:
     return out
 
 
+# The report's query codes each event as ONE integer, so that a large history reaches
+# Python as two numbers per event (subscriber, code), which numpy unpacks in one pass.
+# From the lowest bit: the day (22 bits: ``date.toordinal`` stays below 2**22 up to year
+# 9999), the kind (3 bits: ``recurring.KIND_CODES``, 0 for any other), the interval (3
+# bits: ``recurring.INTERVAL_CODES``, 0 for none, 7 for any other), then the price + 1
+# (0 for none). A row the code cannot carry (a negative price, one from
+# COLUMN_PRICE_LIMIT on, a day the database cannot read) codes as -1.
+_KIND_SHIFT, _INTERVAL_SHIFT, _PRICE_SHIFT = 22, 25, 28
+_FETCH_ROWS = 1024
+# Days as ``date.toordinal`` (0001-01-01 is day 1) in each database's own date arithmetic.
+_DAY_NUMBER = {
+    "sqlite": 'CAST(julianday("on") - 1721424.5 AS INTEGER)',
+    "postgresql": "(\"on\" - DATE '0001-01-01' + 1)",
+}
+
+
+def _coded_events_sql(vendor: str) -> tuple[str, list[str]]:
+    """The SQL of the report's query (worker and currency come last in the params)."""
+    # The params in the order their placeholders appear: the interval's, then the kind's.
+    params = [*recurring.INTERVAL_CODES, *recurring.KIND_CODES]
+    interval = " ".join(
+        [
+            'CASE WHEN "interval" IS NULL THEN 0',
+            *(f'WHEN "interval" = %s THEN {int(c)}' for c in recurring.INTERVAL_CODES.values()),
+            "ELSE 7 END",
+        ]
+    )
+    kind = " ".join(
+        [
+            'CASE "kind"',
+            *(f"WHEN %s THEN {int(c)}" for c in recurring.KIND_CODES.values()),
+            "ELSE 0 END",
+        ]
+    )
+    limit = int(recurring.COLUMN_PRICE_LIMIT)
+    sql = (
+        f'SELECT "subscriber_id", COALESCE(CASE WHEN "price" < 0 OR "price" >= {limit} THEN -1'
+        f' ELSE ((COALESCE("price" + 1, 0) * {1 << (_PRICE_SHIFT - _INTERVAL_SHIFT)}'
+        f" + {interval}) * {1 << (_INTERVAL_SHIFT - _KIND_SHIFT)}"
+        f" + {kind}) * {1 << _KIND_SHIFT} + {_DAY_NUMBER[vendor]} END, -1)"
+        f' FROM "{SubscriptionEvent._meta.db_table}"'
+        ' WHERE "worker_id" = %s AND "currency" = %s ORDER BY "subscriber_id", "on", "id"'
+    )
+    return sql, params
+
+
+def report_history(worker_id: int, currency: str) -> recurring.SubscriptionHistory:
+    """``subscription_history`` of the worker's events in ``currency``, from ONE query on
+    the report index in the usual case.
+
+    The database codes each event as an integer (``_coded_events_sql``) and
+    ``recurring.history_from_columns`` compiles the columns in a vectorised sweep. When
+    that sweep leaves the rows undecided (an event that breaks a rule, a price beyond the
+    codes), they are read again as ``event_rows`` and replayed one by one, which gives
+    the same history or the exact errors.
+    """
+    db = router.db_for_read(SubscriptionEvent)
+    connection = connections[db]
+    vendor = connection.vendor
+    history = None
+    if vendor in _DAY_NUMBER:
+        sql, params = _coded_events_sql(vendor)
+        chunks = [np.zeros(0, dtype=np.int64)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, worker_id, currency])
+            # In chunks: each batch of rows is freed while the next one is read, so the
+            # allocator reuses the same memory instead of holding every row at once.
+            while rows := cursor.fetchmany(_FETCH_ROWS):
+                chunks.append(np.fromiter(chain.from_iterable(rows), np.int64, 2 * len(rows)))
+        columns = np.concatenate(chunks)
+        subscriber, code = columns[0::2], columns[1::2]
+        if not (code < 0).any():
+            history = recurring.history_from_columns(
+                subscriber,
+                code & ((1 << _KIND_SHIFT) - 1),
+                code >> _KIND_SHIFT & 7,
+                code >> _INTERVAL_SHIFT & 7,
+                (code >> _PRICE_SHIFT) - 1,
+            )
+    if history is None:
+        history = subscription_history(event_rows(worker_id, currency))
+    return history
+
+
 def report_currencies(worker: User) -> list[str]:
     """Currencies the worker has recurring offers in, home currency first."""
     found = set(
@@ -539,9 +628,9 @@ class RecurringReport:
 def recurring_report(worker_id: int, currency: str, today: date) -> RecurringReport:
     """MRR, movements, churn and cohorts of the worker's subscribers in ``currency``,
     from one query of their events."""
-    # One short-lived tuple and date per event, no reference cycles (keel.collector).
+    # One short-lived tuple per event, no reference cycles (keel.collector).
     with collector.paused():
-        history = subscription_history(event_rows(worker_id, currency))
+        history = report_history(worker_id, currency)
     now = _month(today)
     months: list[MrrMonth] = []
     cohorts: list[CohortRow] = []

@@ -11,10 +11,11 @@ From the books
     ``start_mrr`` is the MRR on the plan's first day, captured when the plan is made. The
     MRR series is the MRR at the end of every day of the plan up to today (or to the
     review day), from ONE query of the worker's subscription events in the plan's currency
-    (``offers.event_rows``) replayed by ``recurring.mrr_at``. Income by channel is the
-    take-home income per income source over the plan's days up to today, from
-    ``keel.income.reports.income_by_source`` (one grouped query): in the worker's home
-    currency every item counts converted; in another currency, the items in it.
+    (``offers.report_history``, as the recurring report reads them) and
+    ``recurring.mrr_at``. Income by channel is the take-home income per income source over
+    the plan's days up to today, from ``keel.income.reports.income_by_source`` (one
+    grouped query): in the worker's home currency every item counts converted; in another
+    currency, the items in it.
 
 The expansion channel
     A plan expands into exactly one channel: one of the worker's income sources, or a
@@ -43,10 +44,10 @@ from keel.money import is_currency
 
 from .errors import CareerError
 from .models import CheckIn, Plan, PlanAction, PlanReview, PlanStatus
-from .offers import event_rows, report_currencies
+from .offers import report_currencies, report_history
 from .rules import plans as rules
 from .rules.plans import PLAN_DAYS, PlanError, PlanProgress
-from .rules.recurring import mrr_at, subscription_history
+from .rules.recurring import mrr_at
 
 __all__ = [
     "PlanStatusReport",
@@ -81,13 +82,13 @@ def plan_currencies(worker: User) -> list[str]:
 
 def mrr_series(worker_id: int, currency: str, first: date, last: date) -> dict[date, int]:
     """MRR at the end of every day from ``first`` to ``last``: one query of the events."""
-    history = subscription_history(event_rows(worker_id, currency))
+    history = report_history(worker_id, currency)
     days = (last - first).days
     return {first + timedelta(d): mrr_at(history, first + timedelta(d)) for d in range(days + 1)}
 
 
 def _mrr_on(worker_id: int, currency: str, day: date) -> int:
-    return mrr_at(subscription_history(event_rows(worker_id, currency)), day)
+    return mrr_at(report_history(worker_id, currency), day)
 
 
 @dataclass(frozen=True, slots=True)

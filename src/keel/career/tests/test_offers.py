@@ -11,6 +11,8 @@ from keel.accounts.models import User
 from keel.career import offers
 from keel.career.errors import CareerError
 from keel.career.models import Offer, OfferPayment, Subscriber, SubscriptionEvent
+from keel.career.rules import recurring
+from keel.career.rules.recurring import RecurringError, subscription_history
 from keel.income.models import IncomeItem, StreamKind
 from keel.ledger.models import Journal
 
@@ -110,6 +112,55 @@ def test_the_report_reads_the_events_with_one_query(
     five(maya)
     with django_assert_num_queries(1):  # type: ignore[operator]
         offers.recurring_report(maya.pk, "EUR", date(2025, 4, 15))
+
+
+def test_the_report_history_is_the_rules_history_of_the_event_rows(
+    maya: User, django_assert_num_queries: object
+) -> None:
+    five(maya)
+    # Every kind and interval, the first and last days a date can have, prices at the
+    # edges of what the query's codes carry: decoded exactly, still in one query.
+    offer = membership(maya, name="Edges")
+    edge = offers.add_subscriber(offer, name="F")
+    for kind, on, price, interval in [
+        ("start", date(1, 1, 1), 0, "week"),
+        ("change", date(1, 1, 31), recurring.COLUMN_PRICE_LIMIT - 1, "year"),
+        ("pause", date(1, 2, 1), None, None),
+        ("change", date(1970, 1, 1), 7, "quarter"),
+        ("resume", date(9999, 12, 31), None, None),
+        ("cancel", date(9999, 12, 31), None, None),
+    ]:
+        offers.record_event(edge, kind, on, price=price, interval=interval)
+    expected = subscription_history(offers.event_rows(maya.pk, "EUR"))
+    with django_assert_num_queries(1):  # type: ignore[operator]
+        assert offers.report_history(maya.pk, "EUR") == expected
+    assert expected.subscribers == 6
+
+
+def test_events_the_codes_do_not_carry_are_replayed_row_by_row(
+    maya: User, django_assert_num_queries: object
+) -> None:
+    subs = five(maya)
+    # A valid price too large for the codes: the same figures, from a second query.
+    offers.record_event(
+        subs["A"], "change", date(2025, 4, 1), price=recurring.COLUMN_PRICE_LIMIT, interval="year"
+    )
+    expected = subscription_history(offers.event_rows(maya.pk, "EUR"))
+    with django_assert_num_queries(2):  # type: ignore[operator]
+        assert offers.report_history(maya.pk, "EUR") == expected
+    report = offers.recurring_report(maya.pk, "EUR", date(2025, 4, 15))
+    # A: 150.00 a month -> 2**32 / 12 rounded half up.
+    assert report.mrr == 200_00 + (recurring.COLUMN_PRICE_LIMIT + 6) // 12
+    # A row no service would write (written around them): refused as the rules refuse it.
+    SubscriptionEvent.objects.create(
+        subscriber=subs["B"], worker=maya, currency="EUR", kind="upgrade", on=date(2025, 4, 2)
+    )
+    with pytest.raises(RecurringError) as expected_error:
+        subscription_history(offers.event_rows(maya.pk, "EUR"))
+    with pytest.raises(RecurringError) as refused:
+        offers.recurring_report(maya.pk, "EUR", date(2025, 4, 15))
+    assert refused.value.errors == expected_error.value.errors
+    assert "not 'upgrade'" in str(refused.value)
 
 
 def test_offer_mrr_and_statuses(maya: User) -> None:

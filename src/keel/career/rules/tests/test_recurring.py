@@ -6,12 +6,14 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.career.rules import recurring
 from keel.career.rules.recurring import (
+    EVENT_KINDS,
     INTERVALS,
     EventKind,
     MrrMonth,
@@ -22,6 +24,7 @@ from keel.career.rules.recurring import (
     RetainerTerms,
     SubscriptionEvent,
     cohort_retention,
+    history_from_columns,
     monthly_spread,
     mrr_at,
     mrr_movements,
@@ -673,6 +676,165 @@ def test_mrr_identity_and_reference_model_hold_for_random_histories(rows):
         for rate in (m.customer_churn_rate, m.revenue_churn_rate):
             assert rate is None or 0.0 <= rate <= 1.0
     assert sum(row.customers for row in cohorts) == len(by_subscriber)
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def columns(rows: list[SubscriptionEvent]) -> tuple[list[SubscriptionEvent], list[np.ndarray]]:
+    """``rows`` in a report query's order (by subscriber, then date, one day's events as
+    given) and as ``history_from_columns``' columns; ids are numbered in their order."""
+    ordered = sorted(rows, key=lambda e: (str(e.subscriber), e.on))
+    ids = {s: i for i, s in enumerate(sorted({str(e.subscriber) for e in rows}))}
+    codes = [
+        (
+            ids[str(e.subscriber)],
+            e.on.toordinal(),
+            recurring.KIND_CODES.get(e.kind, 0),
+            0 if e.interval is None else recurring.INTERVAL_CODES.get(e.interval, 7),
+            recurring.NO_PRICE if e.price is None else e.price,
+        )
+        for e in ordered
+    ]
+    return ordered, [np.array(c, dtype=np.int64).reshape(-1) for c in zip(*codes, strict=True)]
+
+
+def from_columns(rows: list[SubscriptionEvent]) -> recurring.SubscriptionHistory | None:
+    _, cols = columns(rows)
+    return history_from_columns(*cols)
+
+
+def test_columns_compile_the_same_history_as_the_rows():
+    ordered, cols = columns(FIVE)
+    assert history_from_columns(*cols) == subscription_history(ordered)
+    for rows in (
+        [E(1, "start", date(2025, 1, 3), 40_00, "month"), E(1, "cancel", date(2025, 1, 20))],
+        [
+            E(1, "start", date(2025, 1, 3), 40_00, "month"),
+            E(1, "pause", date(2025, 1, 20)),
+            E(1, "change", date(2025, 2, 1), 600_00, "year"),
+            E(1, "resume", date(2025, 3, 1)),
+            E(2, "start", date(2025, 3, 1), 7_00, "week"),
+            E(2, "cancel", date(2025, 3, 1)),  # the same day: a day that moves nothing
+            E(2, "start", date(2025, 3, 1), 7_00, "week"),
+        ],
+        # Days far apart: the sweep's short-range shortcuts do not apply.
+        [E(1, "start", date(1, 1, 1), 3, "year"), E(1, "change", date.max, 5, "quarter")],
+    ):
+        assert from_columns(rows) == subscription_history(rows)
+    empty = history_from_columns(*(np.zeros(0, dtype=np.int64) for _ in range(5)))
+    assert empty == subscription_history([])
+
+
+def test_columns_leave_what_the_sweep_does_not_decide_to_the_rows():
+    start = E(1, "start", date(2025, 1, 3), 40_00, "month")
+    for rows in (
+        [start, E(1, "resume", date(2025, 1, 9))],  # breaks a rule
+        [E(1, "pause", date(2025, 1, 3))],  # the first event is not a start
+        [start, E(1, "upgrade", date(2025, 1, 9))],  # type: ignore[arg-type]
+        [start._replace(interval="fortnight")],  # type: ignore[arg-type]
+        [start, E(1, "cancel", date(2025, 1, 9), 5_00)],  # a price on a cancel
+        [start._replace(price=-1)],
+    ):
+        assert from_columns(rows) is None
+        with pytest.raises(RecurringError):
+            subscription_history(rows)
+    # Valid, but a price beyond the columns' limit: left to the rows too.
+    big = [start._replace(price=recurring.COLUMN_PRICE_LIMIT)]
+    assert from_columns(big) is None
+    assert subscription_history(big).subscribers == 1
+    # Rows out of the query's order: subscribers, then each one's days.
+    _, cols = columns([start, E(2, "start", date(2025, 1, 1), 10_00, "month")])
+    assert history_from_columns(*(c[::-1] for c in cols)) is None
+    _, cols = columns([start, E(1, "pause", date(2025, 1, 9))])
+    cols[1] = cols[1][::-1]
+    assert history_from_columns(*cols) is None
+    with pytest.raises(ValueError, match="same length"):
+        history_from_columns(*cols[:4], cols[4][:1])
+
+
+def test_columns_refuse_every_move_the_rows_refuse():
+    # Every kind after every status: the columns decide exactly when the rows do.
+    lead_ins: dict[str, list[SubscriptionEvent]] = {
+        "never": [],
+        "active": [E(1, "start", date(2025, 1, 3), 40_00, "month")],
+        "paused": [
+            E(1, "start", date(2025, 1, 3), 40_00, "month"),
+            E(1, "pause", date(2025, 1, 4)),
+        ],
+        "cancelled": [
+            E(1, "start", date(2025, 1, 3), 40_00, "month"),
+            E(1, "cancel", date(2025, 1, 4)),
+        ],
+    }
+    for status, lead_in in lead_ins.items():
+        for kind in EVENT_KINDS:
+            priced = kind in ("start", "change")
+            event = E(
+                1, kind, date(2025, 2, 1), 10_00 if priced else None, "year" if priced else None
+            )
+            rows = [*lead_in, event]
+            try:
+                expected = subscription_history(rows)
+            except RecurringError:
+                assert from_columns(rows) is None, (status, kind)
+            else:
+                assert from_columns(rows) == expected, (status, kind)
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories())
+def test_columns_compile_random_histories_like_the_rows(rows):
+    ordered, cols = columns(rows)
+    assert history_from_columns(*cols) == subscription_history(ordered)
+
+
+_ANY_STEP = st.tuples(
+    st.integers(0, 40),  # days after the previous event
+    st.sampled_from([*EVENT_KINDS, "upgrade"]),
+    st.integers(0, 3),  # 0: the allowed move instead of the drawn kind
+    st.one_of(st.none(), st.integers(-2, 500_00), st.just(2**40)),
+    st.sampled_from([None, *INTERVALS, "fortnight"]),
+)
+
+
+@st.composite
+def any_histories(draw: st.DrawFn) -> list[SubscriptionEvent]:
+    """Histories that often break a rule: any kind, price and interval, sometimes right."""
+    rows: list[SubscriptionEvent] = []
+    for subscriber in range(draw(st.integers(1, 4))):
+        day = date(2024, 12, 1) + timedelta(days=draw(st.integers(0, 60)))
+        status = "never"
+        for gap, kind, pick, price, interval in draw(st.lists(_ANY_STEP, min_size=1, max_size=8)):
+            day += timedelta(days=gap)
+            if pick:  # a valid move, with the right price and interval
+                kind = "start" if status in ("never", "cancelled") else _ALLOWED[status][pick % 3]
+                if kind in ("start", "change"):
+                    price, interval = abs(price or 0), interval or "month"
+                    interval = interval if interval in INTERVALS else "year"
+                else:
+                    price = interval = None
+            rows.append(E(subscriber, kind, day, price, interval))  # type: ignore[arg-type]
+            status = {"start": "active", "resume": "active", "pause": "paused"}.get(
+                kind, "cancelled" if kind == "cancel" else status
+            )
+    return rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_histories())
+def test_columns_give_the_rows_history_or_leave_them_to_the_rows(rows):
+    ordered, cols = columns(rows)
+    try:
+        expected = subscription_history(ordered)
+    except RecurringError:
+        assert history_from_columns(*cols) is None
+        return
+    compiled = history_from_columns(*cols)
+    if any(e.price is not None and e.price >= recurring.COLUMN_PRICE_LIMIT for e in rows):
+        assert compiled is None
+    else:
+        assert compiled == expected
 
 
 # ---------------------------------------------------------------------------- billing periods
