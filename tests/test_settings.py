@@ -29,7 +29,7 @@ def test_production_defaults(tmp_path):
         "django.contrib.auth.hashers.Argon2PasswordHasher"
     )
     assert settings_in_subprocess(env, "s.DATABASES['default']['ENGINE']") == (
-        "django.db.backends.sqlite3"
+        "keel.sqlite_backend"
     )
     assert settings_in_subprocess(env, "s.DATABASES['default']['NAME']") == str(
         tmp_path / "keel.sqlite3"

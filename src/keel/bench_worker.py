@@ -59,8 +59,8 @@ def setup_django(backend: str, raw_url: str | None) -> None:
     from django.conf import settings
 
     default = settings.DATABASES["default"]
-    expected = "sqlite3" if backend == "sqlite" else "postgresql"
-    if not default["ENGINE"].endswith(expected):
+    expected = "keel.sqlite_backend" if backend == "sqlite" else "django.db.backends.postgresql"
+    if default["ENGINE"] != expected:
         raise SystemExit(f"bench worker for {backend} got a {default['ENGINE']} database")
     if backend == "sqlite":
         raw = copy.deepcopy(default)

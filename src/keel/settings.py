@@ -145,7 +145,7 @@ def _database() -> dict[str, Any]:
             )
         return config
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "keel.sqlite_backend",
         "NAME": str(DATA_DIR / "keel.sqlite3"),
         "OPTIONS": {
             # Writers take the lock when the transaction begins, so two processes writing at

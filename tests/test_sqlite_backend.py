@@ -1,0 +1,165 @@
+"""Keel's SQLite backend: a write transaction waits for the write lock in short steps,
+gives up after the configured timeout, and leaves SQLite's own busy handler as it was."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+from django.db.utils import ConnectionHandler
+
+from keel.sqlite_backend.base import DatabaseWrapper, is_busy
+
+# A handler of its own (it needs a "default"), apart from the suite's connections.
+ALIAS = "default"
+
+
+@pytest.fixture(autouse=True)
+def own_databases(django_db_blocker: Any) -> Iterator[None]:
+    # These connections are the test's own files, not the suite's test database.
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "lock.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE entry (id INTEGER PRIMARY KEY, note TEXT)")
+    db.close()
+    return path
+
+
+def wrapper(path: Path, timeout: float) -> Iterator[DatabaseWrapper]:
+    handler = ConnectionHandler(
+        {
+            ALIAS: {
+                "ENGINE": "keel.sqlite_backend",
+                "NAME": str(path),
+                "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": timeout},
+            }
+        }
+    )
+    connection = handler[ALIAS]
+    assert isinstance(connection, DatabaseWrapper)
+    connection.ensure_connection()
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def keel_db(database: Path) -> Iterator[DatabaseWrapper]:
+    yield from wrapper(database, timeout=30)
+
+
+class Holder:
+    """Another process's writer: holds the write lock until released."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.taken = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO entry (note) VALUES ('holder')")
+        self.taken.set()
+        self.release.wait(timeout=30)
+        db.execute("COMMIT")
+        db.close()
+
+    def __enter__(self) -> Holder:
+        self.thread.start()
+        assert self.taken.wait(timeout=10)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release.set()
+        self.thread.join(timeout=30)
+
+
+def begin_attempts(connection: DatabaseWrapper) -> list[str]:
+    attempts: list[str] = []
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if sql.startswith("BEGIN"):
+            attempts.append(sql)
+        return execute(sql, params, many, context)
+
+    connection.execute_wrappers.append(count)
+    return attempts
+
+
+def notes(path: Path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        return [note for (note,) in db.execute("SELECT note FROM entry ORDER BY id")]
+    finally:
+        db.close()
+
+
+def test_a_writer_retries_begin_until_the_lock_is_free_then_writes(
+    database: Path, keel_db: DatabaseWrapper
+) -> None:
+    attempts = begin_attempts(keel_db)
+    with Holder(database) as holder:
+        # Release from another thread a while after our first attempt has failed.
+        threading.Timer(0.05, holder.release.set).start()
+        keel_db._start_transaction_under_autocommit()
+        with keel_db.cursor() as cursor:
+            cursor.execute("INSERT INTO entry (note) VALUES ('keel')")
+            cursor.execute("COMMIT")
+
+    # SQLite's handler would have slept inside one BEGIN; here each step is an attempt.
+    assert len(attempts) >= 2
+    assert set(attempts) == {"BEGIN IMMEDIATE"}
+    assert notes(database) == ["holder", "keel"]
+    # The handler is back for every other statement: 30 s, as the timeout says.
+    assert keel_db.connection.execute("PRAGMA busy_timeout").fetchone() == (30_000,)
+
+
+def test_a_writer_gives_up_after_its_timeout_and_writes_nothing(database: Path) -> None:
+    for connection in wrapper(database, timeout=0.2):
+        with Holder(database), pytest.raises(OperationalError) as refused:
+            connection._start_transaction_under_autocommit()
+        assert is_busy(refused.value)
+        assert "locked" in str(refused.value)
+        assert not connection.connection.in_transaction
+        assert connection.connection.execute("PRAGMA busy_timeout").fetchone() == (200,)
+    assert notes(database) == ["holder"]
+
+
+def test_a_deferred_transaction_takes_no_lock_and_does_not_wait(database: Path) -> None:
+    handler = ConnectionHandler(
+        {ALIAS: {"ENGINE": "keel.sqlite_backend", "NAME": str(database), "OPTIONS": {}}}
+    )
+    connection = handler[ALIAS]
+    connection.ensure_connection()
+    attempts = begin_attempts(connection)
+    with Holder(database):
+        connection._start_transaction_under_autocommit()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM entry")
+            assert cursor.fetchone() == (0,)  # the holder has not committed
+            cursor.execute("COMMIT")
+    connection.close()
+    assert attempts == ["BEGIN"]
+
+
+def test_only_a_locked_database_counts_as_busy(database: Path) -> None:
+    db = sqlite3.connect(database)
+    with pytest.raises(sqlite3.OperationalError) as no_table:
+        db.execute("SELECT * FROM missing")
+    db.close()
+    assert not is_busy(no_table.value)
+    assert not is_busy(OperationalError("no such table"))
