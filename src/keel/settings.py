@@ -16,6 +16,8 @@ import dj_database_url
 import platformdirs
 from django.core.exceptions import ImproperlyConfigured
 
+from keel.ops.client_address import parse_trusted
+
 
 def _env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
@@ -204,6 +206,11 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # address from one IP address within the cool-off refuse that pair with a 429 until it ends.
 # Counted in the Django cache (Redis when KEEL_REDIS_URL is set), so every server sees them.
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+# Who the client is behind a proxy (keel.ops.client_address): the proxies whose
+# X-Forwarded-For is believed, as addresses or networks, comma-separated. None by default:
+# the address of the connection itself.
+KEEL_TRUSTED_PROXIES = parse_trusted(os.environ.get("KEEL_TRUSTED_PROXIES", "").split(","))
+AXES_CLIENT_IP_CALLABLE = "keel.ops.client_address.client_address"
 AXES_FAILURE_LIMIT = int(os.environ.get("KEEL_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("KEEL_LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from keel.ops.client_address import client_address
 
 
 def login_username(
@@ -27,9 +28,9 @@ def login_username(
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The caller's IP address, read the way django-axes reads it, so the log-in lock-out and
-    the API key limits count the same address."""
-    return get_client_ip_address(request) or "unknown"
+    """The caller's IP address, as django-axes reads it (keel.ops.client_address), so the
+    log-in lock-out and the API key limits count the same address."""
+    return client_address(request) or "unknown"
 
 
 def cooloff_seconds() -> int:

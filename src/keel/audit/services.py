@@ -7,7 +7,6 @@ failed log-in has no transaction to join and is written on its own.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from keel.accounts.models import User
+from keel.ops.client_address import client_address
 
 from .models import (
     MAX_ACTION_LENGTH,
@@ -77,7 +77,7 @@ def record(
         pool_id=pool_id,
         platform_id=platform_id,
         worker_id=worker_id,
-        remote_ip=client_ip(request),
+        remote_ip=client_address(request),
         user_agent=_user_agent(request),
         details=clean,
     )
@@ -89,19 +89,6 @@ def _refuse_secrets(details: Mapping[str, object], path: str = "details") -> Non
             raise ValueError(f"{path}.{key}: secrets never go into the audit log")
         if isinstance(value, Mapping):
             _refuse_secrets(value, f"{path}.{key}")
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """REMOTE_ADDR, the address the connection came from. Keel's settings name no trusted
-    proxy whose X-Forwarded-For could be believed, and a header any client can send is no
-    evidence; behind a proxy this is the proxy's address."""
-    if request is None:
-        return None
-    value = str(request.META.get("REMOTE_ADDR") or "").strip()
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
 
 
 def _user_agent(request: HttpRequest | None) -> str:

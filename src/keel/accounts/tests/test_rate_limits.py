@@ -17,6 +17,7 @@ import keel.settings as production
 from keel.accounts import two_factor
 from keel.accounts.models import User
 from keel.api import services as api_keys
+from keel.ops.client_address import parse_trusted
 
 from .conftest import next_code, wrong_code
 
@@ -200,3 +201,45 @@ def test_good_keys_do_not_count_as_guesses(key, settings):
     client = bearer(key)
     for _ in range(6):
         assert client.get("/api/v1/me").status_code == 200
+
+
+# ---------------------------------------------------------------------- behind a proxy
+
+
+def through_proxy(plaintext: str, client_address: str, *, proxy: str = "10.0.0.2") -> Client:
+    """A client at `client_address` behind a proxy at `proxy` that appends it to
+    X-Forwarded-For (after whatever the client sent)."""
+    return Client(
+        headers={
+            "Authorization": f"Bearer {plaintext}",
+            "X-Forwarded-For": f"192.0.2.99, {client_address}",
+        },
+        REMOTE_ADDR=proxy,
+    )
+
+
+def test_behind_a_trusted_proxy_key_guesses_are_limited_per_client_not_per_proxy(
+    ana, key, settings
+):
+    settings.KEEL_API_KEY_FAILURE_RATE = "3/d"
+    settings.KEEL_TRUSTED_PROXIES = parse_trusted(["10.0.0.0/8"])
+    guesser = through_proxy("keel_ZZZZZZZZZZ_" + "A" * 40, "203.0.113.7")
+    for attempt in range(1, 4):
+        assert guesser.get("/api/v1/me").status_code == 401, attempt
+    assert guesser.get("/api/v1/me").status_code == 429
+
+    # Another platform behind the same proxy is not locked out by someone else's guesses,
+    # and the guesser's own forged left-hand entry does not free it.
+    assert through_proxy(key, "198.51.100.4").get("/api/v1/me").status_code == 200
+    assert through_proxy(key, "203.0.113.7").get("/api/v1/me").status_code == 429
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(ana, key, settings):
+    settings.KEEL_API_KEY_FAILURE_RATE = "3/d"
+    assert settings.KEEL_TRUSTED_PROXIES == ()
+    for attempt in range(1, 4):
+        client = through_proxy("keel_ZZZZZZZZZZ_" + "A" * 40, f"203.0.113.{attempt}")
+        assert client.get("/api/v1/me").status_code == 401, attempt
+    # Each guess claimed another address; all came from 10.0.0.2, which is what counts.
+    assert through_proxy(key, "198.51.100.4").get("/api/v1/me").status_code == 429
+    assert bearer(key, address="10.0.0.3").get("/api/v1/me").status_code == 200
