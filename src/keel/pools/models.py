@@ -193,7 +193,10 @@ class ClaimReminder(models.Model):
 class GiftRun(models.Model):
     """The monthly gift run for one pool and month: once only, whatever runs it."""
 
-    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="gift_runs")
+    # No index of its own: the unique (pool, month) index serves every look-up by pool.
+    pool = models.ForeignKey(
+        Pool, on_delete=models.PROTECT, related_name="gift_runs", db_index=False
+    )
     month = models.DateField()
     cut_percent = models.PositiveSmallIntegerField(default=0)
     ran_at = models.DateTimeField(default=timezone.now)
@@ -209,7 +212,8 @@ class Gift(models.Model):
     """What one claim received in one gift run: its gross gift, the cut and the shortfalls
     are kept here because the journal records only what was actually given."""
 
-    run = models.ForeignKey(GiftRun, on_delete=models.PROTECT, related_name="gifts")
+    # No index of its own: the unique (run, claim) index serves every look-up by run.
+    run = models.ForeignKey(GiftRun, on_delete=models.PROTECT, related_name="gifts", db_index=False)
     claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="gifts")
     gross = models.BigIntegerField()
     after_cut = models.BigIntegerField()

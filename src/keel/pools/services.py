@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
@@ -36,7 +37,7 @@ from keel.accounts.services import grant_role
 from keel.audit import services as audit
 from keel.ledger import services as ledger
 from keel.ledger.models import Account, Leg
-from keel.ledger.rules import JournalSpec, LedgerError, LegSpec
+from keel.ledger.rules import JournalSpec, LedgerError, LegSpec, natural_balance
 from keel.money import format_amount
 
 from .errors import Conflict, NotAllowed, NotFound, PoolError
@@ -122,7 +123,11 @@ def fund_code(pool: Pool) -> str:
 
 
 def reserve_code(membership: Membership) -> str:
-    return f"pool:{membership.pool_id}:reserve:{membership.number}"
+    return f"{_reserve_prefix(membership.pool_id)}{membership.number}"
+
+
+def _reserve_prefix(pool_id: int) -> str:
+    return f"pool:{pool_id}:reserve:"
 
 
 def _open_pool_accounts(pool: Pool) -> None:
@@ -160,7 +165,7 @@ def balances(pool: Pool) -> dict[str, int]:
 
 def reserves(pool: Pool) -> dict[int, int]:
     """Each member's reserve by membership number."""
-    prefix = f"pool:{pool.pk}:reserve:"
+    prefix = _reserve_prefix(pool.pk)
     return {
         int(code.removeprefix(prefix)): amount
         for code, amount in balances(pool).items()
@@ -850,56 +855,138 @@ class GiftRunResult:
     plan: gifts.GiftRun | None
 
 
+# The gift run reads and writes its rows with plain SQL: a run is a handful of
+# statements, and the ORM's building of each cost more than the ledger write they
+# surround (the `pools.gift_run` bench figure).
+_POOL, _RUN, _GIFT = Pool._meta.db_table, GiftRun._meta.db_table, Gift._meta.db_table
+_LOCK_POOL_SQL = f"SELECT id FROM {_POOL} WHERE id = %s FOR UPDATE"
+# Every table is reached by the pool's id (or its owner id), its distribution key on a
+# sharded database (docs/scaling.md).
+# The pool's currency, its current rules and the month's run if there is one.
+_RUN_HEAD_SQL = (
+    f"SELECT p.currency,"
+    f" (SELECT CAST(v.rules AS TEXT) FROM {RulesVersion._meta.db_table} v"
+    f"  WHERE v.pool_id = %s ORDER BY v.version DESC LIMIT 1),"
+    f" (SELECT r.id FROM {_RUN} r WHERE r.pool_id = %s AND r.month = %s)"
+    f" FROM {_POOL} p WHERE p.id = %s"
+)
+# Each active member with the posted totals of their reserve account (see reserve_code).
+_RUN_MEMBERS_SQL = (
+    f"SELECT m.id, m.number, m.tier_gift, a.kind, a.posted_debits, a.posted_credits"
+    f" FROM {Membership._meta.db_table} m LEFT JOIN {Account._meta.db_table} a"
+    f"  ON a.owner_type = %s AND a.owner_id = %s AND a.code = %s || CAST(m.number AS TEXT)"
+    f" WHERE m.pool_id = %s AND m.status = %s ORDER BY m.number"
+)
+# Each sickness claim that may be paid, with the months already paid for it (see
+# _months_paid). A closed claim was approved if it was decided (rejected ones are
+# REJECTED); one closed by recovery or exit while still pending was never approved and
+# is not paid.
+_RUN_CLAIMS_SQL = (
+    f"SELECT c.id, c.membership_id, c.start_date, c.recovered_on,"
+    f" (SELECT count(*) FROM {_GIFT} g WHERE g.claim_id = c.id AND g.received > 0)"
+    f" FROM {Claim._meta.db_table} c WHERE c.pool_id = %s AND c.kind = %s"
+    f" AND (c.status = %s OR (c.status = %s AND c.decided_at IS NOT NULL))"
+    f" AND (c.recovered_on IS NULL OR c.recovered_on > %s)"
+    f" ORDER BY c.reported_at, c.id"
+)
+
+
 @dataclass(frozen=True, slots=True)
-class GiftPlan:
-    """A month's gifts as the rules compute them, with the rows they were computed from."""
+class _RunRows:
+    """What a gift run is computed from, as read (see the statements above)."""
 
-    plan: gifts.GiftRun
-    rules: SickLeaveRules
-    members: dict[int, Membership]
-    claims: dict[int, Claim]
-    months_paid: dict[int, int]
+    currency: str
+    rules_json: str | None
+    existing_run: int | None
+    members: list[tuple[Any, ...]]
+    claims: list[tuple[Any, ...]]
 
 
-def gift_plan(pool: Pool, month: date) -> GiftPlan:
-    """What the gift run for ``month`` would give, from the books as they are now."""
-    rules = sick_leave_rules(pool)
-    members = {
-        m.pk: m
-        for m in pool.memberships.filter(status=MemberStatus.ACTIVE)
-        .only("pk", "pool_id", "number", "tier_gift")
-        .order_by("number")
-    }
-    held = reserves(pool)
-    claims = [
-        c
-        # A closed claim was approved if it was decided (rejected ones are REJECTED); one
-        # closed by recovery or exit while still pending was never approved and is not paid.
-        for c in pool.claims.filter(kind=ClaimKind.SICKNESS)
-        .filter(
-            Q(status=ClaimStatus.APPROVED) | Q(status=ClaimStatus.CLOSED, decided_at__isnull=False)
-        )
-        .filter(Q(recovered_on__isnull=True) | Q(recovered_on__gt=month))
-        .order_by("reported_at", "pk")
-        if c.membership_id in members
-    ]
-    paid = _months_paid(pool, (c.pk for c in claims))
-    plan = gifts.monthly_gifts(
-        [
-            gifts.Claim(
-                c.pk, c.membership_id, c.start_date, True, c.recovered_on, paid.get(c.pk, 0)
+def _results(
+    db: BaseDatabaseWrapper, statements: Sequence[tuple[str, Sequence[Any]]]
+) -> list[list[tuple[Any, ...]]]:
+    """The rows of each statement, run in order. PostgreSQL gets them all in one round
+    trip: Django's psycopg cursor binds parameters on the client, which lets one execute
+    carry several statements (each still sees what was committed before it began)."""
+    with db.cursor() as cursor:
+        if (
+            db.vendor == "postgresql"
+            and db.settings_dict["OPTIONS"].get("server_side_binding") is not True
+        ):
+            cursor.execute(
+                "; ".join(sql for sql, _ in statements),
+                [value for _, params in statements for value in params],
             )
-            for c in claims
-        ],
-        [gifts.Member(m.pk, m.tier_gift or 0, held.get(m.number, 0)) for m in members.values()],
-        rules,
-        month,
-    )
-    return GiftPlan(plan, rules, members, {c.pk: c for c in claims}, paid)
+            results = [cursor.fetchall()]
+            while cursor.nextset():
+                results.append(cursor.fetchall())
+            return results
+        found = []
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            found.append(cursor.fetchall())
+        return found
+
+
+def _run_rows(db: BaseDatabaseWrapper, pool: Pool, month: date) -> _RunRows:
+    """Lock the pool and read what its gift run for ``month`` is computed from."""
+    day = db.ops.adapt_datefield_value(month)
+    statements: list[tuple[str, Sequence[Any]]] = [
+        (_RUN_HEAD_SQL, (pool.pk, pool.pk, day, pool.pk)),
+        (
+            _RUN_MEMBERS_SQL,
+            ("pool", pool.pk, _reserve_prefix(pool.pk), pool.pk, MemberStatus.ACTIVE.value),
+        ),
+        (
+            _RUN_CLAIMS_SQL,
+            (
+                pool.pk,
+                ClaimKind.SICKNESS.value,
+                ClaimStatus.APPROVED.value,
+                ClaimStatus.CLOSED.value,
+                day,
+            ),
+        ),
+    ]
+    if db.features.has_select_for_update:
+        # First and a statement of its own: the reads after it see what was committed
+        # while it waited for the lock (SQLite's writer lock is held from BEGIN).
+        statements.insert(0, (_LOCK_POOL_SQL, (pool.pk,)))
+    *_, head, member_rows, claim_rows = _results(db, statements)
+    if not head:
+        raise Pool.DoesNotExist("Pool matching query does not exist.")
+    currency, rules_json, existing_run = head[0]
+    return _RunRows(currency, rules_json, existing_run, member_rows, claim_rows)
+
+
+def _gift_inputs(
+    rows: _RunRows,
+) -> tuple[dict[gifts.MemberId, int], list[gifts.Member], list[gifts.Claim]]:
+    """The rules' inputs from the rows: each active member's number by membership id,
+    the members with their reserves, and the claims of active members."""
+    numbers: dict[gifts.MemberId, int] = {}
+    members = []
+    for pk, number, tier_gift, kind, debits, credits in rows.members:
+        numbers[pk] = number
+        reserve = 0 if kind is None else natural_balance(kind, int(debits), int(credits))
+        members.append(gifts.Member(pk, tier_gift or 0, reserve))
+    claims = [
+        gifts.Claim(pk, member, start, True, recovered, int(paid))
+        for pk, member, start, recovered, paid in rows.claims
+        if member in numbers
+    ]
+    return numbers, members, claims
 
 
 def _gift_key(pool: Pool, claim_id: int, month: date) -> str:
     return f"pool:{pool.pk}:gift:{claim_id}:{month_key(month)}"
+
+
+def _pseudonym(number: int) -> str:
+    # The model's own wording, without a whole Membership (its __init__ sets every field).
+    member = Membership.__new__(Membership)
+    member.number = number
+    return member.pseudonym
 
 
 def run_month(pool: Pool, month: date, *, today: date | None = None) -> GiftRunResult:
@@ -910,30 +997,39 @@ def run_month(pool: Pool, month: date, *, today: date | None = None) -> GiftRunR
     if month > month_start(today):
         raise PoolError("a month's gifts cannot be given before the month starts", field="month")
     with transaction.atomic():
-        pool = Pool.objects.select_for_update().get(pk=pool.pk)
-        existing = GiftRun.objects.filter(pool=pool, month=month).first()
-        if existing is not None:
-            return GiftRunResult(existing, False, None)
-        planned = gift_plan(pool, month)
-        plan, members, claims = planned.plan, planned.members, planned.claims
-        legs_of: dict[Any, list[LegSpec]] = {cg.claim: [] for cg in plan.claims}
-        for t in plan.transfers:
-            if t.amount:
-                legs_of[t.claim].append(
-                    LegSpec(reserve_code(members[int(t.giver)]), t.amount, pool.currency)
-                )
+        # The connection itself, not the `connection` proxy, which finds it on every use.
+        db = transaction.get_connection()
+        rows = _run_rows(db, pool, month)
+        if rows.existing_run is not None:
+            return GiftRunResult(GiftRun.objects.get(pk=rows.existing_run), False, None)
+        if rows.rules_json is None:  # pragma: no cover - every pool is created with version 1
+            raise PoolError(f"pool {pool.name} has no rules")
+        rules = _parsed(rows.rules_json)
+        if not isinstance(rules, SickLeaveRules):
+            raise PoolError(f"{pool.name} is not a sick-leave fund", field="pool")
+        numbers, members, claims = _gift_inputs(rows)
+        plan = gifts.monthly_gifts(claims, members, rules, month)
+        currency = rows.currency
+        prefix = _reserve_prefix(pool.pk)
+        codes = [f"{prefix}{numbers[giver]}" for giver in plan.givers]
         cut = f" (cut to {plan.cut_percent}%)" if plan.cut_percent < 100 else ""
+        name = gifts.month_name(month)
+        bank = bank_code(pool)
+        keys = [_gift_key(pool, int(cg.claim), month) for cg in plan.claims]
         specs = [
             JournalSpec(
-                idempotency_key=_gift_key(pool, int(cg.claim), month),
+                idempotency_key=key,
                 kind="pool.gift",
                 effective_date=today,
                 legs=(
-                    *legs_of[cg.claim],
-                    LegSpec(bank_code(pool), -cg.received, pool.currency),
+                    *[
+                        LegSpec(code, amount, currency)
+                        for code, amount in zip(codes, gives, strict=True)
+                        if amount
+                    ],
+                    LegSpec(bank, -cg.received, currency),
                 ),
-                memo=f"Gift for {gifts.month_name(month)} to"
-                f" {members[int(cg.claimant)].pseudonym}{cut}",
+                memo=f"Gift for {name} to {_pseudonym(numbers[cg.claimant])}{cut}",
                 metadata={
                     "pool": pool.pk,
                     "claim": int(cg.claim),
@@ -943,39 +1039,94 @@ def run_month(pool: Pool, month: date, *, today: date | None = None) -> GiftRunR
                     "shortfall": cg.shortfall,
                 },
             )
-            for cg in plan.claims
+            for cg, gives, key in zip(plan.claims, plan.gives, keys, strict=True)
             if cg.received
         ]
         posted = {p.idempotency_key: p.id for p in ledger.post_journals(specs)} if specs else {}
-        run = GiftRun.objects.create(pool=pool, month=month, cut_percent=plan.cut_percent)
-        made = Gift.objects.bulk_create(
-            Gift(
-                run=run,
-                claim=claims[int(cg.claim)],
-                gross=cg.gross,
-                after_cut=cg.cut_gift,
-                received=cg.received,
-                journal_id=posted.get(_gift_key(pool, int(cg.claim), month)),
-            )
-            for cg in plan.claims
-        )
-        gift_of = {gift.claim_id: gift for gift in made}
-        GiftShortfall.objects.bulk_create(
-            GiftShortfall(
-                gift=gift_of[int(s.claim)], giver=members[int(s.giver)], owed=s.owed, given=s.given
-            )
-            for s in plan.shortfalls
-        )
+        run = _insert_run(db, pool, month, plan, [posted.get(k) for k in keys])
         # A claim that has had its last gift month is closed.
+        paid = {c.id: c.months_paid for c in claims}
         done = [
             cg.claim
             for cg in plan.claims
-            if cg.received
-            and planned.months_paid.get(int(cg.claim), 0) + 1 >= planned.rules.max_gift_months
+            if cg.received and paid[cg.claim] + 1 >= rules.max_gift_months
         ]
         if done:
             Claim.objects.filter(pk__in=done).update(status=ClaimStatus.CLOSED)
         return GiftRunResult(run, True, plan)
+
+
+def _insert_run(
+    db: BaseDatabaseWrapper,
+    pool: Pool,
+    month: date,
+    plan: gifts.GiftRun,
+    journal_ids: list[int | None],
+) -> GiftRun:
+    """Write the run's GiftRun, Gift and GiftShortfall rows (the rows the ORM's create and
+    bulk_create would write); returns the GiftRun."""
+    ran_at = timezone.now()
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_RUN} (pool_id, month, cut_percent, ran_at)"
+            " VALUES (%s, %s, %s, %s) RETURNING id",
+            [
+                pool.pk,
+                db.ops.adapt_datefield_value(month),
+                plan.cut_percent,
+                db.ops.adapt_datetimefield_value(ran_at),
+            ],
+        )
+        (run_id,) = cursor.fetchone()
+        made = _insert_rows(
+            cursor,
+            _GIFT,
+            ("run_id", "claim_id", "gross", "after_cut", "received", "journal_id"),
+            [
+                (run_id, int(cg.claim), cg.gross, cg.cut_gift, cg.received, journal_id)
+                for cg, journal_id in zip(plan.claims, journal_ids, strict=True)
+            ],
+            returning=("claim_id", "id") if plan.shortfalls else (),
+        )
+        if plan.shortfalls:
+            gift_of = dict(made)
+            _insert_rows(
+                cursor,
+                GiftShortfall._meta.db_table,
+                ("gift_id", "giver_id", "owed", "given"),
+                [(gift_of[int(s.claim)], int(s.giver), s.owed, s.given) for s in plan.shortfalls],
+            )
+    run = GiftRun(id=run_id, pool=pool, month=month, cut_percent=plan.cut_percent, ran_at=ran_at)
+    run._state.adding = False
+    run._state.db = db.alias
+    return run
+
+
+def _insert_rows(
+    cursor: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Multi-row INSERTs of ``rows``, as many to a statement as its parameter limit
+    allows; what they return of the ``returning`` columns."""
+    made: list[tuple[Any, ...]] = []
+    per_statement = max(1, (cursor.db.features.max_query_params or 999) // len(columns))
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    tail = f" RETURNING {', '.join(returning)}" if returning else ""
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+            + ", ".join([row_marks] * len(chunk))
+            + tail,
+            [value for row in chunk for value in row],
+        )
+        if returning:
+            made.extend(cursor.fetchall())
+    return made
 
 
 def run_pool_month(pool: Pool, today: date) -> tuple[int, bool]:

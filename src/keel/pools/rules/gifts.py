@@ -164,8 +164,12 @@ class Member:
     reserve: int
 
     def __post_init__(self) -> None:
-        _int(self.tier_gift, "tier_gift", minimum=1)
-        _int(self.reserve, "reserve")
+        # A run builds one per member: plain ints in range pass on two comparisons, and
+        # anything else gets _int's checks and message.
+        if type(self.tier_gift) is not int or self.tier_gift < 1:
+            _int(self.tier_gift, "tier_gift", minimum=1)
+        if type(self.reserve) is not int or self.reserve < 0:
+            _int(self.reserve, "reserve")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +248,11 @@ class GiftRun:
     """The gifts of one month of a sick-leave fund.
 
     ``needed`` is the sum of the full gifts of the due claims and ``available`` the sum of
-    the givers' reserves; ``cut_percent`` is 100 when nothing is cut. Transfers and
-    shortfalls of zero are left out.
+    the givers' reserves; ``cut_percent`` is 100 when nothing is cut. ``givers`` are the
+    members who give this month, in the order of the run's ``members``; ``gives[c][g]``
+    is what ``givers[g]`` gives ``claims[c]``, so a claim's row is the legs of its journal
+    (the service posts them without a ``GiftTransfer`` per leg). Transfers and shortfalls
+    of zero are left out.
     """
 
     month: date
@@ -254,9 +261,20 @@ class GiftRun:
     needed: int
     available: int
     claims: tuple[ClaimGift, ...]
-    transfers: tuple[GiftTransfer, ...]
+    givers: tuple[MemberId, ...]
+    gives: tuple[tuple[int, ...], ...]
     shortfalls: tuple[Shortfall, ...]
     not_due: tuple[NotDue, ...]
+
+    @property
+    def transfers(self) -> tuple[GiftTransfer, ...]:
+        """Every gift of one giver to one claim, giver by giver (built on each call)."""
+        return tuple(
+            GiftTransfer(giver, claim.claim, claim.claimant, amount)
+            for giver, amounts in zip(self.givers, zip(*self.gives, strict=True), strict=False)
+            for claim, amount in zip(self.claims, amounts, strict=True)
+            if amount
+        )
 
     def given_by(self, member: MemberId) -> int:
         return sum(t.amount for t in self.transfers if t.giver == member)
@@ -422,32 +440,35 @@ def monthly_gifts(
     percent = cut_percent(gross, available)
     cut = [gift * percent // 100 for gift in gross]
 
-    # owed[c][g]: what giver g owes claim c after the cut.
-    weights = [giver.tier_gift for giver in givers]
-    owed = [allocate(gift, weights) if givers else [] for gift in cut]
+    # owed[c][g]: what giver g owes claim c after the cut. Every claim is split by the
+    # same weights, so claims whose cut gifts are equal share one split.
+    shares = _TierShares([giver.tier_gift for giver in givers])
+    splits: dict[int, list[int]] = {}
+    owed = []
+    for gift in cut:
+        if gift not in splits:
+            splits[gift] = shares.split(gift) if givers else []
+        owed.append(splits[gift])
 
-    transfers: list[GiftTransfer] = []
+    # gives[c][g]: what giver g gives claim c: all they owe, unless their reserve cannot
+    # cover their total over all claims.
+    gives = [list(row) for row in owed]
     shortfalls: list[Shortfall] = []
-    received = [0] * len(due)
-    for g, giver in enumerate(givers):
-        owes = [owed[c][g] for c in range(len(due))]
-        total = sum(owes)
-        if giver.reserve >= total:
-            gives = owes
-        elif giver.reserve == 0:
-            gives = [0] * len(owes)
-        else:
-            # Largest remainder never gives a claim more than was owed it, since the
-            # reserve split is smaller than the total owed.
-            gives = allocate(giver.reserve, owes)
-        for c, claim in enumerate(due):
-            if gives[c]:
-                transfers.append(GiftTransfer(giver.id, claim.id, claim.member, gives[c]))
-                received[c] += gives[c]
-            if gives[c] < owes[c]:
-                shortfalls.append(
-                    Shortfall(giver.id, claim.id, owes[c], gives[c], owes[c] - gives[c])
-                )
+    for g, (giver, total) in enumerate(
+        zip(givers, map(sum, zip(*owed, strict=True)), strict=False)
+    ):
+        reserve = giver.reserve
+        if reserve >= total:
+            continue
+        owes = [row[g] for row in owed]
+        # Largest remainder never gives a claim more than was owed it, since the reserve
+        # split is smaller than the total owed.
+        split = allocate(reserve, owes) if reserve else [0] * len(owes)
+        for row, claim, owe, give in zip(gives, due, owes, split, strict=True):
+            row[g] = give
+            if give < owe:
+                shortfalls.append(Shortfall(giver.id, claim.id, owe, give, owe - give))
+    received = [sum(row) for row in gives]
 
     gifts = tuple(
         ClaimGift(
@@ -467,10 +488,46 @@ def monthly_gifts(
         needed=needed,
         available=available,
         claims=gifts,
-        transfers=tuple(transfers),
+        givers=tuple(giver.id for giver in givers),
+        gives=tuple(tuple(row) for row in gives),
         shortfalls=tuple(shortfalls),
         not_due=tuple(not_due),
     )
+
+
+class _TierShares:
+    """``keel.money.allocate(total, weights)`` for many totals over the same weights, the
+    givers' tier gifts. Those take a few values, and the members of one tier all get the
+    same floor and remainder, so each is worked out once per tier instead of once per
+    member; the units left over go one each to the largest remainders, ties to the member
+    listed first, exactly as ``allocate`` gives them."""
+
+    def __init__(self, weights: Sequence[int]) -> None:
+        self.weights = weights
+        self.weight_sum = sum(weights)
+        self.positions: dict[int, list[int]] = {}
+        for i, weight in enumerate(weights):
+            self.positions.setdefault(weight, []).append(i)
+
+    def split(self, total: int) -> list[int]:
+        floors: dict[int, int] = {}
+        remainders: dict[int, int] = {}
+        for weight in self.positions:
+            floors[weight], remainders[weight] = divmod(total * weight, self.weight_sum)
+        parts = [floors[weight] for weight in self.weights]
+        leftover = total - sum(floors[w] * len(at) for w, at in self.positions.items())
+        if not leftover:
+            return parts
+        by_remainder: dict[int, list[int]] = {}
+        for weight, remainder in remainders.items():
+            by_remainder.setdefault(remainder, []).extend(self.positions[weight])
+        for remainder in sorted(by_remainder, reverse=True):
+            for i in sorted(by_remainder[remainder]):
+                parts[i] += 1
+                leftover -= 1
+                if not leftover:
+                    return parts
+        raise AssertionError("the units left over are fewer than the weights")
 
 
 def _index_members(members: Sequence[Member], rules: SickLeaveRules) -> dict[MemberId, Member]:
@@ -480,7 +537,9 @@ def _index_members(members: Sequence[Member], rules: SickLeaveRules) -> dict[Mem
             raise RulesError.one(f"members[{i}]", f"must be a Member, not {type(member).__name__}")
         if member.id in by_id:
             raise RulesError.one(f"members[{i}].id", f"member {member.id!r} is listed twice")
-        _check_tier(member.tier_gift, rules, f"members[{i}].tier_gift")
+        tier = member.tier_gift
+        if type(tier) is not int or tier not in rules.tiers:
+            _check_tier(tier, rules, f"members[{i}].tier_gift")
         by_id[member.id] = member
     return by_id
 

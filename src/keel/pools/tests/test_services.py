@@ -3,10 +3,14 @@ real services and read back from the books."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from keel.accounts.models import User
 from keel.accounts.services import create_worker
@@ -360,3 +364,155 @@ def test_pool_names_never_take_a_page_address_and_admission_titles_are_pseudonym
     assert pool.slug not in ("new", "simulate") and pool.slug.startswith("new-")
     services.apply(pool, users[1], tier_gift=75_000)
     assert pool.votes.get().title == "Admit Member 2"
+
+
+def test_a_claim_is_closed_by_the_run_that_pays_its_last_month(db: None) -> None:
+    users = people(3)
+    pool = sick_fund(
+        users,
+        [20_000] * 3,
+        min_members=3,
+        approvals_required=1,
+        max_gift_months=2,
+        deposit_rate_bps=10_000,
+    )
+    # Deposits of the whole tier gift: the reserves cover every gift in full.
+    for n in range(1, 4):
+        pay(pool, n, 1, 2, 3, 4, 5, 6)
+    claim = approved_claim(pool, 1, date(2026, 2, 1), approvers=[2])
+    received = []
+    for month in (3, 4, 5):
+        result = services.run_month(pool, date(2026, month, 1), today=date(2026, 11, 1))
+        received.append(sum(g.received for g in result.run.gifts.all()))
+        claim.refresh_from_db()
+        assert claim.status == (ClaimStatus.APPROVED if month == 3 else ClaimStatus.CLOSED)
+    assert received == [20_000, 20_000, 0]
+
+
+def test_the_run_returned_is_the_run_written(db: None) -> None:
+    users = people(4)
+    pool = sick_fund(
+        users, [100_000] * 4, min_members=3, approvals_required=1, deposit_rate_bps=10_000
+    )
+    for n in range(1, 5):
+        pay(pool, n, 1, 2, 3, 4, 5, 6)
+    first = approved_claim(pool, 1, date(2026, 3, 2), approvers=[2])
+    second = approved_claim(pool, 2, date(2026, 3, 2), approvers=[3])
+    result = services.run_month(pool, date(2026, 5, 1), today=date(2026, 11, 1))
+    stored = GiftRun.objects.get(pk=result.run.pk)
+    assert (stored.pool_id, stored.month, stored.cut_percent, stored.ran_at) == (
+        pool.pk,
+        result.run.month,
+        result.run.cut_percent,
+        result.run.ran_at,
+    )
+    assert result.run.month == date(2026, 5, 1)
+    assert result.plan is not None and result.plan.month == result.run.month
+    gifts = {g.claim_id: g for g in stored.gifts.all()}
+    assert set(gifts) == {first.pk, second.pk}
+    for claim in (first, second):
+        journal = Journal.objects.get(idempotency_key=f"pool:{pool.pk}:gift:{claim.pk}:2026-05")
+        gift = gifts[claim.pk]
+        assert (gift.gross, gift.after_cut, gift.received) == (100_000, 100_000, 100_000)
+        assert gift.journal_id == journal.pk
+        assert journal.memo == f"Gift for May 2026 to Member {claim.membership.number}"
+        # The two claimants do not give; the other two members share each gift.
+        legs = sorted((leg.account.code, leg.amount) for leg in journal.legs.all())
+        assert legs == [
+            (services.bank_code(pool), -100_000),
+            (services.reserve_code(member(pool, 3)), 50_000),
+            (services.reserve_code(member(pool, 4)), 50_000),
+        ]
+
+
+def test_a_gift_run_is_a_few_statements_however_many_members_and_claims(db: None) -> None:
+    users = people(12)
+    pool = sick_fund(users, [75_000] * 12, min_members=3, approvals_required=1)
+    for n in range(1, 13):
+        pay(pool, n, 1, 2, 3, 4, 5, 6)
+    for n in (1, 2, 3):
+        approved_claim(pool, n, date(2026, 3, 2), approvers=[n + 3])
+    with CaptureQueriesContext(connection) as queries:
+        result = services.run_month(pool, date(2026, 5, 1), today=date(2026, 11, 1))
+    assert result.created and len(result.plan.claims if result.plan else ()) == 3
+    # Locking and reading the pool, members, reserves and claims, and writing the run and
+    # its gifts: statements of their own, never one per member or per claim.
+    pools = [q["sql"] for q in queries.captured_queries if "pools_" in q["sql"]]
+    assert len(pools) <= 5, pools
+
+
+def test_a_gift_run_writes_nothing_if_any_part_of_it_fails(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = people(3)
+    pool = sick_fund(users, [20_000] * 3, min_members=3, approvals_required=1)
+    for n in range(1, 4):
+        pay(pool, n, 1, 2, 3, 4)
+    approved_claim(pool, 1, date(2026, 2, 1), approvers=[2])
+    journals, reserves = journal_count(), services.reserves(pool)
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(services, "_insert_run", fail)
+    with pytest.raises(RuntimeError):
+        services.run_month(pool, date(2026, 4, 1), today=date(2026, 11, 1))
+    assert journal_count() == journals
+    assert services.reserves(pool) == reserves
+    assert not GiftRun.objects.filter(pool=pool).exists()
+    monkeypatch.undo()
+    assert services.run_month(pool, date(2026, 4, 1), today=date(2026, 11, 1)).created
+
+
+def test_only_a_sick_leave_fund_that_exists_has_gift_runs(db: None) -> None:
+    steward = people(1)[0]
+    fund = services.create_pool(
+        steward, name="Grants", rules=services.default_rules("emergency", "EUR")
+    )
+    with pytest.raises(PoolError, match="not a sick-leave fund"):
+        services.run_month(fund, date(2026, 5, 1), today=date(2026, 11, 1))
+    assert not GiftRun.objects.exists()
+    gone = Pool(pk=fund.pk + 1000, name="Gone")
+    with pytest.raises(Pool.DoesNotExist):
+        services.run_month(gone, date(2026, 5, 1), today=date(2026, 11, 1))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_waits_for_the_pool_sees_the_run_made_meanwhile() -> None:
+    users = people(3)
+    pool = sick_fund(users, [20_000] * 3, min_members=3, approvals_required=1)
+    for n in range(1, 4):
+        pay(pool, n, 1, 2, 3, 4)
+    approved_claim(pool, 1, date(2026, 2, 1), approvers=[2])
+    month, today = date(2026, 4, 1), date(2026, 11, 1)
+    outcome: list[Any] = []
+
+    def second_run() -> None:
+        try:
+            outcome.append(services.run_month(pool, month, today=today).created)
+        except Exception as exc:  # reported below, in the test's own thread
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        assert services.run_month(pool, month, today=today).created
+        # The pool stays locked until this transaction commits: the second run waits.
+        waiting = threading.Thread(target=second_run)
+        waiting.start()
+        with connection.cursor() as cursor:
+            for _ in range(500):
+                # pg_locks, not pg_stat_activity: that is read once per transaction.
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.01)
+            else:  # pragma: no cover - the second run never reached the lock
+                pytest.fail(f"the second run did not wait for the pool's lock: {outcome}")
+        journals = journal_count()
+    waiting.join(timeout=30)
+    # Its reads after the lock see the run committed while it waited: nothing twice.
+    assert outcome == [False]
+    assert GiftRun.objects.filter(pool=pool).count() == 1
+    assert journal_count() == journals

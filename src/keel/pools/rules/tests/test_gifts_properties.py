@@ -8,7 +8,16 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keel.pools.rules.gifts import Claim, GiftRun, Member, cut_percent, monthly_gifts
+from keel.money import allocate
+from keel.pools.rules.gifts import (
+    Claim,
+    GiftRun,
+    GiftTransfer,
+    Member,
+    _TierShares,
+    cut_percent,
+    monthly_gifts,
+)
 from keel.pools.rules.pool_rules import broodfonds_default
 
 RULES = broodfonds_default()
@@ -43,6 +52,17 @@ def check(run: GiftRun, claims: list[Claim], members: list[Member]) -> None:
     givers = [m for m in members if m.id not in receivers]
 
     assert len(run.claims) + len(run.not_due) == len(claims)
+    # One row of gives per claim, one entry per giver (members in order, claimants out);
+    # the transfers are its entries above zero, giver by giver.
+    assert run.givers == tuple(m.id for m in givers)
+    assert len(run.gives) == len(run.claims)
+    assert all(len(row) == len(givers) for row in run.gives)
+    assert run.transfers == tuple(
+        GiftTransfer(giver, g.claim, g.claimant, row[i])
+        for i, giver in enumerate(run.givers)
+        for g, row in zip(run.claims, run.gives, strict=True)
+        if row[i]
+    )
     assert run.needed == sum(g.gross for g in run.claims)
     assert run.available == sum(m.reserve for m in givers)
     assert all(t.amount > 0 for t in run.transfers)
@@ -109,3 +129,14 @@ def test_cut_percent_is_the_largest_whole_percent_that_fits(gifts: list[int], av
         assert sum(g * (p + 1) // 100 for g in gifts) > available
     else:
         assert sum(gifts) <= available
+
+
+@given(
+    st.lists(st.sampled_from([1, 3, 7, *RULES.tiers]), min_size=1, max_size=60),
+    st.lists(st.integers(0, 10**10), min_size=1, max_size=6),
+)
+def test_shares_by_tier_are_allocate_exactly(weights: list[int], totals: list[int]) -> None:
+    # Ties between tiers with equal remainders go to the member listed first, as allocate's.
+    shares = _TierShares(weights)
+    for total in totals:
+        assert shares.split(total) == allocate(total, weights)
