@@ -905,8 +905,12 @@ def _largest_remainder(total: int, weights: list[int], weight_sum: int) -> list[
     # Leftover < number of positive weights, and only non-zero remainders can be
     # among the largest `leftover` of them, so zero weights always get 0.
     leftover = magnitude - sum(parts)
-    for i in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:leftover]:
-        parts[i] += 1
+    if leftover:
+        # A reversed sort is still stable: equal remainders keep index order, so ties go
+        # to the lower index without a key tuple per weight.
+        largest = sorted(range(len(weights)), key=remainders.__getitem__, reverse=True)
+        for i in largest[:leftover]:
+            parts[i] += 1
     return [-p for p in parts] if total < 0 else parts
 
 

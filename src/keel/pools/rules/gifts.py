@@ -442,12 +442,12 @@ def monthly_gifts(
 
     # owed[c][g]: what giver g owes claim c after the cut. Every claim is split by the
     # same weights, so claims whose cut gifts are equal share one split.
-    shares = _TierShares([giver.tier_gift for giver in givers])
+    weights = [giver.tier_gift for giver in givers]
     splits: dict[int, list[int]] = {}
     owed = []
     for gift in cut:
         if gift not in splits:
-            splits[gift] = shares.split(gift) if givers else []
+            splits[gift] = allocate(gift, weights) if givers else []
         owed.append(splits[gift])
 
     # gives[c][g]: what giver g gives claim c: all they owe, unless their reserve cannot
@@ -493,41 +493,6 @@ def monthly_gifts(
         shortfalls=tuple(shortfalls),
         not_due=tuple(not_due),
     )
-
-
-class _TierShares:
-    """``keel.money.allocate(total, weights)`` for many totals over the same weights, the
-    givers' tier gifts. Those take a few values, and the members of one tier all get the
-    same floor and remainder, so each is worked out once per tier instead of once per
-    member; the units left over go one each to the largest remainders, ties to the member
-    listed first, exactly as ``allocate`` gives them."""
-
-    def __init__(self, weights: Sequence[int]) -> None:
-        self.weights = weights
-        self.weight_sum = sum(weights)
-        self.positions: dict[int, list[int]] = {}
-        for i, weight in enumerate(weights):
-            self.positions.setdefault(weight, []).append(i)
-
-    def split(self, total: int) -> list[int]:
-        floors: dict[int, int] = {}
-        remainders: dict[int, int] = {}
-        for weight in self.positions:
-            floors[weight], remainders[weight] = divmod(total * weight, self.weight_sum)
-        parts = [floors[weight] for weight in self.weights]
-        leftover = total - sum(floors[w] * len(at) for w, at in self.positions.items())
-        if not leftover:
-            return parts
-        by_remainder: dict[int, list[int]] = {}
-        for weight, remainder in remainders.items():
-            by_remainder.setdefault(remainder, []).extend(self.positions[weight])
-        for remainder in sorted(by_remainder, reverse=True):
-            for i in sorted(by_remainder[remainder]):
-                parts[i] += 1
-                leftover -= 1
-                if not leftover:
-                    return parts
-        raise AssertionError("the units left over are fewer than the weights")
 
 
 def _index_members(members: Sequence[Member], rules: SickLeaveRules) -> dict[MemberId, Member]:

@@ -8,13 +8,11 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keel.money import allocate
 from keel.pools.rules.gifts import (
     Claim,
     GiftRun,
     GiftTransfer,
     Member,
-    _TierShares,
     cut_percent,
     monthly_gifts,
 )
@@ -129,14 +127,3 @@ def test_cut_percent_is_the_largest_whole_percent_that_fits(gifts: list[int], av
         assert sum(g * (p + 1) // 100 for g in gifts) > available
     else:
         assert sum(gifts) <= available
-
-
-@given(
-    st.lists(st.sampled_from([1, 3, 7, *RULES.tiers]), min_size=1, max_size=60),
-    st.lists(st.integers(0, 10**10), min_size=1, max_size=6),
-)
-def test_shares_by_tier_are_allocate_exactly(weights: list[int], totals: list[int]) -> None:
-    # Ties between tiers with equal remainders go to the member listed first, as allocate's.
-    shares = _TierShares(weights)
-    for total in totals:
-        assert shares.split(total) == allocate(total, weights)
