@@ -75,6 +75,11 @@ class MemberStatus(models.TextChoices):
     LEFT = "left", "Left"
 
 
+def pseudonym(number: int) -> str:
+    """How a member is shown to outsiders and in the ledger's memos."""
+    return f"Member {number}"
+
+
 class Membership(models.Model):
     pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="memberships")
     user = models.ForeignKey(
@@ -109,7 +114,7 @@ class Membership(models.Model):
 
     @property
     def pseudonym(self) -> str:
-        return f"Member {self.number}"
+        return pseudonym(self.number)
 
 
 class Deposit(models.Model):

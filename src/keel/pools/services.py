@@ -65,6 +65,7 @@ from .models import (
     Vote,
     VoteStatus,
     VoteSubject,
+    pseudonym,
 )
 from .rules import emergency, gifts, rotating, sharing, votes
 from .rules.pool_rules import (
@@ -982,13 +983,6 @@ def _gift_key(pool: Pool, claim_id: int, month: date) -> str:
     return f"pool:{pool.pk}:gift:{claim_id}:{month_key(month)}"
 
 
-def _pseudonym(number: int) -> str:
-    # The model's own wording, without a whole Membership (its __init__ sets every field).
-    member = Membership.__new__(Membership)
-    member.number = number
-    return member.pseudonym
-
-
 def run_month(pool: Pool, month: date, *, today: date | None = None) -> GiftRunResult:
     """The monthly gift run of a sick-leave fund: once per pool and month, however often
     it is started (the pool row is locked and the run row is unique)."""
@@ -1029,7 +1023,7 @@ def run_month(pool: Pool, month: date, *, today: date | None = None) -> GiftRunR
                     ],
                     LegSpec(bank, -cg.received, currency),
                 ),
-                memo=f"Gift for {name} to {_pseudonym(numbers[cg.claimant])}{cut}",
+                memo=f"Gift for {name} to {pseudonym(numbers[cg.claimant])}{cut}",
                 metadata={
                     "pool": pool.pk,
                     "claim": int(cg.claim),
