@@ -1,7 +1,8 @@
 """SQL written by hand where the ORM's own work costs more than the database's: bulk
 INSERTs on SQLite for the writers that insert thousands of rows per transaction (the
-ledger's journals and legs, the gateway's earnings events), and single-row look-ups on
-the path of every API request."""
+ledger's journals and legs, the gateway's earnings events), multi-row INSERTs of a few
+rows on any backend (the ledger's small batches on PostgreSQL, the gift run's rows), and
+single-row look-ups on the path of every API request."""
 
 from __future__ import annotations
 
@@ -57,3 +58,32 @@ def sqlite_insert(
                 full if len(chunk) == per_statement else head + ", ".join([row_marks] * len(chunk))
             )
             execute(sql, [value for row in chunk for value in row])
+
+
+def insert_rows(
+    cursor: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Multi-row INSERTs of ``rows`` through Django's cursor (any backend), as many to a
+    statement as its parameter limit allows; what they return of the ``returning``
+    columns. For a few rows: a statement per row costs a round trip each, and COPY (see
+    the ledger) its own extra round trips."""
+    made: list[tuple[Any, ...]] = []
+    per_statement = max(1, (cursor.db.features.max_query_params or 999) // len(columns))
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    tail = f" RETURNING {', '.join(returning)}" if returning else ""
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+            + ", ".join([row_marks] * len(chunk))
+            + tail,
+            [value for row in chunk for value in row],
+        )
+        if returning:
+            made.extend(cursor.fetchall())
+    return made

@@ -25,7 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from keel.money import MoneyError, apply_rate
-from keel.sql import sqlite_insert
+from keel.sql import insert_rows, sqlite_insert
 
 from .models import Account, Journal, JournalStatus, Leg
 from .rules import (
@@ -889,16 +889,8 @@ def _insert_rows(leg_rows: list[tuple[Any, ...]], journal_rows: list[tuple[Any, 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(leg_rows) <= _COPY_FROM:
             # A journal or two: COPY's extra protocol round trips cost more than they save.
-            for table, columns, rows in (
-                (leg_table, LEG_COLUMNS, leg_rows),
-                (journal_table, JOURNAL_COLUMNS, journal_rows),
-            ):
-                row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
-                cursor.execute(
-                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                    + ", ".join([row_marks] * len(rows)),
-                    [value for row in rows for value in row],
-                )
+            insert_rows(cursor, leg_table, LEG_COLUMNS, leg_rows)
+            insert_rows(cursor, journal_table, JOURNAL_COLUMNS, journal_rows)
             return
         if connection.vendor == "postgresql":
             raw = cursor.cursor

@@ -32,6 +32,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
+from keel import sql
 from keel.accounts.models import Role, User
 from keel.accounts.services import grant_role
 from keel.audit import services as audit
@@ -1072,7 +1073,7 @@ def _insert_run(
             ],
         )
         (run_id,) = cursor.fetchone()
-        made = _insert_rows(
+        made = sql.insert_rows(
             cursor,
             _GIFT,
             ("run_id", "claim_id", "gross", "after_cut", "received", "journal_id"),
@@ -1084,7 +1085,7 @@ def _insert_run(
         )
         if plan.shortfalls:
             gift_of = dict(made)
-            _insert_rows(
+            sql.insert_rows(
                 cursor,
                 GiftShortfall._meta.db_table,
                 ("gift_id", "giver_id", "owed", "given"),
@@ -1094,33 +1095,6 @@ def _insert_run(
     run._state.adding = False
     run._state.db = db.alias
     return run
-
-
-def _insert_rows(
-    cursor: Any,
-    table: str,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    returning: Sequence[str] = (),
-) -> list[tuple[Any, ...]]:
-    """Multi-row INSERTs of ``rows``, as many to a statement as its parameter limit
-    allows; what they return of the ``returning`` columns."""
-    made: list[tuple[Any, ...]] = []
-    per_statement = max(1, (cursor.db.features.max_query_params or 999) // len(columns))
-    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    tail = f" RETURNING {', '.join(returning)}" if returning else ""
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-            + ", ".join([row_marks] * len(chunk))
-            + tail,
-            [value for row in chunk for value in row],
-        )
-        if returning:
-            made.extend(cursor.fetchall())
-    return made
 
 
 def run_pool_month(pool: Pool, today: date) -> tuple[int, bool]:
