@@ -6,8 +6,9 @@ single-row look-ups on the path of every API request."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -15,6 +16,15 @@ from django.db import connection
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
+
+
+def in_values(column: str, values: Iterable[str | int]) -> tuple[str, Any]:
+    """`column IN values` as SQL with ONE parameter, and that parameter, whatever the number
+    of values: an array on PostgreSQL, a JSON array on SQLite. No parameter limit applies,
+    and a batch of thousands is one statement instead of one query per 900 values."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", list(values)
+    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(list(values))
 
 
 def first(model: type[M], where: str, params: Sequence[Any]) -> M | None:

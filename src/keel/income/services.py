@@ -15,7 +15,6 @@ money without being income. An import is applied whole or not at all.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 from collections import Counter, defaultdict
@@ -37,6 +36,7 @@ from keel.accounts.models import User
 from keel.ledger import services as ledger
 from keel.ledger.rules import JournalSpec, LedgerError, LegSpec
 from keel.money import MoneyError, apply_rate, get_currency
+from keel.sql import in_values
 
 from .importers import ImportFormatError, check_head, gc_paused, parse
 from .importers.base import ParsedFile, ParsedRow, RowKind
@@ -681,17 +681,11 @@ def _check_rows(
 def _existing_identities(worker: User, ids: Sequence[str]) -> set[str]:
     if not ids:
         return set()
-    # One statement for the whole file (a JSON array on SQLite, an array on PostgreSQL, so
-    # no parameter limit applies) instead of a query per 900 identities.
-    params: list[Any]
-    if connection.vendor == "postgresql":
-        where, params = "identity = ANY(%s)", [list(ids)]
-    else:
-        where, params = "identity IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
+    where, param = in_values("identity", ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT identity FROM {IncomeItem._meta.db_table} WHERE worker_id = %s AND {where}",
-            [worker.pk, *params],
+            [worker.pk, param],
         )
         return {identity for (identity,) in cursor.fetchall()}
 

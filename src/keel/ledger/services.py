@@ -25,7 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from keel.money import MoneyError, apply_rate
-from keel.sql import insert_rows, sqlite_insert
+from keel.sql import in_values, insert_rows, sqlite_insert
 
 from .models import Account, Journal, JournalStatus, Leg
 from .rules import (
@@ -586,22 +586,14 @@ def _replayed(key: str, existing: tuple[int, str, str], content: str) -> PostedJ
 def _existing_by_key(keys: Sequence[str]) -> dict[str, tuple[int, str, str]]:
     if not keys:
         return {}
-    # One statement per batch whatever its size (an array on PostgreSQL, a JSON array on
-    # SQLite, so no parameter limit applies) instead of one ORM query per 900 keys.
-    where, params = _in_list("idempotency_key", keys)
+    where, param = in_values("idempotency_key", keys)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT idempotency_key, id, content_hash, status FROM {Journal._meta.db_table}"
             f" WHERE {where}",
-            params,
+            [param],
         )
         return {key: (journal_id, stored, status) for key, journal_id, stored, status in cursor}
-
-
-def _in_list(column: str, values: Iterable[str]) -> tuple[str, list[Any]]:
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [list(values)]
-    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(values))]
 
 
 def _lock_pending(pending_id: int) -> Journal:
@@ -657,12 +649,12 @@ def _load_accounts(codes: Iterable[str]) -> dict[str, _AccountRow]:
     codes = sorted(codes)
     if not codes:
         return rows
-    where, params = _in_list("code", codes)
+    where, param = in_values("code", codes)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, code, kind, currency, floor, posted_debits, posted_credits,"
             f" pending_debits, pending_credits FROM {table} WHERE {where} ORDER BY id{lock}",
-            params,
+            [param],
         )
         for pk, code, kind, currency, floor, pd, pc, qd, qc in cursor.fetchall():
             rows[code] = _AccountRow(

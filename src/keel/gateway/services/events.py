@@ -35,7 +35,7 @@ from keel.ledger import services as ledger
 from keel.ledger.models import Account
 from keel.ledger.rules import JournalSpec, LegSpec
 from keel.money import CURRENCIES, MoneyError, get_currency
-from keel.sql import sqlite_insert
+from keel.sql import in_values, sqlite_insert
 
 from ..errors import GatewayError
 from ..models import (
@@ -437,7 +437,7 @@ class _PeriodBook:
         # reference and month of the year. Written out in SQL: the ORM spent longer
         # building the query than the database running it.
         table = EarningsEvent._meta.db_table
-        in_refs, refs_param = _in("worker_ref", sorted(refs))
+        in_refs, refs_param = in_values("worker_ref", sorted(refs))
         adapt = connection.ops.adapt_datefield_value
         day_starts = set(starts)
         spans = sorted(
@@ -615,20 +615,12 @@ def apply_events(
     return BatchResult([results[i] for i in range(len(events))])
 
 
-def _in(column: str, values: Sequence[str | int]) -> tuple[str, str | list[Any]]:
-    """`column IN values` as one parameter whatever the number of values (an array on
-    PostgreSQL, a JSON array on SQLite), as the ledger writes it."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", list(values)
-    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(list(values))
-
-
 def _recorded(platform: Platform, event_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     """What was recorded for these ids: (event_id, content_hash, contribution, currency,
     status, policy version, journal_id, explanation) by id. Written out in SQL, like the
     queries below: a single-event request runs each once, and building them through the
     ORM cost several times what the database spent answering."""
-    where, param = _in("e.event_id", event_ids)
+    where, param = in_values("e.event_id", event_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT e.event_id, e.content_hash, e.contribution, e.currency, e.status,"
@@ -645,7 +637,7 @@ def _allocations(worker_ids: set[int]) -> dict[int, dict[str, int]]:
     """The workers' allocations (bucket -> basis points) of those with a benefits account."""
     if not worker_ids:
         return {}
-    where, param = _in("worker_id", sorted(worker_ids))
+    where, param = in_values("worker_id", sorted(worker_ids))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT worker_id, allocation FROM {BenefitsAccount._meta.db_table} WHERE {where}",
@@ -669,7 +661,7 @@ class _Link(NamedTuple):
 
 
 def _active_links(platform: Platform, refs: set[str]) -> dict[str, _Link]:
-    where, param = _in("l.worker_ref", sorted(refs))
+    where, param = in_values("l.worker_ref", sorted(refs))
     home_currency = User._meta.get_field("home_currency").column
     with connection.cursor() as cursor:
         cursor.execute(
@@ -964,7 +956,7 @@ def _open_accounts(
     codes = list(openers)
     if not codes:
         return
-    where, param = _in("code", codes)
+    where, param = in_values("code", codes)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT code FROM {Account._meta.db_table} WHERE {where}", [param])
         existing = {code for (code,) in cursor.fetchall()}
