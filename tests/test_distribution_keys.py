@@ -42,6 +42,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from sqlglot import exp
+from sqlglot.tokens import TokenType
 
 from keel.accounts.models import User
 from keel.accounts.services import create_worker
@@ -230,6 +231,14 @@ CROSSINGS: tuple[Crossing, ...] = (
         vendor="sqlite",
     ),
     Crossing(
+        "journal ids",
+        "ledger_journal",
+        r"^SELECT nextval\('ledger_journal_id_seq'\) FROM generate_series\(1, \d+ - \(SELECT"
+        r" count\(\*\) FROM ledger_journal WHERE idempotency_key = ANY\(",
+        POSTING,
+        vendor="postgresql",
+    ),
+    Crossing(
         "opening an account",
         "ledger_account",
         r'FROM "ledger_account" WHERE "ledger_account"."code" = ',
@@ -297,6 +306,16 @@ def _list_parameter(query: exp.Expression) -> bool:
     )
 
 
+def _inserted_into(table: exp.Table) -> bool:
+    """Whether ``table`` is an INSERT's target (``INSERT INTO t (a, b)`` puts it in a
+    Schema): INSERTs are not checked, here as when they are statements of their own (a
+    data-modifying CTE is one inside a SELECT)."""
+    parent = table.parent
+    if isinstance(parent, exp.Schema):
+        parent = parent.parent
+    return isinstance(parent, exp.Insert) and parent.this in (table, table.parent)
+
+
 ColumnRef = tuple[str, str]  # (table alias, column)
 
 
@@ -308,7 +327,7 @@ class Statement:
         self.refs: dict[str, str] = {}  # alias -> table
         self.in_scope: dict[int, list[str]] = defaultdict(list)
         for table in tree.find_all(exp.Table):
-            if isinstance(table.this, exp.Identifier):
+            if isinstance(table.this, exp.Identifier) and not _inserted_into(table):
                 self.refs[table.alias_or_name] = table.name
                 self.in_scope[id(_scope(table))].append(table.alias_or_name)
         self.constants: set[ColumnRef] = set()
@@ -463,6 +482,24 @@ def parse(sql: str, vendor: str) -> exp.Expression | None:
     return sqlglot.parse_one(text, read="postgres" if vendor == "postgresql" else "sqlite")
 
 
+def statements(sql: str, vendor: str) -> list[str]:
+    """The statements of one execute, in order. On PostgreSQL one execute may carry several
+    (the ledger sets its savepoint with its reads); each is checked on its own, so a SELECT
+    after a SAVEPOINT is not skipped with it. Split on the tokenizer's semicolons, not the
+    text's: a memo inlined by client-side binding may hold one."""
+    dialect = "postgres" if vendor == "postgresql" else "sqlite"
+    text = _TIMES.sub("", sql.strip())
+    if text != sql.strip() or ";" not in text:
+        return [sql]
+    pieces, start = [], 0
+    for token in sqlglot.tokenize(text, read=dialect):
+        if token.token_type == TokenType.SEMICOLON:
+            pieces.append(text[start : token.start])
+            start = token.end + 1
+    pieces.append(text[start:])
+    return [piece.strip() for piece in pieces if piece.strip()]
+
+
 def model_columns() -> dict[str, frozenset[str]]:
     return {
         model._meta.db_table: frozenset(f.column for f in model._meta.concrete_fields)
@@ -496,7 +533,7 @@ class Finding:
 def findings(sqls: Iterable[str], plan: Layout, vendor: str) -> list[Finding]:
     columns = plan.columns
     out = []
-    for sql in sqls:
+    for sql in (statement for text in sqls for statement in statements(text, vendor)):
         tree = parse(sql, vendor)
         if tree is None:
             continue
@@ -541,6 +578,23 @@ def test_a_query_without_its_key_is_found(db: None) -> None:
     assert unkeyed("SELECT * FROM pools_gift WHERE claim_id IN (1)") == {"pools_gift"}
     # Reference and local tables are never checked.
     assert unkeyed("SELECT * FROM accounts_user WHERE email = 'a@b.c'") == set()
+
+
+def test_each_statement_of_one_execute_is_checked(db: None) -> None:
+    # PostgreSQL gets several statements in one execute (the ledger's savepoint and reads);
+    # the SELECT after the SAVEPOINT is checked, and the ';' inside a literal splits nothing.
+    sql = (
+        "SAVEPOINT s; SELECT * FROM income_source WHERE name = 'a;b';"
+        " SELECT * FROM income_source WHERE worker_id = 3; RELEASE SAVEPOINT s"
+    )
+    found = findings([sql], layout(), "postgresql")
+    assert found == [Finding("income_source", "SELECT * FROM income_source WHERE name = 'a;b'")]
+    # An INSERT inside a CTE is not a read; a read beside it still is.
+    cte = (
+        "WITH run AS (INSERT INTO pools_giftrun (pool_id, month) VALUES (1, '2026-01-01')"
+        " RETURNING id) SELECT run.id, c.id FROM run, pools_claim c WHERE c.status = 'x'"
+    )
+    assert unkeyed(cte, "postgresql") == {"pools_claim"}
 
 
 def test_keys_travel_through_colocated_joins_and_same_tenant_foreign_keys(db: None) -> None:

@@ -562,6 +562,8 @@ def verify() -> VerifyReport:
 def _write_with_retry(items: list[_Item]) -> list[PostedJournal]:
     # A concurrent writer may insert the same idempotency key between our look-up and our
     # insert; the unique index refuses ours, and a second pass finds theirs as a replay.
+    if connection.in_atomic_block and _merged_round_trips():
+        return _write_in_savepoint(items)
     for attempt in range(3):
         try:
             with transaction.atomic():
@@ -570,6 +572,58 @@ def _write_with_retry(items: list[_Item]) -> list[PostedJournal]:
             if "idempotency_key" not in str(exc) or attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+# The savepoint a write inside the caller's transaction on PostgreSQL rolls back to.
+_SAVEPOINT = "keel_ledger_write"
+
+
+def _write_in_savepoint(items: list[_Item]) -> list[PostedJournal]:
+    """`_write` inside the caller's transaction on PostgreSQL, under a savepoint it sets in
+    the round trip of its first reads and releases in that of its last write, where
+    Django's nested atomic sends each in a round trip of its own. On any error the
+    savepoint is rolled back to, so the caller's transaction is left as it was (as a
+    nested atomic leaves it) and a lost race for a key is retried."""
+    for attempt in range(3):
+        savepoint = _Savepoint(_SAVEPOINT)
+        try:
+            return _write(items, savepoint=savepoint)
+        except BaseException as exc:
+            if savepoint.sent:
+                _roll_back_to(savepoint.name)
+            if (
+                not isinstance(exc, IntegrityError)
+                or "idempotency_key" not in str(exc)
+                or attempt == 2
+            ):
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass(slots=True)
+class _Savepoint:
+    name: str
+    sent: bool = False  # whether the statement that sets it went to the database
+
+
+def _roll_back_to(name: str) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
+    except Exception:
+        # The transaction cannot be brought back (the connection is gone, say): the
+        # caller's atomic block must roll it back rather than go on in it.
+        connection.needs_rollback = True
+
+
+def _merged_round_trips() -> bool:
+    """Whether several statements can go to the database in one execute: PostgreSQL with
+    Django's default client-side parameter binding (server-side binding sends one
+    statement per execute)."""
+    return (
+        connection.vendor == "postgresql"
+        and connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
+    )
 
 
 def _replayed(key: str, existing: tuple[int, str, str], content: str) -> PostedJournal:
@@ -640,30 +694,69 @@ def _resolve(pending: Journal, status: str, *, now: datetime | None = None) -> N
     )
 
 
+_ACCOUNT_ROWS_SQL = (
+    "SELECT id, code, kind, currency, floor, posted_debits, posted_credits, pending_debits,"
+    f" pending_credits FROM {Account._meta.db_table}"
+)
+
+
 def _load_accounts(codes: Iterable[str]) -> dict[str, _AccountRow]:
     """Fetch accounts with their totals, locking them on PostgreSQL (in id order, so two
     writers never wait on each other in a cycle). SQLite's writer lock is already held."""
-    table = Account._meta.db_table
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
-    rows: dict[str, _AccountRow] = {}
     codes = sorted(codes)
     if not codes:
-        return rows
+        return {}
     where, param = in_values("code", codes)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, code, kind, currency, floor, posted_debits, posted_credits,"
-            f" pending_debits, pending_credits FROM {table} WHERE {where} ORDER BY id{lock}",
-            [param],
+        cursor.execute(f"{_ACCOUNT_ROWS_SQL} WHERE {where} ORDER BY id{lock}", [param])
+        return _account_rows(cursor.fetchall())
+
+
+def _account_rows(found: Iterable[Sequence[Any]]) -> dict[str, _AccountRow]:
+    return {
+        code: _AccountRow(
+            pk, code, currency, Totals(kind, floor, int(pd), int(pc), int(qd), int(qc))
         )
-        for pk, code, kind, currency, floor, pd, pc, qd, qc in cursor.fetchall():
-            rows[code] = _AccountRow(
-                pk, code, currency, Totals(kind, floor, int(pd), int(pc), int(qd), int(qc))
-            )
-    return rows
+        for pk, code, kind, currency, floor, pd, pc, qd, qc in found
+    }
 
 
-def _save_totals(rows: Iterable[_AccountRow]) -> None:
+def _read_for_write(
+    keys: Sequence[str], codes: Iterable[str], savepoint: _Savepoint | None
+) -> tuple[dict[str, tuple[int, str, str]], dict[str, _AccountRow], list[int]]:
+    """What a write reads on PostgreSQL, in one round trip instead of three (after setting
+    the savepoint, if one is given): the journals already under these keys, the accounts
+    the journals touch, locked in id order, and an id for each key not yet used. A key
+    another writer takes in between leaves its id unused, a gap in the ids like the one a
+    rolled-back transaction leaves; too few ids are topped up by the caller."""
+    journals = Journal._meta.db_table
+    unique = list(dict.fromkeys(keys))
+    statements = [
+        f"SELECT idempotency_key, id, content_hash, status FROM {journals}"
+        " WHERE idempotency_key = ANY(%s)",
+        f"{_ACCOUNT_ROWS_SQL} WHERE code = ANY(%s) ORDER BY id FOR UPDATE",
+        "SELECT nextval('ledger_journal_id_seq') FROM generate_series(1, %s -"
+        f" (SELECT count(*) FROM {journals} WHERE idempotency_key = ANY(%s)))",
+    ]
+    if savepoint is not None:
+        statements.insert(0, f"SAVEPOINT {savepoint.name}")
+        savepoint.sent = True
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(statements), [unique, sorted(codes), len(unique), unique])
+        if savepoint is not None:
+            cursor.nextset()
+        existing = {key: (journal_id, stored, status) for key, journal_id, stored, status in cursor}
+        cursor.nextset()
+        accounts = _account_rows(cursor.fetchall())
+        cursor.nextset()
+        ids = [row[0] for row in cursor.fetchall()]
+    return existing, accounts, ids
+
+
+def _save_totals(rows: Iterable[_AccountRow], *, release: _Savepoint | None = None) -> None:
+    """Store the touched accounts' totals; on PostgreSQL, release the savepoint `release`
+    in the same round trip."""
     params = [
         (
             r.totals.posted_debits,
@@ -675,9 +768,13 @@ def _save_totals(rows: Iterable[_AccountRow]) -> None:
         for r in rows
         if r.touched
     ]
-    if not params:
-        return
     table = Account._meta.db_table
+    tail = f"; RELEASE SAVEPOINT {release.name}" if release is not None else ""
+    if not params:
+        if tail:
+            with connection.cursor() as cursor:
+                cursor.execute(tail[2:])
+        return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One statement for the batch: executemany sends one UPDATE per account.
@@ -685,7 +782,7 @@ def _save_totals(rows: Iterable[_AccountRow]) -> None:
                 f"UPDATE {table} AS a SET posted_debits = v.pd, posted_credits = v.pc,"
                 " pending_debits = v.qd, pending_credits = v.qc"
                 " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-                " %s::bigint[]) AS v(pd, pc, qd, qc, id) WHERE a.id = v.id",
+                f" %s::bigint[]) AS v(pd, pc, qd, qc, id) WHERE a.id = v.id{tail}",
                 [list(column) for column in zip(*params, strict=True)],
             )
             return
@@ -709,10 +806,24 @@ def _allocate_ids(count: int) -> list[int]:
         return list(range(start, start + count))
 
 
-def _write(items: list[_Item], *, release: Journal | None = None) -> list[PostedJournal]:
-    """Write journals whose specs are already validated. Must run inside a transaction."""
+def _write(
+    items: list[_Item], *, release: Journal | None = None, savepoint: _Savepoint | None = None
+) -> list[PostedJournal]:
+    """Write journals whose specs are already validated. Must run inside a transaction.
+    `savepoint` (PostgreSQL) is set with the first reads and released with the last write."""
     results: list[PostedJournal | None] = [None] * len(items)
-    existing = _existing_by_key([item.spec.idempotency_key for item in items])
+    keys = [item.spec.idempotency_key for item in items]
+    release_legs = _legs_of(release) if release is not None else ()
+    accounts: dict[str, _AccountRow] | None = None
+    ids: list[int] = []
+    if _merged_round_trips():
+        # Every journal's accounts are locked, a replay's too: reading them in this round
+        # trip costs less than another round trip for only the new journals' accounts.
+        codes = {leg.account for item in items for leg in item.spec.legs}
+        codes.update(leg.account for leg in release_legs)
+        existing, accounts, ids = _read_for_write(keys, codes, savepoint)
+    else:
+        existing = _existing_by_key(keys)
     first_in_batch: dict[str, int] = {}
     new: list[int] = []
     for index, item in enumerate(items):
@@ -730,12 +841,14 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
             first_in_batch[key] = index
             new.append(index)
     if not new:
+        if savepoint is not None:
+            _save_totals((), release=savepoint)
         return [r for r in results if r is not None]
 
-    codes = {leg.account for index in new for leg in items[index].spec.legs}
-    release_legs = _legs_of(release) if release is not None else ()
-    codes.update(leg.account for leg in release_legs)
-    accounts = _load_accounts(codes)
+    if accounts is None:
+        codes = {leg.account for index in new for leg in items[index].spec.legs}
+        codes.update(leg.account for leg in release_legs)
+        accounts = _load_accounts(codes)
 
     for leg in release_legs:
         accounts[leg.account].totals.apply(leg.amount, pending=True, release=True)
@@ -788,7 +901,9 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
                     field=f"{item.where}legs",
                 )
 
-    ids = _allocate_ids(len(new))
+    if len(ids) < len(new):
+        ids.extend(_allocate_ids(len(new) - len(ids)))
+    ids = ids[: len(new)]
     now = timezone.now()
     # Rows are built once in the form the driver takes: SQLite gets text dates, adapted
     # once per journal (created_at once per batch), not re-adapted row by row afterwards.
@@ -829,11 +944,11 @@ def _write(items: list[_Item], *, release: Journal | None = None) -> list[Posted
         results[index] = PostedJournal(journal_id, spec.idempotency_key, item.status, True)
 
     _insert_rows(leg_rows, journal_rows)
-    _save_totals(accounts.values())
     if release is not None:
         Journal.objects.filter(pk=release.pk, status=JournalStatus.PENDING).update(
             status=JournalStatus.COMPLETED, resolved_at=now
         )
+    _save_totals(accounts.values(), release=savepoint)
     # Replays of a key first seen earlier in this batch point at the journal just written.
     for index, item in enumerate(items):
         if results[index] is None:

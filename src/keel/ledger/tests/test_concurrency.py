@@ -8,10 +8,11 @@ succeed and the account ends at 10, never below zero.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from keel.ledger import services
 from keel.ledger.rules import FloorBreached, JournalSpec, LegSpec
@@ -139,3 +140,107 @@ def test_verify_reads_one_moment_while_another_writer_commits():
     assert services.balance("worker:9:cash").posted == 1_250
     after = services.verify()
     assert (after.ok, after.journals) == (True, 2)
+
+
+def _hold_key_until_loser_waits(inserted: threading.Event, outcomes: list[str]) -> None:
+    """Post `race` and keep the transaction open until another backend waits for a lock
+    (the loser, blocked on the accounts this journal locked), then commit."""
+    try:
+        with transaction.atomic():
+            _race_post()
+            inserted.set()
+            with connection.cursor() as cursor:
+                for _ in range(3_000):
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                    time.sleep(0.01)
+                else:
+                    outcomes.append("the loser never waited")
+        outcomes.append("committed")
+    except Exception as exc:
+        outcomes.append(f"error: {type(exc).__name__}: {exc}")
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("nested", [False, True], ids=["own-transaction", "in-callers"])
+def test_a_key_taken_between_the_look_up_and_the_insert_is_a_replay(nested: bool):
+    """Two writers post the same key at once: the loser read no journal under it, then
+    waited for the winner's account locks; its insert hits the unique key, and the retry
+    returns the winner's journal. Inside a caller's transaction the savepoint the ledger
+    set with its reads is what is rolled back to, and the caller's work (on other
+    accounts, which the winner does not hold) stays."""
+    services.open_account(
+        "worker:9:cash", owner_type="worker", owner_id=9, kind="asset", currency="USD", floor=0
+    )
+    services.open_account(
+        "worker:9:income", owner_type="worker", owner_id=9, kind="income", currency="USD"
+    )
+    services.open_account(
+        "worker:9:wallet", owner_type="worker", owner_id=9, kind="asset", currency="USD"
+    )
+    services.open_account(
+        "worker:9:other", owner_type="worker", owner_id=9, kind="income", currency="USD"
+    )
+    inserted = threading.Event()
+    outcomes: list[str] = []
+    winner = threading.Thread(target=_hold_key_until_loser_waits, args=(inserted, outcomes))
+    winner.start()
+    assert inserted.wait(timeout=60)
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        if nested:
+            with transaction.atomic():
+                _post_other("before", 7)
+                posted = _race_post()
+                _post_other("after", 5)
+        else:
+            posted = _race_post()
+    winner.join(timeout=60)
+
+    assert outcomes == ["committed"]
+    assert (posted.idempotency_key, posted.created) == ("race", False)
+    assert services.balance("worker:9:cash").posted == 400
+    assert services.balance("worker:9:wallet").posted == (12 if nested else 0)
+    assert services.verify().ok
+    rollbacks = [s for s in statements if "ROLLBACK TO SAVEPOINT keel_ledger_write" in s]
+    assert len(rollbacks) == (1 if nested else 0)
+
+
+def _race_post() -> services.PostedJournal:
+    return services.post_journal(
+        JournalSpec(
+            idempotency_key="race",
+            kind="income",
+            effective_date=date(2026, 5, 2),
+            legs=(
+                LegSpec("worker:9:cash", 400, "USD"),
+                LegSpec("worker:9:income", -400, "USD"),
+            ),
+        )
+    )
+
+
+def _post_other(key: str, amount: int) -> None:
+    services.post_journal(
+        JournalSpec(
+            idempotency_key=key,
+            kind="income",
+            effective_date=date(2026, 5, 2),
+            legs=(
+                LegSpec("worker:9:wallet", amount, "USD"),
+                LegSpec("worker:9:other", -amount, "USD"),
+            ),
+        )
+    )
