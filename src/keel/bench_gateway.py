@@ -252,7 +252,7 @@ def check_events(result: Any, expected: int) -> None:
 
 
 def run_inprocess(backend: str, count: int, workers: int) -> dict[str, Any]:
-    from keel.bench_worker import drop_guard_triggers, migrate
+    from keel.bench_worker import analyze_like_autovacuum, drop_guard_triggers, migrate
     from keel.gateway import services
     from keel.ledger.services import verify
 
@@ -261,6 +261,7 @@ def run_inprocess(backend: str, count: int, workers: int) -> dict[str, Any]:
     drop_guard_triggers()
     progress(f"{label}: {workers:,} linked workers")
     platform, linked, unlinked = make_world(workers)
+    analyze_like_autovacuum(label)
     events = make_events(count, linked, unlinked, prefix="ev", seed=1)
     chunks = batches(events)
     progress(f"{label}: {count:,} events in {len(chunks):,} batches through record_events")
