@@ -21,6 +21,19 @@ WITHDRAWALS = 40
 AMOUNT = 30
 
 
+def _open_accounts(*more: str) -> None:
+    """worker:9:cash (an asset floored at zero) and worker:9:income, and any of spent
+    (an expense), wallet (an asset) and other (income)."""
+    services.open_account(
+        "worker:9:cash", owner_type="worker", owner_id=9, kind="asset", currency="USD", floor=0
+    )
+    kinds = {"income": "income", "spent": "expense", "wallet": "asset", "other": "income"}
+    for name in ("income", *more):
+        services.open_account(
+            f"worker:9:{name}", owner_type="worker", owner_id=9, kind=kinds[name], currency="USD"
+        )
+
+
 def _withdraw(index: int, start: threading.Barrier, outcomes: list[str]) -> None:
     try:
         start.wait()
@@ -46,15 +59,7 @@ def _withdraw(index: int, start: threading.Barrier, outcomes: list[str]) -> None
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_withdrawals_never_break_the_floor():
-    services.open_account(
-        "worker:9:cash", owner_type="worker", owner_id=9, kind="asset", currency="USD", floor=0
-    )
-    services.open_account(
-        "worker:9:spent", owner_type="worker", owner_id=9, kind="expense", currency="USD"
-    )
-    services.open_account(
-        "worker:9:income", owner_type="worker", owner_id=9, kind="income", currency="USD"
-    )
+    _open_accounts("spent")
     services.post_journal(
         JournalSpec(
             idempotency_key="fund",
@@ -113,12 +118,7 @@ def _post_income(key: str, amount: int) -> None:
 def test_verify_reads_one_moment_while_another_writer_commits():
     """A journal committed between verify's recount of the legs and its read of the stored
     totals must not show up as a difference: `keel ledger verify` runs beside a live server."""
-    services.open_account(
-        "worker:9:cash", owner_type="worker", owner_id=9, kind="asset", currency="USD", floor=0
-    )
-    services.open_account(
-        "worker:9:income", owner_type="worker", owner_id=9, kind="income", currency="USD"
-    )
+    _open_accounts()
     _post_income("first", 1_000)
     writer = threading.Thread(target=_post_income, args=("meanwhile", 250))
     started: list[bool] = []
@@ -176,18 +176,7 @@ def test_a_key_taken_between_the_look_up_and_the_insert_is_a_replay(nested: bool
     returns the winner's journal. Inside a caller's transaction the savepoint the ledger
     set with its reads is what is rolled back to, and the caller's work (on other
     accounts, which the winner does not hold) stays."""
-    services.open_account(
-        "worker:9:cash", owner_type="worker", owner_id=9, kind="asset", currency="USD", floor=0
-    )
-    services.open_account(
-        "worker:9:income", owner_type="worker", owner_id=9, kind="income", currency="USD"
-    )
-    services.open_account(
-        "worker:9:wallet", owner_type="worker", owner_id=9, kind="asset", currency="USD"
-    )
-    services.open_account(
-        "worker:9:other", owner_type="worker", owner_id=9, kind="income", currency="USD"
-    )
+    _open_accounts("wallet", "other")
     inserted = threading.Event()
     outcomes: list[str] = []
     winner = threading.Thread(target=_hold_key_until_loser_waits, args=(inserted, outcomes))
