@@ -769,11 +769,11 @@ def _save_totals(rows: Iterable[_AccountRow], *, release: _Savepoint | None = No
         if r.touched
     ]
     table = Account._meta.db_table
-    tail = f"; RELEASE SAVEPOINT {release.name}" if release is not None else ""
+    release_sql = f"RELEASE SAVEPOINT {release.name}" if release is not None else ""
     if not params:
-        if tail:
+        if release_sql:
             with connection.cursor() as cursor:
-                cursor.execute(tail[2:])
+                cursor.execute(release_sql)
         return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -782,7 +782,8 @@ def _save_totals(rows: Iterable[_AccountRow], *, release: _Savepoint | None = No
                 f"UPDATE {table} AS a SET posted_debits = v.pd, posted_credits = v.pc,"
                 " pending_debits = v.qd, pending_credits = v.qc"
                 " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-                f" %s::bigint[]) AS v(pd, pc, qd, qc, id) WHERE a.id = v.id{tail}",
+                " %s::bigint[]) AS v(pd, pc, qd, qc, id) WHERE a.id = v.id"
+                + (f"; {release_sql}" if release_sql else ""),
                 [list(column) for column in zip(*params, strict=True)],
             )
             return

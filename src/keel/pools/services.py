@@ -1061,24 +1061,6 @@ def _insert_run(
     """Write the run's GiftRun, Gift and GiftShortfall rows (the rows the ORM's create and
     bulk_create would write); returns the GiftRun."""
     ran_at = timezone.now()
-    if db.vendor == "postgresql":
-        run_id = _insert_run_postgres(db, pool, month, plan, journal_ids, ran_at)
-    else:
-        run_id = _insert_run_rows(db, pool, month, plan, journal_ids, ran_at)
-    run = GiftRun(id=run_id, pool=pool, month=month, cut_percent=plan.cut_percent, ran_at=ran_at)
-    run._state.adding = False
-    run._state.db = db.alias
-    return run
-
-
-def _insert_run_rows(
-    db: BaseDatabaseWrapper,
-    pool: Pool,
-    month: date,
-    plan: gifts.GiftRun,
-    journal_ids: list[int | None],
-    ran_at: datetime,
-) -> int:
     with db.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {_RUN} (pool_id, month, cut_percent, ran_at)"
@@ -1109,54 +1091,10 @@ def _insert_run_rows(
                 ("gift_id", "giver_id", "owed", "given"),
                 [(gift_of[int(s.claim)], int(s.giver), s.owed, s.given) for s in plan.shortfalls],
             )
-    return int(run_id)
-
-
-def _insert_run_postgres(
-    db: BaseDatabaseWrapper,
-    pool: Pool,
-    month: date,
-    plan: gifts.GiftRun,
-    journal_ids: list[int | None],
-    ran_at: datetime,
-) -> int:
-    """The same rows as _insert_run_rows in one statement, one round trip instead of
-    three: each INSERT is a data-modifying CTE, which PostgreSQL runs whether or not the
-    statement reads it (SQLite has none). The VALUES are cast, as a NULL journal id in
-    the first row would otherwise leave its column untyped."""
-    statement = [
-        f"WITH run AS (INSERT INTO {_RUN} (pool_id, month, cut_percent, ran_at)"
-        " VALUES (%s, %s, %s, %s) RETURNING id)"
-    ]
-    params: list[Any] = [pool.pk, month, plan.cut_percent, ran_at]
-    if plan.claims:
-        statement.append(
-            f", gifts AS (INSERT INTO {_GIFT}"
-            " (run_id, claim_id, gross, after_cut, received, journal_id)"
-            " SELECT run.id, v.claim, v.gross, v.after_cut, v.received, v.journal"
-            " FROM run, (VALUES "
-            + ", ".join(
-                ["(%s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::bigint)"] * len(plan.claims)
-            )
-            + ") AS v(claim, gross, after_cut, received, journal) RETURNING claim_id, id)"
-        )
-        for cg, journal_id in zip(plan.claims, journal_ids, strict=True):
-            params.extend((int(cg.claim), cg.gross, cg.cut_gift, cg.received, journal_id))
-    if plan.claims and plan.shortfalls:
-        statement.append(
-            f", shortfalls AS (INSERT INTO {GiftShortfall._meta.db_table}"
-            " (gift_id, giver_id, owed, given)"
-            " SELECT g.id, v.giver, v.owed, v.given FROM gifts g JOIN (VALUES "
-            + ", ".join(["(%s::bigint, %s::bigint, %s::bigint, %s::bigint)"] * len(plan.shortfalls))
-            + ") AS v(claim, giver, owed, given) ON g.claim_id = v.claim)"
-        )
-        for short in plan.shortfalls:
-            params.extend((int(short.claim), int(short.giver), short.owed, short.given))
-    statement.append(" SELECT id FROM run")
-    with db.cursor() as cursor:
-        cursor.execute("".join(statement), params)
-        (run_id,) = cursor.fetchone()
-    return int(run_id)
+    run = GiftRun(id=run_id, pool=pool, month=month, cut_percent=plan.cut_percent, ran_at=ran_at)
+    run._state.adding = False
+    run._state.db = db.alias
+    return run
 
 
 def run_pool_month(pool: Pool, today: date) -> tuple[int, bool]:
