@@ -609,6 +609,20 @@ def report_claim(
             kind=kind, status__in=OPEN_CLAIM, recovered_on__isnull=True
         ).exists():
             raise Conflict("you already have an open sickness claim; report recovery first")
+        # Sicknesses of one member never overlap: the run pays a member one gift a month,
+        # and a month inside two claims' periods would be due twice (gifts module).
+        earlier = (
+            membership.claims.filter(kind=kind, recovered_on__gt=start_date)
+            .exclude(status=ClaimStatus.REJECTED)
+            .order_by("-recovered_on")
+            .first()
+        )
+        if earlier is not None and earlier.recovered_on is not None:
+            raise Conflict(
+                f"your sickness reported from {earlier.start_date:%d %B %Y} lasted until"
+                f" {earlier.recovered_on:%d %B %Y}: a new one cannot start before that day",
+                field="start_date",
+            )
     else:
         if type(amount) is not int or amount <= 0:
             raise PoolError(

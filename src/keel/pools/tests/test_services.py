@@ -355,6 +355,55 @@ def test_a_claim_closed_by_recovery_before_approval_is_never_paid(db: None) -> N
     assert journal_count() == journals
 
 
+def test_a_new_sickness_cannot_start_before_the_last_one_ended(db: None) -> None:
+    # Found by the pool state machine: sick from 3 January, recovered 1 July, then a
+    # second claim from 3 January again. Both would be due in May, and the whole pool's
+    # gift run for May failed on the member's two gifts.
+    users = people(5)
+    pool = sick_fund(
+        users, [75_000, 150_000, 75_000, 100_000, 75_000], min_members=4, approvals_required=1
+    )
+    for n in range(1, 6):
+        pay(pool, n, 1, 2, 3)
+    first = approved_claim(pool, 1, date(2026, 1, 3), approvers=[2])
+    assert first.status == ClaimStatus.APPROVED
+    services.report_recovery(first, users[0], date(2026, 7, 1))
+    claims = Claim.objects.count()
+    for start in (date(2026, 1, 3), date(2026, 6, 30), date(2025, 12, 20)):
+        with pytest.raises(Conflict) as refused:
+            services.report_claim(member(pool, 1), start_date=start, today=date(2026, 11, 1))
+        assert refused.value.field == "start_date"
+        assert str(refused.value) == (
+            "your sickness reported from 03 January 2026 lasted until 01 July 2026:"
+            " a new one cannot start before that day"
+        )
+    assert Claim.objects.count() == claims
+    # May pays the first claim alone; a sickness from the day of recovery is a new claim.
+    result = services.run_month(pool, date(2026, 5, 1), today=date(2026, 11, 1))
+    assert [g.claim_id for g in result.run.gifts.all()] == [first.pk]
+    again = approved_claim(pool, 1, date(2026, 7, 1), approvers=[2])
+    assert again.status == ClaimStatus.APPROVED
+
+
+def test_a_rejected_claim_does_not_hold_the_dates_of_a_new_one(db: None) -> None:
+    users = people(4)
+    pool = sick_fund(users, [20_000] * 4, min_members=4, approvals_required=1)
+    for n in range(1, 5):
+        pay(pool, n, 1, 2, 3)
+    refused = services.report_claim(
+        member(pool, 1), start_date=date(2026, 2, 2), today=date(2026, 11, 1)
+    )
+    services.decide_claim(refused, users[1], "reject", reason="seen at the market")
+    services.report_recovery(refused, users[0], date(2026, 3, 10))
+    refused.refresh_from_db()
+    assert refused.status == ClaimStatus.REJECTED
+    # Never paid, so its dates overlap nothing: a claim from 20 February may be reported.
+    again = services.report_claim(
+        member(pool, 1), start_date=date(2026, 2, 20), today=date(2026, 11, 1)
+    )
+    assert again.status == ClaimStatus.PENDING
+
+
 def test_pool_names_never_take_a_page_address_and_admission_titles_are_pseudonymous(
     db: None,
 ) -> None:
