@@ -1017,7 +1017,13 @@ def run_month(pool: Pool, month: date, *, today: date | None = None) -> GiftRunR
         if not isinstance(rules, SickLeaveRules):
             raise PoolError(f"{pool.name} is not a sick-leave fund", field="pool")
         numbers, members, claims = _gift_inputs(rows)
-        plan = gifts.monthly_gifts(claims, members, rules, month)
+        try:
+            plan = gifts.monthly_gifts(claims, members, rules, month)
+        except RulesError as exc:
+            # Rows the services do not write (two claims of one member due in the month,
+            # left from before report_claim refused overlaps) refuse this pool's run, and
+            # the daily job goes on with the other pools.
+            raise _error_from_rules(exc) from None
         currency = rows.currency
         prefix = _reserve_prefix(pool.pk)
         codes = [f"{prefix}{numbers[giver]}" for giver in plan.givers]

@@ -8,12 +8,13 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner, Result
+from django.utils import timezone
 
 from keel.accounts.services import create_worker
 from keel.cli import main, main_group
 from keel.ledger.models import Journal
 from keel.pools import services
-from keel.pools.models import GiftRun
+from keel.pools.models import Claim, ClaimKind, ClaimStatus, GiftRun
 from keel.pools.rules.pool_rules import broodfonds_default, rules_to_json
 
 SIMULATE = [
@@ -111,3 +112,56 @@ def test_run_makes_this_months_gift_run_once(db: None) -> None:
     assert Journal.objects.count() == journals
     listed = json.loads(keel("list", "--json").output)
     assert [(row["slug"], row["members"]) for row in listed] == [(pool.slug, 1)]
+
+
+def test_run_refuses_a_pool_whose_claims_overlap_and_runs_the_others(db: None) -> None:
+    # Two approved claims of one member due in the same month can only be rows written
+    # before report_claim refused overlapping sicknesses; the run must not pay both, and
+    # the other pools' runs must still be made.
+    rules = rules_to_json(broodfonds_default("EUR")) | {
+        "admission_by_vote": False,
+        "min_members": 2,
+        "approvals_required": 1,
+        "waiting_months": 0,
+    }
+    pools = []
+    for name in ("Broken", "Sound"):
+        people = [
+            create_worker(
+                f"{name}{i}@example.org", name=f"{name}{i}", password=None, currency="EUR"
+            )
+            for i in range(3)
+        ]
+        pool = services.create_pool(
+            people[0], name=name, rules=rules, tier_gift=75_000, today=date(2026, 9, 1)
+        )
+        for person in people[1:]:
+            services.apply(pool, person, tier_gift=75_000, today=date(2026, 9, 1))
+        for member in services.active_members(pool):
+            services.pay_deposit(member, date(2026, 9, 1), on=date(2026, 9, 1))
+        pools.append(pool)
+    broken, sound = pools
+    sick = services.active_members(broken)[0]
+    for start in (date(2026, 9, 2), date(2026, 9, 5)):
+        Claim.objects.create(
+            pool=broken,
+            membership=sick,
+            kind=ClaimKind.SICKNESS,
+            status=ClaimStatus.APPROVED,
+            start_date=start,
+            decided_at=timezone.now(),
+        )
+    result = CliRunner().invoke(
+        main_group, ["pools", "run", "--date", "2026-11-20"], prog_name="keel"
+    )
+    assert result.exit_code == 1
+    assert f"gift runs made for: {sound.slug}" in result.stdout
+    # The log has the traceback; the last line says which pool and why.
+    assert result.stderr.splitlines()[-1] == (
+        f"error: {broken.slug}: claims[1].member: member {sick.pk} already has a claim"
+        " paid for November 2026"
+    )
+    assert not GiftRun.objects.filter(pool=broken).exists()
+    assert GiftRun.objects.filter(pool=sound).count() == 1
+    # The broken pool's run wrote nothing: no gift to either of its claims.
+    assert not Journal.objects.filter(kind="pool.gift").exists()
