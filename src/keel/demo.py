@@ -218,7 +218,7 @@ def _fee(source: DemoSource, gross: int) -> int:
 
 
 @dataclass
-class _SourcePlan:
+class SourcePlan:
     source: DemoSource
     rows: list[ParsedRow]
     # Payouts reaching the worker's cash, by day, in the source's currency.
@@ -227,9 +227,10 @@ class _SourcePlan:
     set_asides: dict[date, int]
 
 
-def _plan_source(seed: int, user: User, source: DemoSource, start: date, end: date) -> _SourcePlan:
+def plan_source(seed: int, user: User, source: DemoSource, start: date, end: date) -> SourcePlan:
     """Payments as the platform's export would list them, and a payout of what is held
-    there every Friday."""
+    there every Friday. Also the load-test world's income (keel.loadtest.world), so a
+    load worker's pages look like the demo worker's."""
     rows: list[ParsedRow] = []
     payouts: dict[date, int] = {}
     set_asides: dict[date, int] = defaultdict(int)
@@ -268,11 +269,11 @@ def _plan_source(seed: int, user: User, source: DemoSource, start: date, end: da
             )
             payouts[day] = payouts.get(day, 0) + held
             held = 0
-    return _SourcePlan(source, rows, payouts, dict(set_asides))
+    return SourcePlan(source, rows, payouts, dict(set_asides))
 
 
 def _household(
-    seed: int, user: User, plans: list[_SourcePlan], start: date, end: date
+    seed: int, user: User, plans: list[SourcePlan], start: date, end: date
 ) -> Iterator[JournalSpec]:
     """What the worker does with the money once it reaches their bank: convert foreign
     currency monthly, keep a month's float and sweep the rest into the salary buffer, pay
@@ -439,7 +440,7 @@ def load_demo(
             settings.salary = SALARY
             settings.tax_set_aside, settings.tax_rate_bps = True, TAX_RATE_BPS
             settings.save()
-        plans = [_plan_source(seed, user, source, start, end) for source in sources]
+        plans = [plan_source(seed, user, source, start, end) for source in sources]
         for plan in plans:
             record = income.ensure_source(
                 user,

@@ -140,11 +140,11 @@ def build_world(*, workers: int, members: int, seed: int = 2026) -> dict[str, An
 def _book_income(user: Any, seed: int, start: date, end: date) -> None:
     # keel.demo's own payment plans, so a load worker's income pages look like a demo
     # worker's: the same generators, seeded by worker and source.
-    from keel.demo import OTHER_SOURCES, _plan_source
+    from keel.demo import OTHER_SOURCES, plan_source
     from keel.income import services as income
 
     for source in (s for s in OTHER_SOURCES if s.slug in INCOME_SOURCES):
-        plan = _plan_source(seed, user, source, start, end)
+        plan = plan_source(seed, user, source, start, end)
         record = income.ensure_source(
             user,
             source.name,
