@@ -35,7 +35,9 @@ What stays: every ledger account, journal and leg, untouched, so every other par
 (a platform's clearing, a pool's fund, Keel's custody) still balance and ``keel ledger
 verify`` passes; and the domain rows that index those journals (income entries, deposits,
 claims and gifts, benefit uses, contracts). Pools keep showing the member by pseudonym
-("Member 3"; to fellow members "Closed account #<id> (Member 3)").
+("Member 3"; to fellow members "Closed account #<id> (Member 3)"). The security audit log
+keeps its past events as written, the email address the person had then included: the
+database refuses any change to it (keel.audit), and the closing page says so.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from keel.accounts import closing
 from keel.accounts.models import User
 from keel.api import services as api_keys
 from keel.api.models import ApiKey
+from keel.audit.models import AuditEvent
 from keel.career import client_links, peer_services, reputation_services, skills_services
 from keel.career import services as career
 from keel.career.models import PeerMembership, Profile, SkillSharing, TestimonialRequest
@@ -180,6 +181,25 @@ def test_closing_erases_the_person_and_keeps_the_books(world: Closable) -> None:
     assert {a.code: (a.posted_debits, a.posted_credits) for a in Account.objects.all()} == balances
     assert ledger.verify().ok
     assert main(["ledger", "verify"]) == 0
+
+
+def test_the_audit_log_keeps_its_events_about_a_closed_account_as_the_page_says(
+    world: Closable,
+) -> None:
+    ana = world.ana
+    page = logged_in(ana).get(reverse("accounts:close")).content.decode()
+    assert "with the email address you had then" in page
+    created = AuditEvent.objects.filter(actor_id=ana.pk, action="api_key.created")
+    assert list(created.values_list("actor_label", "subject")) == [
+        ("ana@example.org", f"api_key:{ApiKey.objects.get(user=ana).pk}")
+    ]
+
+    closing.close_account(ana, password=PASSWORD, confirmation=CONFIRM)
+
+    assert User.objects.get(pk=ana.pk).email == f"closed-account-{ana.pk}@closed.invalid"
+    assert list(created.values_list("actor_label", "subject")) == [
+        ("ana@example.org", f"api_key:{ApiKey.objects.get(user=ana).pk}")
+    ]
 
 
 def log_in(email: str) -> tuple[int, bool]:
