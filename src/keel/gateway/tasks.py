@@ -19,7 +19,8 @@ books stay the same.
   period's contributions.
 
 The plain functions take the day to act as of, so tests and ``keel`` commands can run them
-for any day; the Huey tasks call them for today. One platform's error does not stop the
+for any day; the Huey tasks call them for today. One platform's error (the gateway's, or the
+ledger's refusal of a journal, which rolls that journal back whole) does not stop the
 others: it is logged, the rest are done, and the job then fails naming it (so Huey reports
 it and a retry redoes only what is still missing).
 """
@@ -34,6 +35,8 @@ from datetime import date, timedelta
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
+
+from keel.ledger.rules import LedgerError
 
 from . import services
 from .errors import GatewayError
@@ -64,7 +67,7 @@ def _each_platform(report: JobReport, job: str, work: Callable[[Platform], None]
     for platform in Platform.objects.order_by("pk"):
         try:
             work(platform)
-        except GatewayError as exc:
+        except (GatewayError, LedgerError) as exc:
             logger.exception("%s failed for platform %s", job, platform.slug)
             report.failures[platform.slug] = exc.message
 

@@ -7,8 +7,9 @@
 * ``yearly_refunds`` (2 January, 01:00 UTC): reserves above the cap are refunded for the
   year that ended, once per member and year.
 
-One pool's refusal does not stop the others: it is logged, the rest are done, and the job
-then fails naming it so Huey reports it and a retry redoes only what is missing.
+One pool's refusal (by its rules or by the ledger, whose refusal rolls that pool's run
+back whole) does not stop the others: it is logged, the rest are done, and the job then
+fails naming it so Huey reports it and a retry redoes only what is missing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from datetime import date
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
+
+from keel.ledger.rules import LedgerError
 
 from . import services
 from .errors import PoolError
@@ -52,7 +55,7 @@ def daily(today: date | None = None) -> DailyReport:
     for pool in Pool.objects.order_by("pk"):
         try:
             added, made = services.run_pool_month(pool, today)
-        except PoolError as exc:
+        except (PoolError, LedgerError) as exc:
             logger.exception("pools daily job failed for %s", pool.slug)
             report.failures[pool.slug] = exc.message
             continue
@@ -68,7 +71,7 @@ def yearly_refunds(year: int | None = None) -> DailyReport:
     for pool in Pool.objects.filter(kind=PoolKind.SICK_LEAVE).order_by("pk"):
         try:
             report.refunds += len(services.refund_above_cap(pool, year))
-        except PoolError as exc:
+        except (PoolError, LedgerError) as exc:
             logger.exception("yearly refunds failed for %s", pool.slug)
             report.failures[pool.slug] = exc.message
     return report

@@ -17,6 +17,7 @@ from keel.gateway.services.platforms import receivable_code
 from keel.gateway.tests.conftest import event
 from keel.ledger import services as ledger
 from keel.ledger.models import Journal
+from keel.ledger.rules import FloorBreached
 
 POLICY_START = date(2026, 1, 1)
 MINIMUM_ONLY = {"currency": "USD", "monthly_minimum": 500}
@@ -114,8 +115,17 @@ def test_a_worker_with_no_job_in_the_month_gets_no_minimum(minimum: Platform) ->
     assert minimum_events(minimum) == []
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        services.GatewayError("the books are locked", field="platform"),
+        # The ledger's own refusal (its journal rolled back whole) is that platform's too.
+        FloorBreached("the books are locked", field="legs"),
+    ],
+    ids=["gateway", "ledger"],
+)
 def test_one_platform_failing_does_not_stop_the_others(
-    minimum: Platform, monkeypatch: pytest.MonkeyPatch
+    minimum: Platform, monkeypatch: pytest.MonkeyPatch, refusal: Exception
 ) -> None:
     other = services.create_platform("Other", policy=MINIMUM_ONLY, effective_from=POLICY_START)
     for platform in (minimum, other):
@@ -124,7 +134,7 @@ def test_one_platform_failing_does_not_stop_the_others(
 
     def failing_for_minimum(platform: Platform, month: date) -> Any:
         if platform.pk == minimum.pk:
-            raise services.GatewayError("the books are locked", field="platform")
+            raise refusal
         return real(platform, month)
 
     monkeypatch.setattr(services, "close_month_minimums", failing_for_minimum)

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from keel.accounts.services import create_worker
 from keel.cli import main, main_group
-from keel.ledger.models import Journal
+from keel.ledger.models import Account, Journal
 from keel.pools import services
-from keel.pools.models import Claim, ClaimKind, ClaimStatus, GiftRun
+from keel.pools.models import Claim, ClaimKind, ClaimStatus, GiftRun, Pool
 from keel.pools.rules.pool_rules import broodfonds_default, rules_to_json
 
 SIMULATE = [
@@ -114,17 +114,16 @@ def test_run_makes_this_months_gift_run_once(db: None) -> None:
     assert [(row["slug"], row["members"]) for row in listed] == [(pool.slug, 1)]
 
 
-def test_run_refuses_a_pool_whose_claims_overlap_and_runs_the_others(db: None) -> None:
-    # Two approved claims of one member due in the same month can only be rows written
-    # before report_claim refused overlapping sicknesses; the run must not pay both, and
-    # the other pools' runs must still be made.
+def two_funds() -> tuple[Pool, Pool]:
+    """Two sick-leave funds of three members each, September's deposits paid: the first
+    is given something wrong by the test, the second is sound."""
     rules = rules_to_json(broodfonds_default("EUR")) | {
         "admission_by_vote": False,
         "min_members": 2,
         "approvals_required": 1,
         "waiting_months": 0,
     }
-    pools = []
+    funds = []
     for name in ("Broken", "Sound"):
         people = [
             create_worker(
@@ -139,8 +138,21 @@ def test_run_refuses_a_pool_whose_claims_overlap_and_runs_the_others(db: None) -
             services.apply(pool, person, tier_gift=75_000, today=date(2026, 9, 1))
         for member in services.active_members(pool):
             services.pay_deposit(member, date(2026, 9, 1), on=date(2026, 9, 1))
-        pools.append(pool)
-    broken, sound = pools
+        funds.append(pool)
+    return funds[0], funds[1]
+
+
+def run_november() -> Result:
+    return CliRunner().invoke(
+        main_group, ["pools", "run", "--date", "2026-11-20"], prog_name="keel"
+    )
+
+
+def test_run_refuses_a_pool_whose_claims_overlap_and_runs_the_others(db: None) -> None:
+    # Two approved claims of one member due in the same month can only be rows written
+    # before report_claim refused overlapping sicknesses; the run must not pay both, and
+    # the other pools' runs must still be made.
+    broken, sound = two_funds()
     sick = services.active_members(broken)[0]
     for start in (date(2026, 9, 2), date(2026, 9, 5)):
         Claim.objects.create(
@@ -151,9 +163,7 @@ def test_run_refuses_a_pool_whose_claims_overlap_and_runs_the_others(db: None) -
             start_date=start,
             decided_at=timezone.now(),
         )
-    result = CliRunner().invoke(
-        main_group, ["pools", "run", "--date", "2026-11-20"], prog_name="keel"
-    )
+    result = run_november()
     assert result.exit_code == 1
     assert f"gift runs made for: {sound.slug}" in result.stdout
     # The log has the traceback; the last line says which pool and why.
@@ -164,4 +174,23 @@ def test_run_refuses_a_pool_whose_claims_overlap_and_runs_the_others(db: None) -
     assert not GiftRun.objects.filter(pool=broken).exists()
     assert GiftRun.objects.filter(pool=sound).count() == 1
     # The broken pool's run wrote nothing: no gift to either of its claims.
+    assert not Journal.objects.filter(kind="pool.gift").exists()
+
+
+def test_run_refuses_a_pool_whose_gift_the_ledger_refuses_and_runs_the_others(db: None) -> None:
+    broken, sound = two_funds()
+    sick, giver, _ = services.active_members(broken)
+    claim = services.report_claim(sick, start_date=date(2026, 9, 2), today=date(2026, 9, 2))
+    services.decide_claim(claim, giver.user, "approve")
+    # A floor no reserve reaches: the ledger refuses the giver's leg (as it would refuse
+    # any corruption the run's own checks cannot see).
+    code = services.reserve_code(giver)
+    Account.objects.filter(code=code).update(floor=10**9)
+    result = run_november()
+    assert result.exit_code == 1
+    assert f"gift runs made for: {sound.slug}" in result.stdout
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"error: {broken.slug}: account {code} would go below its floor")
+    assert not GiftRun.objects.filter(pool=broken).exists()
+    assert GiftRun.objects.filter(pool=sound).count() == 1
     assert not Journal.objects.filter(kind="pool.gift").exists()
