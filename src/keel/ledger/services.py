@@ -562,7 +562,7 @@ def verify() -> VerifyReport:
 def _write_with_retry(items: list[_Item]) -> list[PostedJournal]:
     # A concurrent writer may insert the same idempotency key between our look-up and our
     # insert; the unique index refuses ours, and a second pass finds theirs as a replay.
-    if connection.in_atomic_block and _merged_round_trips():
+    if connection.in_atomic_block:
         return _write_in_savepoint(items)
     for attempt in range(3):
         try:
@@ -574,16 +574,17 @@ def _write_with_retry(items: list[_Item]) -> list[PostedJournal]:
     raise AssertionError("unreachable")
 
 
-# The savepoint a write inside the caller's transaction on PostgreSQL rolls back to.
+# The savepoint a write inside the caller's transaction rolls back to.
 _SAVEPOINT = "keel_ledger_write"
 
 
 def _write_in_savepoint(items: list[_Item]) -> list[PostedJournal]:
-    """`_write` inside the caller's transaction on PostgreSQL, under a savepoint it sets in
-    the round trip of its first reads and releases in that of its last write, where
-    Django's nested atomic sends each in a round trip of its own. On any error the
-    savepoint is rolled back to, so the caller's transaction is left as it was (as a
-    nested atomic leaves it) and a lost race for a key is retried."""
+    """`_write` inside the caller's transaction, under a savepoint of its own set and
+    released by hand, where Django's nested atomic costs more than the two statements: on
+    PostgreSQL they go in the round trips of the first reads and the last write, on SQLite
+    the savepoint is set just before the first write. On any error the savepoint is rolled
+    back to, so the caller's transaction is left as it was (as a nested atomic leaves it)
+    and a lost race for a key is retried."""
     for attempt in range(3):
         savepoint = _Savepoint(_SAVEPOINT)
         try:
@@ -607,9 +608,14 @@ class _Savepoint:
 
 
 def _roll_back_to(name: str) -> None:
+    statements = [f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"]
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f"ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
+            if _merged_round_trips():
+                cursor.execute("; ".join(statements))
+            else:
+                for statement in statements:
+                    cursor.execute(statement)
     except Exception:
         # The transaction cannot be brought back (the connection is gone, say): the
         # caller's atomic block must roll it back rather than go on in it.
@@ -703,13 +709,14 @@ _ACCOUNT_ROWS_SQL = (
 def _load_accounts(codes: Iterable[str]) -> dict[str, _AccountRow]:
     """Fetch accounts with their totals, locking them on PostgreSQL (in id order, so two
     writers never wait on each other in a cycle). SQLite's writer lock is already held."""
-    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    # Only a lock needs the order (SQLite sorted the rows for nothing).
+    lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
     codes = sorted(codes)
     if not codes:
         return {}
     where, param = in_values("code", codes)
     with connection.cursor() as cursor:
-        cursor.execute(f"{_ACCOUNT_ROWS_SQL} WHERE {where} ORDER BY id{lock}", [param])
+        cursor.execute(f"{_ACCOUNT_ROWS_SQL} WHERE {where}{lock}", [param])
         return _account_rows(cursor.fetchall())
 
 
@@ -769,7 +776,7 @@ def _save_totals(rows: Iterable[_AccountRow], *, release: _Savepoint | None = No
         if r.touched
     ]
     table = Account._meta.db_table
-    release_sql = f"RELEASE SAVEPOINT {release.name}" if release is not None else ""
+    release_sql = f"RELEASE SAVEPOINT {release.name}" if release and release.sent else ""
     if not params:
         if release_sql:
             with connection.cursor() as cursor:
@@ -792,6 +799,8 @@ def _save_totals(rows: Iterable[_AccountRow], *, release: _Savepoint | None = No
             " pending_debits = %s, pending_credits = %s WHERE id = %s",
             params,
         )
+        if release_sql:
+            cursor.execute(release_sql)
 
 
 def _allocate_ids(count: int) -> list[int]:
@@ -811,7 +820,8 @@ def _write(
     items: list[_Item], *, release: Journal | None = None, savepoint: _Savepoint | None = None
 ) -> list[PostedJournal]:
     """Write journals whose specs are already validated. Must run inside a transaction.
-    `savepoint` (PostgreSQL) is set with the first reads and released with the last write."""
+    `savepoint` (see _write_in_savepoint) is set with the first reads on PostgreSQL, just
+    before the first write elsewhere, and released with the last write."""
     results: list[PostedJournal | None] = [None] * len(items)
     keys = [item.spec.idempotency_key for item in items]
     release_legs = _legs_of(release) if release is not None else ()
@@ -944,6 +954,11 @@ def _write(
         )
         results[index] = PostedJournal(journal_id, spec.idempotency_key, item.status, True)
 
+    if savepoint is not None and not savepoint.sent:
+        # Nothing above writes: an error raised there leaves nothing to undo.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SAVEPOINT {savepoint.name}")
+        savepoint.sent = True
     _insert_rows(leg_rows, journal_rows)
     if release is not None:
         Journal.objects.filter(pk=release.pk, status=JournalStatus.PENDING).update(

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from keel.ledger import services
@@ -71,6 +72,34 @@ def test_replay_with_other_content_is_refused_and_writes_nothing(books):
         services.post_journal(journal("k", (CASH, 501), (INCOME, -501)))
     assert info.value.field == "idempotency_key"
     assert snapshot() == before
+
+
+def test_a_write_that_fails_inside_a_callers_transaction_undoes_only_itself(books, monkeypatch):
+    # The write sets its own savepoint (by hand, not a nested atomic): a failure after its
+    # rows went in takes back those rows and nothing the caller wrote before it.
+    real_save_totals = services._save_totals
+
+    def fail_after_the_rows(rows, *, release=None):
+        assert Journal.objects.filter(idempotency_key="b").exists()  # the rows are in
+        raise RuntimeError("the disk is full")
+
+    with transaction.atomic():
+        first = services.post_journal(journal("a", (CASH, 500), (INCOME, -500)))
+        before = snapshot()
+        monkeypatch.setattr(services, "_save_totals", fail_after_the_rows)
+        with pytest.raises(RuntimeError, match="the disk is full"):
+            services.post_journal(journal("b", (CASH, 700), (INCOME, -700)))
+        assert snapshot() == before
+        monkeypatch.setattr(services, "_save_totals", real_save_totals)
+        # The caller's transaction goes on: a later write and the commit both work.
+        services.post_journal(journal("c", (CASH, 300), (INCOME, -300)))
+    assert services.balance(CASH).posted == 800
+    assert list(Journal.objects.order_by("id").values_list("idempotency_key", flat=True)) == [
+        "a",
+        "c",
+    ]
+    assert Journal.objects.get(idempotency_key="a").id == first.id
+    assert services.verify().ok
 
 
 def test_batch_is_all_or_nothing(books):
