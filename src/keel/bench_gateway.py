@@ -214,20 +214,27 @@ def batches(events: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [list(events[i : i + BATCH]) for i in range(0, len(events), BATCH)]
 
 
-def ledger_rows() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Every leg and journal row in the default database, in the column order
-    `bench_worker.raw_load` takes (dates as dates, metadata as JSON text)."""
+def ledger_rows(
+    journal_ids: list[int] | None = None,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The leg and journal rows of `journal_ids` (every one when None) in the default
+    database, in the column order `bench_worker.raw_load` takes (dates as dates, metadata
+    as JSON text)."""
     from keel.ledger.models import Journal, Leg
     from keel.ledger.services import JOURNAL_COLUMNS, LEG_COLUMNS
 
-    legs = list(Leg.objects.order_by("id").values_list(*LEG_COLUMNS))
+    legs = Leg.objects.order_by("id")
+    journal_rows = Journal.objects.order_by("id")
+    if journal_ids is not None:
+        legs = legs.filter(journal_id__in=journal_ids)
+        journal_rows = journal_rows.filter(id__in=journal_ids)
     journals = []
     meta = JOURNAL_COLUMNS.index("metadata")
-    for row in Journal.objects.order_by("id").values_list(*JOURNAL_COLUMNS):
+    for row in journal_rows.values_list(*JOURNAL_COLUMNS):
         values = list(row)
         values[meta] = json.dumps(values[meta])
         journals.append(tuple(values))
-    return legs, journals
+    return list(legs.values_list(*LEG_COLUMNS)), journals
 
 
 def copy_accounts() -> None:

@@ -145,7 +145,7 @@ def build_fund(start: date) -> Any:
 
 
 def run_gift_runs(backend: str, months: int) -> dict[str, Any]:
-    from keel.bench_gateway import copy_accounts
+    from keel.bench_gateway import copy_accounts, ledger_rows
     from keel.bench_worker import analyze_like_autovacuum, drop_guard_triggers, migrate, raw_load
     from keel.ledger.services import verify
     from keel.pools import services
@@ -160,7 +160,7 @@ def run_gift_runs(backend: str, months: int) -> dict[str, Any]:
     copy_accounts()
     # The fund's history too (its deposits and claims' journals), so that the raw insert
     # meets tables and indexes of the same size as the run's.
-    legs, journals = _ledger_rows(None)
+    legs, journals = ledger_rows()
     raw_load(legs, journals)
     analyze_like_autovacuum(label, using="raw")
     today = add_months(first, months)
@@ -200,31 +200,11 @@ def run_gift_runs(backend: str, months: int) -> dict[str, Any]:
 
 def _gift_rows(month: date) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The legs and journals a month's gift run wrote, in the column order raw_load takes."""
+    from keel.bench_gateway import ledger_rows
     from keel.ledger.models import Journal
 
     ids = Journal.objects.filter(kind="pool.gift", metadata__month=f"{month:%Y-%m}")
-    return _ledger_rows(list(ids.values_list("id", flat=True)))
-
-
-def _ledger_rows(
-    journal_ids: list[int] | None,
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The legs and journals of `journal_ids` (None: all of them), in raw_load's order."""
-    from keel.ledger.models import Journal, Leg
-    from keel.ledger.services import JOURNAL_COLUMNS, LEG_COLUMNS
-
-    meta = JOURNAL_COLUMNS.index("metadata")
-    legs = Leg.objects.order_by("id")
-    journal_rows = Journal.objects.order_by("id")
-    if journal_ids is not None:
-        legs = legs.filter(journal_id__in=journal_ids)
-        journal_rows = journal_rows.filter(id__in=journal_ids)
-    journals = []
-    for row in journal_rows.values_list(*JOURNAL_COLUMNS):
-        values = list(row)
-        values[meta] = json.dumps(values[meta])
-        journals.append(tuple(values))
-    return list(legs.values_list(*LEG_COLUMNS)), journals
+    return ledger_rows(list(ids.values_list("id", flat=True)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

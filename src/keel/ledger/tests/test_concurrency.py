@@ -97,19 +97,23 @@ def test_concurrent_withdrawals_never_break_the_floor():
     assert services.verify().ok
 
 
-def _post_income(key: str, amount: int) -> None:
-    try:
-        services.post_journal(
-            JournalSpec(
-                idempotency_key=key,
-                kind="income",
-                effective_date=date(2026, 5, 2),
-                legs=(
-                    LegSpec("worker:9:cash", amount, "USD"),
-                    LegSpec("worker:9:income", -amount, "USD"),
-                ),
-            )
+def _post(
+    key: str, amount: int, debit: str = "worker:9:cash", credit: str = "worker:9:income"
+) -> services.PostedJournal:
+    return services.post_journal(
+        JournalSpec(
+            idempotency_key=key,
+            kind="income",
+            effective_date=date(2026, 5, 2),
+            legs=(LegSpec(debit, amount, "USD"), LegSpec(credit, -amount, "USD")),
         )
+    )
+
+
+def _post_income(key: str, amount: int) -> None:
+    """_post in a thread of its own, which closes its connection after."""
+    try:
+        _post(key, amount)
     finally:
         connections.close_all()
 
@@ -147,7 +151,7 @@ def _hold_key_until_loser_waits(inserted: threading.Event, outcomes: list[str]) 
     (the loser, blocked on the accounts this journal locked), then commit."""
     try:
         with transaction.atomic():
-            _race_post()
+            _post("race", 400)
             inserted.set()
             with connection.cursor() as cursor:
                 for _ in range(3_000):
@@ -191,11 +195,11 @@ def test_a_key_taken_between_the_look_up_and_the_insert_is_a_replay(nested: bool
     with connection.execute_wrapper(record):
         if nested:
             with transaction.atomic():
-                _post_other("before", 7)
-                posted = _race_post()
-                _post_other("after", 5)
+                _post("before", 7, "worker:9:wallet", "worker:9:other")
+                posted = _post("race", 400)
+                _post("after", 5, "worker:9:wallet", "worker:9:other")
         else:
-            posted = _race_post()
+            posted = _post("race", 400)
     winner.join(timeout=60)
 
     assert outcomes == ["committed"]
@@ -205,31 +209,3 @@ def test_a_key_taken_between_the_look_up_and_the_insert_is_a_replay(nested: bool
     assert services.verify().ok
     rollbacks = [s for s in statements if "ROLLBACK TO SAVEPOINT keel_ledger_write" in s]
     assert len(rollbacks) == (1 if nested else 0)
-
-
-def _race_post() -> services.PostedJournal:
-    return services.post_journal(
-        JournalSpec(
-            idempotency_key="race",
-            kind="income",
-            effective_date=date(2026, 5, 2),
-            legs=(
-                LegSpec("worker:9:cash", 400, "USD"),
-                LegSpec("worker:9:income", -400, "USD"),
-            ),
-        )
-    )
-
-
-def _post_other(key: str, amount: int) -> None:
-    services.post_journal(
-        JournalSpec(
-            idempotency_key=key,
-            kind="income",
-            effective_date=date(2026, 5, 2),
-            legs=(
-                LegSpec("worker:9:wallet", amount, "USD"),
-                LegSpec("worker:9:other", -amount, "USD"),
-            ),
-        )
-    )
