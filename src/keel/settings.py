@@ -133,12 +133,16 @@ TEMPLATES = [
 ]
 
 
+# Seconds a database connection is kept for the next request (both backends).
+DATABASE_CONN_MAX_AGE = 60
+
+
 def _database() -> dict[str, Any]:
     # The test suite runs a second time against PostgreSQL when KEEL_TEST_DATABASE_URL is set.
     url = os.environ.get("KEEL_TEST_DATABASE_URL") or os.environ.get("KEEL_DATABASE_URL")
     if url:
         config: dict[str, Any] = dict(
-            dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+            dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
         )
         if config["ENGINE"] == "django.db.backends.postgresql":
             config.setdefault("OPTIONS", {})
@@ -149,6 +153,11 @@ def _database() -> dict[str, Any]:
     return {
         "ENGINE": "keel.sqlite_backend",
         "NAME": str(DATA_DIR / "keel.sqlite3"),
+        # Kept open across requests, as on PostgreSQL: opening one read the whole schema
+        # and ran the PRAGMAs below again, about 3 ms of every request (a GET of
+        # /api/v1/health took 4.8 ms over HTTP, 1.5 ms with the connection kept).
+        "CONN_MAX_AGE": DATABASE_CONN_MAX_AGE,
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             # Writers take the lock when the transaction begins, so two processes writing at
             # once queue on busy_timeout instead of failing half-way with "database is locked".
