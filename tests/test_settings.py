@@ -63,6 +63,31 @@ def test_database_url_switches_to_postgres(tmp_path):
     )
 
 
+def test_a_sqlite_url_gets_what_the_default_sqlite_file_gets(tmp_path):
+    elsewhere = tmp_path / "books" / "keel.sqlite3"
+    env = {"KEEL_DATA_DIR": str(tmp_path), "KEEL_DATABASE_URL": f"sqlite:///{elsewhere}"}
+    assert settings_in_subprocess(
+        env,
+        "s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'],"
+        " s.DATABASES['default']['OPTIONS']['transaction_mode'],"
+        " 'journal_mode=WAL' in s.DATABASES['default']['OPTIONS']['init_command'],"
+        " s.DATABASES['default']['CONN_MAX_AGE']",
+    ) == repr(("keel.sqlite_backend", str(elsewhere), "IMMEDIATE", True, 60))
+
+
+def test_an_in_memory_sqlite_url_is_refused_naming_the_variable(tmp_path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KEEL_")},
+        "KEEL_DATA_DIR": str(tmp_path),
+        "KEEL_DATABASE_URL": "sqlite://",
+    }
+    failed = subprocess.run(
+        [sys.executable, "-c", "import keel.settings"], capture_output=True, text=True, env=env
+    )
+    assert failed.returncode != 0
+    assert "KEEL_DATABASE_URL: a SQLite URL must name a file" in failed.stderr
+
+
 def test_debug_hosts_and_insecure_http_are_opt_in(tmp_path):
     env = {
         "KEEL_DATA_DIR": str(tmp_path),

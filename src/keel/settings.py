@@ -137,22 +137,10 @@ TEMPLATES = [
 DATABASE_CONN_MAX_AGE = 60
 
 
-def _database() -> dict[str, Any]:
-    # The test suite runs a second time against PostgreSQL when KEEL_TEST_DATABASE_URL is set.
-    url = os.environ.get("KEEL_TEST_DATABASE_URL") or os.environ.get("KEEL_DATABASE_URL")
-    if url:
-        config: dict[str, Any] = dict(
-            dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
-        )
-        if config["ENGINE"] == "django.db.backends.postgresql":
-            config.setdefault("OPTIONS", {})
-            config.setdefault("TEST", {})["NAME"] = os.environ.get(
-                "KEEL_TEST_DATABASE_NAME", f"test_{config.get('NAME') or 'keel'}"
-            )
-        return config
+def _sqlite(path: str) -> dict[str, Any]:
     return {
         "ENGINE": "keel.sqlite_backend",
-        "NAME": str(DATA_DIR / "keel.sqlite3"),
+        "NAME": path,
         # Kept open across requests, as on PostgreSQL: opening one read the whole schema
         # and ran the PRAGMAs below again, about 3 ms of every request (a GET of
         # /api/v1/health took 4.8 ms over HTTP, 1.5 ms with the connection kept).
@@ -175,6 +163,33 @@ def _database() -> dict[str, Any]:
         },
         "TEST": {"NAME": os.environ.get("KEEL_TEST_SQLITE_NAME") or None},
     }
+
+
+def _database() -> dict[str, Any]:
+    # The test suite runs a second time against PostgreSQL when KEEL_TEST_DATABASE_URL is set.
+    url = os.environ.get("KEEL_TEST_DATABASE_URL") or os.environ.get("KEEL_DATABASE_URL")
+    if not url:
+        return _sqlite(str(DATA_DIR / "keel.sqlite3"))
+    config: dict[str, Any] = dict(
+        dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
+    )
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # A SQLite file named by URL (elsewhere than the data dir) needs what the default
+        # file has: without WAL and BEGIN IMMEDIATE two writers fail with "database is
+        # locked" instead of queueing.
+        if config.get("NAME") in ("", ":memory:"):
+            raise ImproperlyConfigured(
+                "KEEL_DATABASE_URL: a SQLite URL must name a file, e.g."
+                " sqlite:////srv/keel/keel.sqlite3 (an in-memory database would lose the books"
+                " when the server stops)"
+            )
+        return _sqlite(str(config["NAME"]))
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config.setdefault("OPTIONS", {})
+        config.setdefault("TEST", {})["NAME"] = os.environ.get(
+            "KEEL_TEST_DATABASE_NAME", f"test_{config.get('NAME') or 'keel'}"
+        )
+    return config
 
 
 DATABASES = {"default": _database()}
