@@ -43,7 +43,7 @@ HUEY = {**HUEY, "immediate": True}
 # cache, and clearing a Redis cache empties the whole Redis database.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "BACKEND": "keel.cache.FileCache",
         "LOCATION": str(DATA_DIR / "cache"),
     },
     # Log-in lock-out and API key counters in memory, per test process: a test that clears

@@ -38,6 +38,8 @@ def test_production_defaults(tmp_path):
         settings_in_subprocess(env, "s.DATABASES['default']['OPTIONS']['transaction_mode']")
         == "IMMEDIATE"
     )
+    # Django's own file cache culls live lock-outs and counters at random (keel.cache).
+    assert settings_in_subprocess(env, "s.CACHES['default']['BACKEND']") == "keel.cache.FileCache"
 
 
 def test_generated_secret_key_is_kept_in_the_data_dir(tmp_path):

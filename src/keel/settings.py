@@ -377,8 +377,11 @@ def _cache(redis_url: str) -> dict[str, Any]:
             "KEY_PREFIX": "keel",
         }
     return {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "BACKEND": "keel.cache.FileCache",
         "LOCATION": str(DATA_DIR / "cache"),
+        # Live entries (a day's once-only form tokens, lock-outs, this minute's counters);
+        # expired ones are culled first (keel.cache).
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
     }
 
 
