@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def settings_in_subprocess(env: dict[str, str], expression: str) -> str:
@@ -17,6 +18,17 @@ def settings_in_subprocess(env: dict[str, str], expression: str) -> str:
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=clean, check=True
     ).stdout.strip()
+
+
+def keel_env(data_dir: Path, **variables: str) -> dict[str, str]:
+    """This process's environment without any KEEL_ setting, then the data dir and
+    `variables`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    return {**clean, "KEEL_DATA_DIR": str(data_dir), **variables}
+
+
+def run_python(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
 
 
 def test_production_defaults(tmp_path):
@@ -78,14 +90,7 @@ def test_a_sqlite_url_gets_what_the_default_sqlite_file_gets(tmp_path):
 
 
 def test_an_in_memory_sqlite_url_is_refused_naming_the_variable(tmp_path):
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("KEEL_")},
-        "KEEL_DATA_DIR": str(tmp_path),
-        "KEEL_DATABASE_URL": "sqlite://",
-    }
-    failed = subprocess.run(
-        [sys.executable, "-c", "import keel.settings"], capture_output=True, text=True, env=env
-    )
+    failed = run_python(keel_env(tmp_path, KEEL_DATABASE_URL="sqlite://"), "import keel.settings")
     assert failed.returncode != 0
     assert "KEEL_DATABASE_URL: a SQLite URL must name a file" in failed.stderr
 
@@ -106,19 +111,13 @@ def test_debug_hosts_and_insecure_http_are_opt_in(tmp_path):
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("KEEL_")},
-        "KEEL_DATA_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "keel.settings",
-    }
+    env = keel_env(tmp_path, DJANGO_SETTINGS_MODULE="keel.settings")
     code = (
         "import django; django.setup(); from django.db import connection;"
         "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0]);"
         "c.execute('PRAGMA synchronous'); print(c.fetchone()[0])"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    ).stdout.split()
+    out = run_python(env, code).stdout.split()
     assert out == ["wal", "2"]  # synchronous=FULL is 2
 
 
@@ -126,11 +125,7 @@ def test_a_sqlite_connection_outlives_the_request_that_opened_it(tmp_path):
     """Django closes a connection at the end of a request once it is older than
     CONN_MAX_AGE. At 0 each request opened a new one, re-reading the schema and running the
     PRAGMAs (about 3 ms of every request); kept, the next request finds it open."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("KEEL_")},
-        "KEEL_DATA_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "keel.settings",
-    }
+    env = keel_env(tmp_path, DJANGO_SETTINGS_MODULE="keel.settings")
     code = (
         "import django; django.setup();"
         "from django.core.signals import request_finished, request_started;"
@@ -140,7 +135,5 @@ def test_a_sqlite_connection_outlives_the_request_that_opened_it(tmp_path):
         "request_started.send(sender=None);"
         "print(connection.connection is opened, connection.settings_dict['CONN_MAX_AGE'])"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    ).stdout.split()
+    out = run_python(env, code).stdout.split()
     assert out == ["True", "60"]

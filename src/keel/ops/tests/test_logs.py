@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from tests.test_settings import settings_in_subprocess
+from tests.test_settings import keel_env, run_python, settings_in_subprocess
 
 from keel.accounts.models import User
 from keel.api import services as api_services
@@ -148,14 +148,7 @@ def test_production_logs_json_and_the_demo_reads_plainly(tmp_path):
 
 
 def test_an_unknown_log_format_is_refused_naming_the_variable(tmp_path):
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("KEEL_")},
-        "KEEL_DATA_DIR": str(tmp_path),
-        "KEEL_LOG_FORMAT": "xml",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", "import keel.settings"], capture_output=True, text=True, env=env
-    )
+    result = run_python(keel_env(tmp_path, KEEL_LOG_FORMAT="xml"), "import keel.settings")
     assert result.returncode == 1
     assert "KEEL_LOG_FORMAT must be json or plain, not 'xml'" in result.stderr
 
