@@ -48,13 +48,15 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     )
 
 
-def test_one_machine_without_redis_passes_with_the_file_cache_warning_silenced(tmp_path):
-    # SQLite and the file cache, the generated secret key: the embedded default. The one
-    # silenced check is axes.W001 (file cache increments are not atomic; see settings.py).
+def test_one_machine_without_redis_passes_with_nothing_silenced(tmp_path):
+    # SQLite and the file cache, the generated secret key: the embedded default. axes.W001
+    # warns about Django's FileBasedCache by its path, not about Keel's keel.cache.FileCache
+    # (whose non-atomic increments docs/operations.md states); if axes ever recognises it,
+    # this fails and the warning needs a decision again.
     result = deploy_check(tmp_path, {"KEEL_ALLOWED_HOSTS": "keel.example.org"})
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
-        "System check identified no issues (1 silenced).\n",
+        "System check identified no issues (0 silenced).\n",
         "",
     )
 

@@ -397,12 +397,10 @@ KEEL_API_KEY_FAILURE_RATE = os.environ.get("KEEL_API_KEY_FAILURE_RATE", "30/10m"
 # whose list of supported caches predates Django's own RedisCache (it warns about it,
 # jsocol/django-ratelimit#283); the counting itself needs no app.
 RATELIMIT_USE_CACHE = "default"
-
-if not KEEL_REDIS_URL:
-    # Without Redis the counters live in the file cache every process on this one machine
-    # shares. Its increments are not atomic, so simultaneous failures can be under-counted
-    # by a few; docs/operations.md says so and production runs Redis, where they are atomic.
-    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
+# Without Redis the counters live in the file cache every process on this one machine
+# shares (keel.cache). Its increments are not atomic, so simultaneous failures can be
+# under-counted by a few; docs/operations.md says so and production runs Redis, where they
+# are atomic. (axes.W001 names Django's file cache by its path and does not see Keel's.)
 
 
 def huey_config(redis_url: str, data_dir: Path) -> dict[str, Any]:
