@@ -8,27 +8,27 @@ import sys
 from pathlib import Path
 
 
-def settings_in_subprocess(env: dict[str, str], expression: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    clean.update(env)
-    code = (
-        f"import keel.settings as s; v = ({expression});"
-        " print(v if isinstance(v, str) else repr(v))"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=clean, check=True
-    ).stdout.strip()
+def without_keel_settings() -> dict[str, str]:
+    """This process's environment without any KEEL_ setting."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
 
 
 def keel_env(data_dir: Path, **variables: str) -> dict[str, str]:
-    """This process's environment without any KEEL_ setting, then the data dir and
-    `variables`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    return {**clean, "KEEL_DATA_DIR": str(data_dir), **variables}
+    return {**without_keel_settings(), "KEEL_DATA_DIR": str(data_dir), **variables}
 
 
 def run_python(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
+def settings_in_subprocess(env: dict[str, str], expression: str) -> str:
+    code = (
+        f"import keel.settings as s; v = ({expression});"
+        " print(v if isinstance(v, str) else repr(v))"
+    )
+    result = run_python({**without_keel_settings(), **env}, code)
+    result.check_returncode()
+    return result.stdout.strip()
 
 
 def test_production_defaults(tmp_path):

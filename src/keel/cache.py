@@ -32,6 +32,7 @@ CULL_INTERVAL_SECONDS = 60.0
 class FileCache(FileBasedCache):
     # _cull, _list_cache_files and _is_expired are FileBasedCache's private methods, which
     # django-stubs does not declare; src/keel/tests/test_cache.py fails if they change.
+
     # Monotonic seconds; a test gives its own clock.
     clock: Callable[[], float] = staticmethod(time.monotonic)
     _next_cull: float | None = None

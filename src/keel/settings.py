@@ -395,12 +395,12 @@ KEEL_API_KEY_RATE = os.environ.get("KEEL_API_KEY_RATE", "3000/m")
 KEEL_API_KEY_FAILURE_RATE = os.environ.get("KEEL_API_KEY_FAILURE_RATE", "30/10m")
 # django_ratelimit is deliberately not an installed app: the app only adds a system check
 # whose list of supported caches predates Django's own RedisCache (it warns about it,
-# jsocol/django-ratelimit#283); the counting itself needs no app.
+# jsocol/django-ratelimit#283); the counting itself needs no app. Without Redis the counters
+# live in the file cache every process on this one machine shares (keel.cache), whose
+# increments are not atomic: simultaneous failures can be under-counted by a few.
+# docs/operations.md says so (axes.W001 names Django's file cache by its path and does not
+# see Keel's); production runs Redis, where they are atomic.
 RATELIMIT_USE_CACHE = "default"
-# Without Redis the counters live in the file cache every process on this one machine
-# shares (keel.cache). Its increments are not atomic, so simultaneous failures can be
-# under-counted by a few; docs/operations.md says so and production runs Redis, where they
-# are atomic. (axes.W001 names Django's file cache by its path and does not see Keel's.)
 
 
 def huey_config(redis_url: str, data_dir: Path) -> dict[str, Any]:
