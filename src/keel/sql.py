@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
+from weakref import WeakKeyDictionary
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
+from django.db.models.sql import Query
 
 M = TypeVar("M", bound=Model)
 
@@ -30,13 +32,65 @@ def in_values(column: str, values: Iterable[str | int]) -> tuple[str, Any]:
 def first(model: type[M], where: str, params: Sequence[Any]) -> M | None:
     """The row of `model`'s table matching `where` (SQL with %s marks, on a unique column),
     as a model instance with every field converted as the ORM converts it; None if there
-    is none.
-    A raw queryset skips compiling a query, several times what SQLite spends answering
-    a look-up by key."""
-    found = model._default_manager.raw(
-        f"SELECT * FROM {model._meta.db_table} WHERE {where} LIMIT 1", list(params)
-    )
-    return next(iter(found), None)
+    is none."""
+    found = select(model, f"{where} LIMIT 1", params)
+    return found[0] if found else None
+
+
+def select(model: type[M], where: str, params: Sequence[Any]) -> list[M]:
+    """The rows of `model`'s table matching `where` (SQL with %s marks, and any ORDER BY),
+    as model instances with every field converted as the ORM converts it.
+    Every API request looks up its key, its user and (for a platform) its platform and
+    policies this way. Compiling a query, or resolving a raw queryset's columns and
+    converters, cost several times what the database spends answering a look-up by key
+    (0.2 ms of a 0.3 ms look-up); the columns and converters are worked out once per
+    model and connection instead (see _plan)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    plan = _plan(conn, model)
+    with conn.cursor() as cursor:
+        cursor.execute(f"{plan.select} WHERE {where}", list(params))
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        values = list(row)
+        for position, converters, expression in plan.converters:
+            value = values[position]
+            for convert in converters:
+                value = convert(value, expression, conn)
+            values[position] = value
+        found.append(model.from_db(conn.alias, plan.names, values))
+    return found
+
+
+class _Plan(NamedTuple):
+    select: str
+    names: list[str]
+    # (position in the row, the converters the compiler applies, the column they get)
+    converters: list[tuple[int, list[Callable[..., Any]], Any]]
+
+
+# Per connection (a backend's converters are bound to its connection), per model.
+_plans: WeakKeyDictionary[Any, dict[type[Model], _Plan]] = WeakKeyDictionary()
+
+
+def _plan(conn: Any, model: type[Model]) -> _Plan:
+    by_model = _plans.setdefault(conn, {})
+    plan = by_model.get(model)
+    if plan is None:
+        fields = model._meta.concrete_fields
+        table = model._meta.db_table
+        quote = conn.ops.quote_name
+        cols = [f.get_col(table) for f in fields]
+        compiler = conn.ops.compiler("SQLCompiler")(Query(model), conn, conn.alias)
+        plan = by_model[model] = _Plan(
+            select=f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {quote(table)}",
+            names=[f.attname for f in fields],
+            converters=[
+                (position, list(converters), expression)
+                for position, (converters, expression) in compiler.get_converters(cols).items()
+            ],
+        )
+    return plan
 
 
 # Rows per INSERT statement on SQLite (see sqlite_insert); 50 to 200 measured the same,

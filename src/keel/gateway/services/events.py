@@ -35,7 +35,7 @@ from keel.ledger import services as ledger
 from keel.ledger.models import Account
 from keel.ledger.rules import JournalSpec, LegSpec
 from keel.money import CURRENCIES, MoneyError, get_currency
-from keel.sql import in_values, sqlite_insert
+from keel.sql import in_values, select, sqlite_insert
 
 from ..errors import GatewayError
 from ..models import (
@@ -549,14 +549,8 @@ def apply_events(
     if connection.vendor == "postgresql":
         Platform.objects.select_for_update().filter(pk=platform.pk).first()
     existing = _recorded(platform, [e.event_id for e in events])
-    # A raw queryset, like the queries below: a single-event request runs this too.
-    versions = list(
-        ContributionPolicy.objects.raw(
-            f"SELECT * FROM {ContributionPolicy._meta.db_table} WHERE platform_id = %s"
-            " ORDER BY effective_from",
-            [platform.pk],
-        )
-    )
+    # By hand, like the queries below: a single-event request runs this too.
+    versions = select(ContributionPolicy, "platform_id = %s ORDER BY effective_from", [platform.pk])
     terms = {v.pk: Policy.from_dict(v.terms) for v in versions}
     plan: list[_Planned] = []
     for index, event in enumerate(events):
