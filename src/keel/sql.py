@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, NamedTuple, TypeVar
-from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
@@ -49,46 +48,42 @@ def select(model: type[M], where: str, params: Sequence[Any]) -> list[M]:
     plan = _plan(conn, model)
     with conn.cursor() as cursor:
         cursor.execute(f"{plan.select} WHERE {where}", list(params))
-        rows = cursor.fetchall()
-    found = []
-    for row in rows:
-        values = list(row)
-        for position, converters, expression in plan.converters:
-            value = values[position]
-            for convert in converters:
-                value = convert(value, expression, conn)
-            values[position] = value
-        found.append(model.from_db(conn.alias, plan.names, values))
-    return found
+        rows: Iterable[Sequence[Any]] = cursor.fetchall()
+    if plan.converters:
+        rows = plan.compiler.apply_converters(rows, plan.converters)
+    return [model.from_db(conn.alias, plan.names, list(row)) for row in rows]
 
 
 class _Plan(NamedTuple):
     select: str
     names: list[str]
-    # (position in the row, the converters the compiler applies, the column they get)
-    converters: list[tuple[int, list[Callable[..., Any]], Any]]
+    compiler: Any
+    # position in the row -> (the converters the ORM applies, the column they get)
+    converters: dict[int, tuple[list[Callable[..., Any]], Any]]
 
 
-# Per connection (a backend's converters are bound to its connection), per model.
-_plans: WeakKeyDictionary[Any, dict[type[Model], _Plan]] = WeakKeyDictionary()
+# The attribute of a connection that holds its plans by model. On the connection itself,
+# not in a module-level mapping: a backend's converters are bound to their connection, so
+# a mapping would keep every thread's connection alive after its thread ended.
+_PLANS = "keel_select_plans"
 
 
 def _plan(conn: Any, model: type[Model]) -> _Plan:
-    by_model = _plans.setdefault(conn, {})
+    by_model: dict[type[Model], _Plan] | None = getattr(conn, _PLANS, None)
+    if by_model is None:
+        by_model = {}
+        setattr(conn, _PLANS, by_model)
     plan = by_model.get(model)
     if plan is None:
         fields = model._meta.concrete_fields
         table = model._meta.db_table
         quote = conn.ops.quote_name
-        cols = [f.get_col(table) for f in fields]
         compiler = conn.ops.compiler("SQLCompiler")(Query(model), conn, conn.alias)
         plan = by_model[model] = _Plan(
             select=f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {quote(table)}",
             names=[f.attname for f in fields],
-            converters=[
-                (position, list(converters), expression)
-                for position, (converters, expression) in compiler.get_converters(cols).items()
-            ],
+            compiler=compiler,
+            converters=compiler.get_converters([f.get_col(table) for f in fields]),
         )
     return plan
 

@@ -3,11 +3,13 @@ field and type for type, on either backend."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 
@@ -97,3 +99,17 @@ def test_a_look_up_is_one_statement(platform_key: tuple[Platform, ApiKey]) -> No
         assert sql.first(ApiKey, "prefix = %s", [key.prefix]) is not None
 
     assert len(queries.captured_queries) == 1
+
+
+def test_a_connection_is_not_kept_alive_by_its_look_up_plans() -> None:
+    # A gthread server or a task runner ends threads, and each thread has its own
+    # connection: what select() keeps per connection must go with it.
+    conn = connections.create_connection(DEFAULT_DB_ALIAS)
+    plan = sql._plan(conn, ApiKey)
+    assert sql._plan(conn, ApiKey) is plan  # worked out once
+    gone = weakref.ref(conn)
+
+    del conn, plan
+    gc.collect()
+
+    assert gone() is None
