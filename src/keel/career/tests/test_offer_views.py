@@ -18,7 +18,7 @@ from keel.career.models import Offer, OfferPayment, SubscriptionEvent
 from keel.income.models import IncomeItem
 
 from .test_offers import five, membership
-from .test_views import text
+from .test_views import scripts_from_elsewhere, text
 
 Login = Callable[[User | None], Client]
 
@@ -47,7 +47,8 @@ def test_revenue_page_shows_movements_churn_cohorts_and_charts(maya: User, login
     assert "2025-02 €330.00 €30.00 €50.00 €100.00 €80.00 €0.00 €230.00 25.0% 24.2% 39.4%" in body
     assert "2025-03 €230.00 €0.00 €100.00 €10.00 €50.00 €80.00 €350.00 25.0% 21.7% -17.4%" in body
     assert "2025-01 4 €330.00 100% 75% 75%" in body
-    assert "vendor/plotly/plotly.min.js" in html and "cdn" not in html.lower()
+    assert '<script src="/static/vendor/plotly/plotly.min.js" defer></script>' in html
+    assert scripts_from_elsewhere(html) == []
     figure = json.loads(
         re.search(r'<script id="fig-mrr" type="application/json">(.*?)</script>', html, re.S)[1]
     )

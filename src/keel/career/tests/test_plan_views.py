@@ -23,7 +23,7 @@ from keel.career import offers, planning
 from keel.career.models import CheckIn, Plan, PlanAction
 
 from .test_offers import membership
-from .test_views import text
+from .test_views import scripts_from_elsewhere, text
 
 Login = Callable[[User | None], Client]
 
@@ -68,7 +68,8 @@ def test_the_plan_page_shows_progress_from_the_books(maya: User, login: Login) -
     assert line["y"] == ["100.00", "400.00"]
     assert len(mrr["x"]) == 46 and mrr["y"][0] == "100.00" and mrr["y"][-1] == "200.00"
     # Keel's own plotly, and no inline script: only the figure's JSON and served files.
-    assert "vendor/plotly/plotly.min.js" in html and "cdn" not in html.lower()
+    assert '<script src="/static/vendor/plotly/plotly.min.js" defer></script>' in html
+    assert scripts_from_elsewhere(html) == []
     for tag in re.findall(r"<script[^>]*>", html):
         assert "src=" in tag or 'type="application/json"' in tag, tag
 

@@ -26,6 +26,14 @@ def text(response: Any) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
 
 
+def scripts_from_elsewhere(html: str) -> list[str]:
+    """The page's script and style sources that are not served by Keel itself. (Looking
+    for "cdn" in the page instead failed now and then: the page's CSRF token is random
+    text and spelled it once.)"""
+    sources = re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"', html)
+    return [source for source in sources if "//" in source or not source.startswith("/")]
+
+
 def action_url(m: Milestone, action: str) -> str:
     return f"/career/contracts/{m.contract_id}/milestones/{m.pk}/{action}/"
 
