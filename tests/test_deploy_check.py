@@ -50,9 +50,10 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
 
 def test_one_machine_without_redis_passes_with_nothing_silenced(tmp_path):
     # SQLite and the file cache, the generated secret key: the embedded default. axes.W001
-    # warns about Django's FileBasedCache by its path, not about Keel's keel.cache.FileCache
-    # (whose non-atomic increments docs/operations.md states); if axes ever recognises it,
-    # this fails and the warning needs a decision again.
+    # warns about Django's FileBasedCache (whose increments are not atomic) by its path,
+    # rightly not about Keel's keel.cache.FileCache, whose add and incr hold a lock
+    # (src/keel/tests/test_cache.py); if axes ever recognises it, this fails and the
+    # warning needs a decision again.
     result = deploy_check(tmp_path, {"KEEL_ALLOWED_HOSTS": "keel.example.org"})
     assert (result.returncode, result.stdout, result.stderr) == (
         0,

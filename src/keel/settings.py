@@ -396,10 +396,9 @@ KEEL_API_KEY_FAILURE_RATE = os.environ.get("KEEL_API_KEY_FAILURE_RATE", "30/10m"
 # django_ratelimit is deliberately not an installed app: the app only adds a system check
 # whose list of supported caches predates Django's own RedisCache (it warns about it,
 # jsocol/django-ratelimit#283); the counting itself needs no app. Without Redis the counters
-# live in the file cache every process on this one machine shares (keel.cache), whose
-# increments are not atomic: simultaneous failures can be under-counted by a few.
-# docs/operations.md says so (axes.W001 names Django's file cache by its path and does not
-# see Keel's); production runs Redis, where they are atomic.
+# live in the file cache every process on this one machine shares (keel.cache), which
+# counts atomically under a file lock, as Redis does (axes.W001 warns about Django's own file
+# cache, whose increments are not atomic, by its path; it rightly does not fire for Keel's).
 RATELIMIT_USE_CACHE = "default"
 
 
