@@ -225,3 +225,17 @@ def test_an_increment_of_a_missing_or_expired_entry_is_refused_as_djangos_is(tmp
     # A fresh add starts the count again.
     assert cache.add("lockout:ana", 0, timeout=60)
     assert cache.incr("lockout:ana") == 1
+
+
+def test_touch_sets_a_new_expiry_and_keeps_the_value(tmp_path):
+    cache = FileCache(str(tmp_path), {})
+    assert cache.touch("nobody", timeout=60) is False
+    cache.set("import:42:progress", {"rows": 120}, timeout=5)
+
+    assert cache.touch("import:42:progress", timeout=600) is True
+
+    assert time.time() + 595 < expiry_of(cache, "import:42:progress") <= time.time() + 600
+    assert cache.get("import:42:progress") == {"rows": 120}
+    assert cache.touch("import:42:progress", timeout=None) is True
+    assert expiry_of(cache, "import:42:progress") is None
+    assert cache.get("import:42:progress") == {"rows": 120}
