@@ -23,7 +23,7 @@ of two simultaneous POSTs. Here every entry has a lock (one of `LOCK_STRIPES` lo
 the directory, chosen by the entry's name): writers hold it exclusively from their read to
 their write, readers share it. As no reader can see a half-written file, `incr` rewrites the
 entry in place instead of writing a new file and renaming it over the old one (Django's
-way, which on ext4 flushes the file to disk: 0.29 ms against 0.01 ms), and keeps the
+way, which on ext4 flushes the file to disk: 0.29 ms against 0.02 ms), and keeps the
 entry's expiry (Django's set the default timeout again, so a counter outlived its window).
 """
 
@@ -45,7 +45,8 @@ from django.core.files import locks
 logger = logging.getLogger(__name__)
 
 CULL_INTERVAL_SECONDS = 60.0
-# Lock files for add and incr: entries whose names share a stripe wait for each other.
+# Lock files, one per stripe of entries: entries whose names share a stripe wait for each
+# other.
 LOCK_STRIPES = 16
 
 
@@ -142,10 +143,16 @@ class FileCache(FileBasedCache):
     def _lock(self, fname: str, kind: int) -> Iterator[None]:
         """Hold the lock of the entry `fname` (a cache file's path), shared (LOCK_SH) or
         exclusive (LOCK_EX), across threads and processes."""
-        self._createdir()  # type: ignore[attr-defined]
         stripe = int(os.path.basename(fname)[:8], 16) % LOCK_STRIPES
         path = os.path.join(self._dir, f"keel-{stripe:02d}.lock")  # type: ignore[attr-defined]
-        with open(path, "ab") as lock:
+        try:
+            lock = open(path, "ab")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            # The directory was deleted (Django allows that at any time); made again only
+            # then, not on every read.
+            self._createdir()  # type: ignore[attr-defined]
+            lock = open(path, "ab")  # noqa: SIM115 - closed by the with below
+        with lock:
             locks.lock(lock, kind)
             try:
                 yield
@@ -157,7 +164,7 @@ class FileCache(FileBasedCache):
         """The entry's file (open for writing in place), expiry and value; None when there
         is none or it has expired (and is removed), as FileBasedCache.get reads it."""
         try:
-            file = open(fname, "r+b")  # noqa: SIM115 - closed below, or by _is_expired
+            file = open(fname, "r+b")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
             yield None
             return

@@ -149,7 +149,7 @@ def test_increments_from_several_processes_at_once_are_all_counted(tmp_path):
     race(_count, FileCache, str(tmp_path))
 
     # 4 processes x 250 increments each, none lost (Django's own file cache lost some:
-    # see the next test).
+    # see test_djangos_file_cache_loses_simultaneous_increments).
     assert cache.get("failures:ana") == 1_000
 
 
@@ -239,3 +239,13 @@ def test_touch_sets_a_new_expiry_and_keeps_the_value(tmp_path):
     assert cache.touch("import:42:progress", timeout=None) is True
     assert expiry_of(cache, "import:42:progress") is None
     assert cache.get("import:42:progress") == {"rows": 120}
+
+
+def test_a_deleted_cache_directory_is_made_again_when_an_entry_is_used(tmp_path):
+    directory = tmp_path / "cache"
+    cache = FileCache(str(directory), {})
+    directory.rmdir()
+
+    assert cache.get("lockout:ana") is None
+    assert cache.add("lockout:ana", 0, timeout=60)
+    assert cache.incr("lockout:ana") == 1
