@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -138,6 +139,15 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def open_files(pid: int) -> list[str]:
+    """The paths of the files process `pid` holds open."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # closed while listed
+            found.append(os.readlink(fd))
+    return found
+
+
 def wait_until(condition, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -173,6 +183,10 @@ def test_serve_runs_a_task_runner_and_ctrl_c_stops_both(tmp_path):
                 return False
 
         assert wait_until(answers), "the server did not answer"
+        # gunicorn forks its workers from this process: no database file may be open in
+        # it, or every worker would share its connection (SQLite forbids that).
+        database = str(tmp_path / "keel.sqlite3")
+        assert [f for f in open_files(server.pid) if f.startswith(database)] == []
         # No control socket: its default path is shared by every server of one user.
         assert [*home.rglob("*.ctl"), *runtime.rglob("*.ctl")] == []
         runners = [

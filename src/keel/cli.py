@@ -168,6 +168,14 @@ def _serve(host: str, port: int, workers: int, threads: int, *, with_tasks: bool
 
             return application
 
+    # gunicorn forks its workers from this process. A database connection still open here
+    # (the migration check, the demo's data) would be inherited by every worker: SQLite
+    # forbids using a connection across fork(), since its locks belong to one process and
+    # a child's new connections share the inherited lock bookkeeping; a PostgreSQL socket
+    # shared by several processes interleaves their messages.
+    from django.db import connections
+
+    connections.close_all()
     # Background jobs (import previews and applies, the daily salaries) need a task runner;
     # one runs beside the server unless the operator runs `keel tasks` as its own service.
     runner = start_task_runner() if with_tasks else None
