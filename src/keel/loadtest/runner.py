@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -260,10 +261,9 @@ def _run(
     except json.JSONDecodeError:
         raise LoadError(f"keel ledger verify did not answer:\n{verified.stderr[-2000:]}") from None
     errors = [
-        line
+        problem
         for log in (server_log, tasks_log)
-        for line in log.read_text(errors="replace").splitlines()
-        if " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback")
+        for problem in log_problems(log.read_text(errors="replace"))
     ]
     total = load["total"]
     ok = (
@@ -294,6 +294,62 @@ def _run(
         "server_errors": len(errors),
         "server_error_lines": errors[:20],
     }
+
+
+_FRAME = re.compile(r'\s+File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
+# Keel's own code: this package's directory, with a separator.
+_PACKAGE = os.path.join(os.path.realpath(Path(__file__).parents[1]), "")
+_CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def log_problems(text: str) -> list[str]:
+    """The problems a server's or task runner's log shows, one line each: every ERROR or
+    CRITICAL record, and every traceback with no such record before it. A record's
+    traceback (chained ones included) adds the exception it ended in and the innermost
+    frame in Keel's own code, so that the table says what went wrong even where the run's
+    directory is gone (CI)."""
+    lines = text.splitlines()
+    problems: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if " ERROR " in line or " CRITICAL " in line:
+            record, i = line, i + 1
+        elif line.startswith("Traceback"):
+            record = "a traceback"
+        else:
+            i += 1
+            continue
+        exception, frame, i = _traceback(lines, i)
+        problems.append(" | ".join(part for part in (record, exception, frame) if part))
+    return problems
+
+
+def _traceback(lines: list[str], i: int) -> tuple[str, str, int]:
+    """The traceback starting at lines[i], if one does: the exception it ends in, the
+    innermost frame in Keel's code ("" for either when there is none) and the index of
+    the line after it."""
+    exception = frame = ""
+    while i < len(lines) and lines[i].startswith("Traceback"):
+        i += 1
+        while i < len(lines) and lines[i][:1] in (" ", "\t"):
+            found = _FRAME.match(lines[i])
+            if found:
+                path = os.path.realpath(found["path"])
+                if path.startswith(_PACKAGE):
+                    where = "keel/" + path.removeprefix(_PACKAGE)
+                    frame = f"at {where}:{found['line']} in {found['function']}"
+            i += 1
+        if i < len(lines):
+            exception, i = lines[i], i + 1
+        following = i
+        while following < len(lines) and not lines[following].strip():
+            following += 1
+        if following < len(lines) and lines[following].startswith(_CHAINED):
+            i = following + 1
+            while i < len(lines) and not lines[i].strip():
+                i += 1
+    return exception, frame, i
 
 
 # ---------------------------------------------------------------------------- processes
@@ -458,7 +514,7 @@ def format_load_table(result: dict[str, Any]) -> str:
     )
     out.extend(f"  failure: {e['operation']}: {e['error'][:200]}" for e in load["errors"][:10])
     out.extend(f"  exception: {e['message'][:200]}" for e in load["exceptions"][:10])
-    out.extend(f"  server: {line_[:200]}" for line_ in result["server_error_lines"][:10])
+    out.extend(f"  server: {line_[:400]}" for line_ in result["server_error_lines"][:10])
     out.append("result: " + ("ok" if result["ok"] else "PROBLEMS FOUND"))
     if result.get("run_dir"):
         out.append(f"run directory: {result['run_dir']}")
