@@ -207,23 +207,41 @@ def test_serve_runs_a_task_runner_and_ctrl_c_stops_both(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_task_runner_does_not_outlive_its_server(tmp_path):
+@pytest.mark.parametrize("sigint", ["handled", "ignored"])
+def test_a_task_runner_does_not_outlive_its_server(tmp_path, sigint):
+    """A server that vanishes (killed outright) takes its task runner with it, also when
+    it was started with SIGINT ignored, as a script's `keel serve &` is, which the runner
+    inherits; and also when it vanishes before the runner has started."""
     assert run_keel("migrate", data_dir=tmp_path).returncode == 0
-    # A stand-in for a server killed outright: it starts the runner and vanishes.
-    launcher = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from keel.cli import start_task_runner; print(start_task_runner().pid)",
-        ],
-        env=keel_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    runner = int(launcher.stdout.strip())
-    assert wait_until(lambda: not alive(runner)), "the task runner outlived its parent"
+    # A stand-in for the server: it starts the runner and vanishes at once.
+    ignore = "signal.signal(signal.SIGINT, signal.SIG_IGN); " if sigint == "ignored" else ""
+    pid_file = tmp_path / "runner.pid"
+    with (tmp_path / "runner.log").open("w") as log:
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import signal, sys; {ignore}from keel.cli import start_task_runner;"
+                " open(sys.argv[1], 'w').write(str(start_task_runner().pid))",
+                str(pid_file),
+            ],
+            env=keel_env(tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=60,
+        )
+    runner = int(pid_file.read_text())
+    try:
+        assert wait_until(lambda: not alive(runner)), "the task runner outlived its parent"
+    finally:
+        if alive(runner):
+            os.kill(runner, signal.SIGKILL)
+    # Stopped as Ctrl+C stops it, once started, not interrupted half-way through starting.
+    log = (tmp_path / "runner.log").read_text()
+    assert "Huey consumer started" in log
+    assert "All workers have stopped." in log
+    assert "aborted" not in log
 
 
 def test_unknown_command_is_a_usage_error(tmp_path):

@@ -286,6 +286,9 @@ def tasks(workers: int, no_periodic: bool, stop_with_parent: int | None) -> None
     )
 
 
+_SIGINT_UNHANDLED = (signal.SIG_IGN, signal.SIG_DFL, signal.default_int_handler, None)
+
+
 def _exit_with(parent: int) -> None:
     """Interrupt this process (as Ctrl+C would) once `parent` is gone."""
     import threading
@@ -294,6 +297,11 @@ def _exit_with(parent: int) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1)
+        # Sent before huey has set its own handler, SIGINT would be lost where it is
+        # ignored (inherited so, as by a server a script started with `keel serve &`) and
+        # elsewhere would cut the runner's start-up short half-way: wait for the handler.
+        while signal.getsignal(signal.SIGINT) in _SIGINT_UNHANDLED:
+            time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=watch, name="keel-parent-watch", daemon=True).start()
