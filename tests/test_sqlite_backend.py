@@ -1,11 +1,15 @@
 """Keel's SQLite backend: a write transaction waits for the write lock in short steps,
-gives up after the configured timeout, and leaves SQLite's own busy handler as it was."""
+gives up after the configured timeout, and leaves SQLite's own busy handler as it was;
+holding or waiting for the lock long is logged with the code that did."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,8 @@ import pytest
 from django.db import OperationalError
 from django.db.utils import ConnectionHandler
 
+from keel.ops.logs import _request_id
+from keel.sqlite_backend import base
 from keel.sqlite_backend.base import DatabaseWrapper, is_busy
 
 # A handler of its own (it needs a "default"), apart from the suite's connections.
@@ -163,3 +169,79 @@ def test_only_a_locked_database_counts_as_busy(database: Path) -> None:
     db.close()
     assert not is_busy(no_table.value)
     assert not is_busy(OperationalError("no such table"))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    clock = FakeClock()
+    monkeypatch.setattr(base, "clock", clock)
+    return clock
+
+
+@pytest.fixture
+def lock_warnings(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
+    caplog.set_level(logging.WARNING, logger=base.logger.name)
+    return lambda: [r.getMessage() for r in caplog.records if r.name == base.logger.name]
+
+
+HERE = os.path.realpath(__file__)
+
+
+def write_for(connection: DatabaseWrapper, clock: FakeClock, seconds: float, *, end: str) -> int:
+    """Write one entry in a transaction that keeps the lock `seconds`; the line that ends
+    it (where the warning says the transaction was)."""
+    connection._start_transaction_under_autocommit()
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO entry (note) VALUES ('keel')")
+    clock.now += seconds
+    line = sys._getframe().f_lineno + 1
+    connection.commit() if end == "commit" else connection.rollback()
+    return line
+
+
+def test_a_transaction_that_held_the_write_lock_long_is_logged_with_its_code(
+    database: Path, keel_db: DatabaseWrapper, fake_clock: FakeClock, lock_warnings: Any
+) -> None:
+    write_for(keel_db, fake_clock, 4.9, end="commit")  # under SLOW_LOCK_SECONDS: quiet
+    line = write_for(keel_db, fake_clock, 7.5, end="commit")
+    token = _request_id.set("req-7")
+    try:
+        rolled_back = write_for(keel_db, fake_clock, 5.0, end="rollback")
+    finally:
+        _request_id.reset(token)
+
+    assert base.SLOW_LOCK_SECONDS == 5.0
+    assert lock_warnings() == [
+        f"held the SQLite write lock for 7.5 s: {HERE}:{line} in write_for",
+        f"held the SQLite write lock for 5.0 s: {HERE}:{rolled_back} in write_for (request req-7)",
+    ]
+    assert notes(database) == ["keel", "keel"]
+
+
+def test_a_writer_that_waited_long_for_the_lock_is_logged_with_its_code(
+    database: Path, keel_db: DatabaseWrapper, fake_clock: FakeClock, lock_warnings: Any
+) -> None:
+    def begin() -> int:
+        line = sys._getframe().f_lineno + 1
+        keel_db._start_transaction_under_autocommit()
+        return line
+
+    with Holder(database) as holder:
+
+        def six_seconds_later() -> None:
+            fake_clock.now += 6.0
+            holder.release.set()
+
+        threading.Timer(0.05, six_seconds_later).start()
+        line = begin()
+    keel_db.rollback()  # held no time at all: quiet
+
+    assert lock_warnings() == [f"waited 6.0 s for the SQLite write lock: {HERE}:{line} in begin"]

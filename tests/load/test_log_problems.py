@@ -12,16 +12,17 @@ import logging
 import sqlite3
 
 from keel.loadtest import runner
-from keel.loadtest.runner import log_problems
+from keel.loadtest.runner import log_problems, slow_lock_lines
+from keel.sqlite_backend import base
 
 
-def logged(emit) -> str:
+def logged(emit, name: str = "keel.test.log_problems") -> str:
     """What `emit(logger)` writes in the plain format `keel serve` logs in under the load
     test (settings.LOGGING)."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logger = logging.getLogger("keel.test.log_problems")
+    logger = logging.getLogger(name)
     logger.addHandler(handler)
     logger.propagate = False
     try:
@@ -91,4 +92,18 @@ def test_an_error_without_a_traceback_and_a_bare_traceback_are_each_one_problem(
 def test_a_quiet_log_has_no_problems():
     text = "2026-11-29 14:02:00,000 WARNING keel.request GET / 200 1200.0ms\n"
 
+    assert log_problems(text) == []
+
+
+def test_the_sqlite_backends_lock_warnings_are_picked_out_and_are_not_problems():
+    def emit(logger: logging.Logger) -> None:
+        base._warn("held the SQLite write lock for %.1f s", 31.0)
+        logging.getLogger("keel.request").warning("slow request")
+
+    text = logged(emit, name=base.logger.name)
+    lines = text.splitlines()
+
+    assert len(lines) == 1  # keel.request's warning went elsewhere
+    assert slow_lock_lines(text) == lines
+    assert " held the SQLite write lock for 31.0 s: " in lines[0]
     assert log_problems(text) == []

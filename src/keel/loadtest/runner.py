@@ -260,11 +260,10 @@ def _run(
         ledger: dict[str, Any] = json.loads(verified.stdout)
     except json.JSONDecodeError:
         raise LoadError(f"keel ledger verify did not answer:\n{verified.stderr[-2000:]}") from None
-    errors = [
-        problem
-        for log in (server_log, tasks_log)
-        for problem in log_problems(log.read_text(errors="replace"))
-    ]
+    logs = [log.read_text(errors="replace") for log in (server_log, tasks_log)]
+    errors = [problem for text in logs for problem in log_problems(text)]
+    # Not problems in themselves, but what a stall of every write was (on SQLite).
+    slow_locks = [line for text in logs for line in slow_lock_lines(text)]
     total = load["total"]
     ok = (
         total["requests"] > 0
@@ -293,10 +292,13 @@ def _run(
         "ledger": ledger,
         "server_errors": len(errors),
         "server_error_lines": errors[:20],
+        "slow_write_locks": slow_locks[:20],
     }
 
 
 _FRAME = re.compile(r'\s+File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
+# keel.sqlite_backend's warnings: a write transaction that held or waited for the lock long.
+_SLOW_LOCK = " WARNING keel.sqlite_backend"
 # Keel's own code: this package's directory, with a separator.
 _PACKAGE = os.path.join(os.path.realpath(Path(__file__).parents[1]), "")
 _CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
@@ -323,6 +325,13 @@ def log_problems(text: str) -> list[str]:
         exception, frame, i = _traceback(lines, i)
         problems.append(" | ".join(part for part in (record, exception, frame) if part))
     return problems
+
+
+def slow_lock_lines(text: str) -> list[str]:
+    """keel.sqlite_backend's warnings in a log: transactions that held or waited for
+    SQLite's write lock long. Not problems in themselves, but where a stall of every write
+    came from."""
+    return [line for line in text.splitlines() if _SLOW_LOCK in line]
 
 
 def _traceback(lines: list[str], i: int) -> tuple[str, str, int]:
@@ -515,6 +524,7 @@ def format_load_table(result: dict[str, Any]) -> str:
     out.extend(f"  failure: {e['operation']}: {e['error'][:200]}" for e in load["errors"][:10])
     out.extend(f"  exception: {e['message'][:200]}" for e in load["exceptions"][:10])
     out.extend(f"  server: {line_[:400]}" for line_ in result["server_error_lines"][:10])
+    out.extend(f"  slow lock: {line_[:400]}" for line_ in result["slow_write_locks"][:10])
     out.append("result: " + ("ok" if result["ok"] else "PROBLEMS FOUND"))
     if result.get("run_dir"):
         out.append(f"run directory: {result['run_dir']}")

@@ -7,20 +7,51 @@ its fsync) gets it only after 8 ms, and one behind a 9 ms commit after 18 ms: un
 concurrent clients that quantum was most of a single API request's tail latency. Here BEGIN
 is retried with sleeps of at most a millisecond until the same timeout (OPTIONS
 ``timeout``) runs out; every other statement keeps SQLite's handler.
+
+SQLite has one writer at a time, so a transaction that keeps the write lock long stalls
+every other write, and the one that waited longest fails with "database is locked" when
+its timeout runs out. Where a server or task runner holds or waits for the lock
+`SLOW_LOCK_SECONDS` or longer it logs a warning naming the code that did (and the request,
+if any), so that the stall can be traced from the log.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import sysconfig
 import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import django
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
+
+from keel.ops.logs import current_request_id
+
+logger = logging.getLogger(__name__)
 
 # Seconds to sleep before each further attempt at BEGIN; the last repeats.
 RETRY_SLEEPS = (0.0001, 0.0002, 0.0005, 0.001)
 DEFAULT_TIMEOUT = 5.0  # seconds, as Python's sqlite3 module
+# Holding or waiting for the write lock this long is logged as a warning.
+SLOW_LOCK_SECONDS = 5.0
+# Monotonic seconds; a test gives its own clock.
+clock: Callable[[], float] = time.monotonic
+# Frames that never name who took the lock: Django's, this module's, the standard library's.
+_NOT_CALLERS = tuple(
+    os.path.join(os.path.realpath(path), "")
+    for path in (
+        Path(django.__file__).parent,
+        Path(__file__).parent,
+        sysconfig.get_paths()["stdlib"],
+    )
+)
+_SOURCE_ROOT = os.path.join(os.path.realpath(Path(__file__).parents[2]), "")
 
 
 def is_busy(error: BaseException) -> bool:
@@ -31,6 +62,27 @@ def is_busy(error: BaseException) -> bool:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # When this connection's write transaction took the lock (clock()); None outside one.
+    _lock_taken: float | None = None
+
+    def _commit(self) -> None:
+        try:
+            super()._commit()  # type: ignore[misc]
+        finally:
+            self._lock_released()
+
+    def _rollback(self) -> None:
+        try:
+            super()._rollback()  # type: ignore[misc]
+        finally:
+            self._lock_released()
+
+    def _lock_released(self) -> None:
+        taken, self._lock_taken = self._lock_taken, None
+        held = 0.0 if taken is None else clock() - taken
+        if held >= SLOW_LOCK_SECONDS:
+            _warn("held the SQLite write lock for %.1f s", held)
+
     def _start_transaction_under_autocommit(self) -> None:
         # Django's SQLite wrapper sets transaction_mode from OPTIONS (not in its stubs).
         mode: str | None = getattr(self, "transaction_mode", None)
@@ -45,18 +97,40 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # back to what the timeout set it to.
         raw.execute("PRAGMA busy_timeout = 0")
         try:
-            deadline = time.monotonic() + timeout
+            started = clock()
+            deadline = started + timeout
             attempt = 0
             while True:
                 try:
                     # Through Django's cursor, so that the BEGIN is logged and counted as
                     # Django's own BEGIN is.
                     self.cursor().execute(f"BEGIN {mode}")
+                    self._lock_taken = clock()
+                    if self._lock_taken - started >= SLOW_LOCK_SECONDS:
+                        _warn("waited %.1f s for the SQLite write lock", self._lock_taken - started)
                     return
                 except OperationalError as exc:
-                    if not is_busy(exc) or time.monotonic() >= deadline:
+                    if not is_busy(exc) or clock() >= deadline:
                         raise
                 time.sleep(RETRY_SLEEPS[min(attempt, len(RETRY_SLEEPS) - 1)])
                 attempt += 1
         finally:
             raw.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+
+
+def _warn(message: str, seconds: float) -> None:
+    request = current_request_id()
+    logger.warning(
+        message + ": %s%s", seconds, _caller(), f" (request {request})" if request else ""
+    )
+
+
+def _caller() -> str:
+    """The innermost frame that is neither Django's, this module's nor the standard
+    library's: the code whose transaction it is."""
+    for frame in reversed(traceback.extract_stack()):
+        path = os.path.realpath(frame.filename)
+        if not path.startswith(_NOT_CALLERS):
+            where = path.removeprefix(_SOURCE_ROOT)
+            return f"{where}:{frame.lineno} in {frame.name}"
+    return "unknown code"
