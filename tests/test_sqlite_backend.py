@@ -220,10 +220,38 @@ def test_a_transaction_that_held_the_write_lock_long_is_logged_with_its_code(
 
     assert base.SLOW_LOCK_SECONDS == 5.0
     assert lock_warnings() == [
-        f"held the SQLite write lock for 7.5 s: {HERE}:{line} in write_for",
+        f"held the SQLite write lock for 7.5 s (0.0 s of it in COMMIT): {HERE}:{line} in write_for",
         f"held the SQLite write lock for 5.0 s: {HERE}:{rolled_back} in write_for (request req-7)",
     ]
     assert notes(database) == ["keel", "keel"]
+
+
+class SlowDisk:
+    """The driver's connection, with a COMMIT that takes `seconds` on the fake clock (a
+    disk that stalls the transaction's fsync)."""
+
+    def __init__(self, connection: sqlite3.Connection, clock: FakeClock, seconds: float) -> None:
+        self._connection, self._clock, self._seconds = connection, clock, seconds
+
+    def commit(self) -> None:
+        self._connection.commit()
+        self._clock.now += self._seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+def test_a_long_hold_says_how_much_of_it_was_the_commit(
+    database: Path, keel_db: DatabaseWrapper, fake_clock: FakeClock, lock_warnings: Any
+) -> None:
+    keel_db.connection = SlowDisk(keel_db.connection, fake_clock, 30.9)
+    line = write_for(keel_db, fake_clock, 0.3, end="commit")
+
+    assert lock_warnings() == [
+        f"held the SQLite write lock for 31.2 s (30.9 s of it in COMMIT): {HERE}:{line}"
+        " in write_for"
+    ]
+    assert notes(database) == ["keel"]
 
 
 def test_a_writer_that_waited_long_for_the_lock_is_logged_with_its_code(

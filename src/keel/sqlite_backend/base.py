@@ -66,10 +66,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     _lock_taken: float | None = None
 
     def _commit(self) -> None:
+        began = clock()
         try:
             super()._commit()  # type: ignore[misc]
         finally:
-            self._lock_released()
+            self._lock_released(committing=clock() - began)
 
     def _rollback(self) -> None:
         try:
@@ -77,11 +78,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
         finally:
             self._lock_released()
 
-    def _lock_released(self) -> None:
+    def _lock_released(self, committing: float | None = None) -> None:
         taken, self._lock_taken = self._lock_taken, None
         held = 0.0 if taken is None else clock() - taken
-        if held >= SLOW_LOCK_SECONDS:
+        if held < SLOW_LOCK_SECONDS:
+            return
+        if committing is None:
             _warn("held the SQLite write lock for %.1f s", held)
+        else:
+            # COMMIT is the transaction's fsync (synchronous=FULL): most of a long hold in
+            # it means a slow disk, not slow code.
+            _warn(
+                f"held the SQLite write lock for %.1f s ({committing:.1f} s of it in COMMIT)", held
+            )
 
     def _start_transaction_under_autocommit(self) -> None:
         # Django's SQLite wrapper sets transaction_mode from OPTIONS (not in its stubs).
