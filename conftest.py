@@ -57,3 +57,34 @@ def redis_url() -> str:
             pytest.fail(f"{message} (CI=true: the Redis tests must run)", pytrace=False)
         pytest.skip(message)
     return url
+
+
+@pytest.fixture
+def database_busy_error(tmp_path: Any) -> Exception:
+    """The error a write gets from Django when SQLite's write lock stayed taken for its
+    whole wait: Django's OperationalError from the driver's, made by really contending for
+    a lock (a file of the test's own, on either pass)."""
+    import sqlite3
+
+    from django.db import OperationalError
+    from django.db.utils import DatabaseErrorWrapper
+
+    path = tmp_path / "busy.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("BEGIN IMMEDIATE")
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+
+    class Wrapped:  # what DatabaseErrorWrapper needs of a connection
+        Database = sqlite3
+        errors_occurred = False
+
+    try:
+        with DatabaseErrorWrapper(Wrapped()):  # type: ignore[arg-type]
+            writer.execute("BEGIN IMMEDIATE")
+    except OperationalError as exc:
+        return exc
+    finally:
+        writer.close()
+        holder.close()
+    raise AssertionError("the second writer got the lock")

@@ -5,6 +5,9 @@ from keel.accounts.views import AdminLoginRedirectView
 from keel.api.api import api
 from keel.ops.health import healthz
 
+# A database that stayed locked answers 503, not 500 (keel.web.views.server_error).
+handler500 = "keel.web.views.server_error"
+
 admin.site.site_header = "Keel operators"
 admin.site.site_title = "Keel operators"
 

@@ -17,16 +17,21 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from keel.ledger.rules import IdempotencyConflict, LedgerError, UnknownAccount
+from keel.sqlite_backend.base import is_busy
 
 from .keys import ApiKeyError
 
 logger = logging.getLogger("keel.api")
+
+# What a 503 for a busy database asks the client to wait before sending the request again.
+BUSY_RETRY_AFTER_SECONDS = 5
 
 
 class ErrorDetail(Schema):
@@ -170,9 +175,10 @@ def error_response(
 
 def with_errors(ok: Mapping[int, Any], *statuses: int) -> dict[int, Any]:
     """An operation's `response=` mapping: its success schemas plus ErrorOut for each error
-    status it can return. 500 is always there: any operation can fail unexpectedly."""
+    status it can return. 500 and 503 are always there: any operation can fail unexpectedly
+    or find the database busy."""
     result: dict[int, Any] = dict(ok)
-    for status in (*statuses, 500):
+    for status in (*statuses, 500, 503):
         result[status] = ErrorOut
     return result
 
@@ -240,6 +246,27 @@ def install_error_handlers(api: NinjaAPI) -> None:
             api, request, 400, "bad_request", f"the request body could not be parsed: {exc}"
         )
 
+    def on_database_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+        if not is_busy(exc):
+            return on_unexpected(request, exc)
+        # Another transaction kept SQLite's write lock for the whole wait: nothing was
+        # written, and the same request can be sent again (earnings events and journals are
+        # idempotent by their ids), so it is a 503 to retry, not a 500.
+        logger.error(
+            "%s %s: the database stayed locked for the whole wait; answered 503",
+            request.method,
+            request.path,
+        )
+        return error_response(
+            api,
+            request,
+            503,
+            "database_busy",
+            "the database is busy with other writes; nothing was written, send the request"
+            " again shortly",
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+        )
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
         return error_response(
@@ -255,6 +282,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         (HttpError, on_http_error),
         (Http404, on_not_found),
         (MultiPartParserError, on_unparseable_form),
+        (OperationalError, on_database_error),
         (Exception, on_unexpected),
     ]
     for exc_class, handler in handlers:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 
 from keel.accounts.models import User
@@ -302,6 +303,61 @@ def test_changed_content_replay_is_refused_naming_the_index(dash, link, worker):
     assert [(d["index"], d["code"]) for d in error["details"]] == [(1, "idempotency_conflict")]
     assert counts() == before
     assert balances(worker) == held
+
+
+def test_a_batch_that_finds_the_database_busy_is_a_503_to_send_again(
+    dash, link, worker, monkeypatch, database_busy_error, caplog
+):
+    batch = {"events": [event("b1", "2026-03-02", 200_000)]}
+    recorded = services.record_events
+
+    def busy(*args: Any, **kwargs: Any) -> Any:
+        raise database_busy_error
+
+    monkeypatch.setattr(services, "record_events", busy)
+    before = counts()
+    response = post(dash, "/platform/earnings", batch)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"] == {
+        "code": "database_busy",
+        "message": "the database is busy with other writes; nothing was written, send the"
+        " request again shortly",
+        "field": None,
+        "details": [],
+    }
+    assert counts() == before
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "keel.api"] == [
+        (
+            "ERROR",
+            "POST /api/v1/platform/earnings: the database stayed locked for the whole wait;"
+            " answered 503",
+        )
+    ]
+    # Sent again once the database is free, the batch is booked once.
+    monkeypatch.setattr(services, "record_events", recorded)
+    again = post(dash, "/platform/earnings", batch)
+    assert [e["status"] for e in again.json()["events"]] == ["created"]
+    assert balances(worker) == {
+        "health": 2_400,
+        "retirement": 2_400,
+        "time_off": 1_600,
+        "emergency": 800,
+        "tax": 800,
+    }
+
+
+def test_any_other_database_error_is_a_500(dash, link, monkeypatch):
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("no such table: gateway_earningsevent")
+
+    monkeypatch.setattr(services, "record_events", broken)
+    response = post(dash, "/platform/earnings", {"events": [event("b1", "2026-03-02", 9_000)]})
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "Retry-After" not in response
 
 
 def test_more_than_ten_thousand_events_are_refused(dash, link):

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from django.template import loader
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.views import defaults
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
@@ -238,3 +238,38 @@ def test_500_handler_serves_keels_page(rf: RequestFactory):
     response = defaults.server_error(rf.get("/"))
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.content.decode()
+
+
+def test_a_page_that_finds_the_database_busy_answers_503_and_asks_to_send_it_again(
+    maya, monkeypatch, database_busy_error
+):
+    def busy(*args: object, **kwargs: object) -> object:
+        raise database_busy_error
+
+    monkeypatch.setattr("keel.web.views.worker_overview", busy)
+    client = Client(raise_request_exception=False)
+    client.force_login(maya)
+    response = client.get(reverse("web:dashboard"))
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    html = response.content.decode()
+    assert "<title>Keel is busy · Keel</title>" in html
+    assert '<p class="eyebrow">Error 503</p>' in html
+    assert "<h1>Keel is busy with other changes</h1>" in html
+    assert "nothing was written. Please send it again in a few seconds." in html
+    assert "Something went wrong" not in html
+
+
+def test_any_other_error_on_a_page_is_keels_500(maya, monkeypatch):
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("keel.web.views.worker_overview", broken)
+    client = Client(raise_request_exception=False)
+    client.force_login(maya)
+    response = client.get(reverse("web:dashboard"))
+
+    assert response.status_code == 500
+    assert "Retry-After" not in response
+    assert "<h1>Something went wrong on our side</h1>" in response.content.decode()
