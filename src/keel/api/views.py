@@ -55,17 +55,19 @@ def key_create(request: HttpRequest) -> HttpResponse:
     form = KeyForm(request.POST)
     if not form.is_valid():
         return _page(request, form, status=400)
-    if not form.claim(f"api-key:{request.user.pk}"):
+    once = f"api-key:{request.user.pk}"
+    if not form.claim(once):
         # The browser re-sent the form (a reload): the key exists and is never shown again.
         messages.info(request, ALREADY_CREATED)
         return redirect("api_keys:list")
     try:
-        key, plaintext = services.create_key(
-            _user(request),
-            form.cleaned_data["name"],
-            form.cleaned_data["scopes"],
-            expires_at=form.expires_at(timezone.now()),
-        )
+        with form.given_back_on_error(once):
+            key, plaintext = services.create_key(
+                _user(request),
+                form.cleaned_data["name"],
+                form.cleaned_data["scopes"],
+                expires_at=form.expires_at(timezone.now()),
+            )
     except keys.ApiKeyError as exc:
         field = (exc.field or "").split(".")[0]
         form.add_error(field if field in form.fields else None, exc.message)

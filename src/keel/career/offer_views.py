@@ -222,13 +222,15 @@ def retainer_units(request: HttpRequest, offer_id: int, subscriber_id: int) -> H
     form = forms.RetainerUseForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
-        if not form.claim(f"retainer-use:{subscriber.pk}"):
+        once = f"retainer-use:{subscriber.pk}"
+        if not form.claim(once):
             messages.info(request, "Those units were already logged.")
             return redirect("career:retainer", offer_id=offer.pk, subscriber_id=subscriber.pk)
         try:
-            use = retainers.log_use(
-                subscriber, on=data["on"], units=data["units"], note=data.get("note") or ""
-            )
+            with form.given_back_on_error(once):
+                use = retainers.log_use(
+                    subscriber, on=data["on"], units=data["units"], note=data.get("note") or ""
+                )
         except CareerError as exc:
             add_career_error(form, exc)
         else:

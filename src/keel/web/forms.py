@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django import forms
@@ -82,4 +84,22 @@ class OnceTokenMixin(forms.Form):
         token = self.cleaned_data.get("token")
         if not token:
             return True
-        return bool(cache.add(f"form-once:{scope}:{token}", True, timeout=ONCE_TOKEN_SECONDS))
+        return bool(cache.add(self._once_key(scope, token), True, timeout=ONCE_TOKEN_SECONDS))
+
+    @contextmanager
+    def given_back_on_error(self, scope: str) -> Iterator[None]:
+        """Around the action a claimed token guards: if it raises (a refused form, a
+        database that stayed busy), the action did not happen, so the claim is given back
+        and the same form, corrected or not, can be sent again instead of being taken for
+        a repeat."""
+        try:
+            yield
+        except BaseException:
+            token = self.cleaned_data.get("token")
+            if token:
+                cache.delete(self._once_key(scope, token))
+            raise
+
+    @staticmethod
+    def _once_key(scope: str, token: str) -> str:
+        return f"form-once:{scope}:{token}"

@@ -155,3 +155,28 @@ def test_a_resent_form_creates_no_second_key(browser, alice):
     assert ApiKey.objects.filter(user=alice).count() == 1
     assert "already sent" in again.content.decode()
     assert "new-key-value" not in again.content.decode()
+
+
+def test_a_form_that_found_the_database_busy_can_be_sent_again(
+    alice, monkeypatch, database_busy_error
+):
+    form = {"name": "sync", "scopes": ["ledger:read"], "expires_in": "", "token": "t-2"}
+    browser = Client(raise_request_exception=False)
+    browser.force_login(alice)
+    created = services.create_key
+
+    def busy(*args: object, **kwargs: object) -> object:
+        raise database_busy_error
+
+    monkeypatch.setattr(services, "create_key", busy)
+    refused = browser.post(reverse("api_keys:create"), form)
+    assert refused.status_code == 503
+    assert "send it again in a few seconds" in refused.content.decode()
+    assert not ApiKey.objects.filter(user=alice).exists()
+
+    # The same form, token and all, sent again once the database is free: not a repeat.
+    monkeypatch.setattr(services, "create_key", created)
+    again = browser.post(reverse("api_keys:create"), form)
+    assert again.status_code == 200
+    assert shown_key(again.content.decode()) is not None
+    assert ApiKey.objects.filter(user=alice).count() == 1

@@ -247,14 +247,19 @@ def keys(request: HttpRequest, platform_id: int) -> HttpResponse:
     form = PlatformKeyForm(request.POST)
     if not form.is_valid():
         return _keys_page(request, platform, form, status=400)
-    if not form.claim(f"platform-key:{platform.pk}:{request.user.pk}"):
+    once = f"platform-key:{platform.pk}:{request.user.pk}"
+    if not form.claim(once):
         # The browser re-sent the form (a reload): the key exists and is never shown again.
         messages.info(request, ALREADY_CREATED)
         return redirect("gateway:console_keys", platform_id=platform.pk)
     try:
-        key, plaintext = services.create_platform_key(
-            platform, _operator(request), form.cleaned_data["name"], form.cleaned_data["scopes"]
-        )
+        with form.given_back_on_error(once):
+            key, plaintext = services.create_platform_key(
+                platform,
+                _operator(request),
+                form.cleaned_data["name"],
+                form.cleaned_data["scopes"],
+            )
     except (GatewayError, ApiKeyError) as exc:
         field = (exc.field or "").split(".")[0]
         form.add_error(field if field in form.fields else None, exc.message)

@@ -258,13 +258,17 @@ def test_rule_errors_come_back_next_to_their_input(login, ana):
 
 
 def test_a_tier_outside_the_tiers_is_refused_on_its_field(login, ana):
-    response = login(ana).post("/pools/new/", new_pool_data(tier_gift="1,234.00"))
+    response = login(ana).post(
+        "/pools/new/", new_pool_data(tier_gift="1,234.00", token="token-of-the-refused-form")
+    )
     assert response.status_code == 400
     errors = dict(re.findall(r'id="id_(\w+)-errors">\s*<div>(.*?)</div>', text(response), re.S))
     assert errors["tier_gift"].startswith("The gift must be one of the pool")
     assert not Pool.objects.exists()
-    # The refused form carries a fresh token, so the corrected form is not taken for a repeat.
+    # The refused form's token was given back, so the corrected form, which carries it
+    # again, is not taken for a repeat.
     token = re.search(r'name="token" value="([^"]+)"', text(response))[1]
+    assert token == "token-of-the-refused-form"
     fixed = login(ana).post("/pools/new/", new_pool_data(tier_gift="1,500.00", token=token))
     assert fixed.status_code == 302 and Pool.objects.count() == 1
 

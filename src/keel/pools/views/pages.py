@@ -19,7 +19,6 @@ from django.urls import URLPattern, path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from keel.money import format_amount
-from keel.web.forms import new_form_token
 
 from .. import forms, present, services
 from ..errors import PoolError
@@ -131,25 +130,22 @@ def pool_new(request: HttpRequest) -> HttpResponse:
     rules_form = rules_class(request.POST, currency=currency)
     if not (pool_form.is_valid() & rules_form.is_valid()):
         return _new_page(request, template, pool_form, rules_form, status=400)
-    if not pool_form.claim(f"pool-new:{user.pk}"):
+    once = f"pool-new:{user.pk}"
+    if not pool_form.claim(once):
         # The browser sent the form again (a reload): the pool exists already.
         messages.info(request, ALREADY_STARTED)
         return redirect("pools:list")
     data = pool_form.cleaned_data
     try:
-        pool = services.create_pool(
-            user,
-            name=data["name"],
-            description=data.get("description") or "",
-            rules=rules_form.rules,
-            tier_gift=data.get("tier_gift"),
-        )
+        with pool_form.given_back_on_error(once):
+            pool = services.create_pool(
+                user,
+                name=data["name"],
+                description=data.get("description") or "",
+                rules=rules_form.rules,
+                tier_gift=data.get("tier_gift"),
+            )
     except PoolError as exc:
-        # The token was spent on a refused form: the corrected form gets a fresh one.
-        fresh = request.POST.copy()
-        fresh["token"] = new_form_token()
-        pool_form = forms.PoolForm(fresh, currency=currency, kind=kind)
-        pool_form.is_valid()
         forms.add_pool_error([pool_form, rules_form], exc)
         return _new_page(request, template, pool_form, rules_form, status=400)
     messages.success(
