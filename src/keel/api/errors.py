@@ -249,9 +249,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def on_database_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
         if not is_busy(exc):
             return on_unexpected(request, exc)
-        # Another transaction kept SQLite's write lock for the whole wait: nothing was
-        # written, and the same request can be sent again (earnings events and journals are
-        # idempotent by their ids), so it is a 503 to retry, not a 500.
+        # Another transaction kept SQLite's write lock for the whole wait: the request's
+        # transaction never began (or was rolled back whole), and the same request can be
+        # sent again (earnings events and journals are idempotent by their ids), so it is
+        # a 503 to retry, not a 500.
         logger.error(
             "%s %s: the database stayed locked for the whole wait; answered 503",
             request.method,
@@ -262,8 +263,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
             request,
             503,
             "database_busy",
-            "the database is busy with other writes; nothing was written, send the request"
-            " again shortly",
+            "the database is busy with other writes and the request was not carried out;"
+            " send it again shortly",
             headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
         )
 

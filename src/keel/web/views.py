@@ -54,7 +54,7 @@ def _url_or_none(name: str) -> str | None:
 def server_error(request: HttpRequest) -> HttpResponse:
     """Keel's handler500. Django calls it while handling the exception, so the exception is
     at hand: a database that stayed locked for the whole wait (SQLite's single writer) is a
-    503 with Retry-After, since nothing was written and the same form can be sent again;
+    503 with Retry-After, since the change was not made and the same form can be sent again;
     anything else is Django's own 500 page (500.html)."""
     error = sys.exception()
     if not (isinstance(error, OperationalError) and is_busy(error)):
@@ -69,6 +69,6 @@ _DATABASE_BUSY = {
     "status": 503,
     "title": "Keel is busy",
     "heading": "Keel is busy with other changes",
-    "message": "Your change waited its turn behind others for too long and was not made:"
-    " nothing was written. Please send it again in a few seconds.",
+    "message": "Your change waited its turn behind others for too long and was not made."
+    " Please send it again in a few seconds.",
 }

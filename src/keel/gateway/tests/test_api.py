@@ -322,8 +322,8 @@ def test_a_batch_that_finds_the_database_busy_is_a_503_to_send_again(
     assert response["Retry-After"] == "5"
     assert response.json()["error"] == {
         "code": "database_busy",
-        "message": "the database is busy with other writes; nothing was written, send the"
-        " request again shortly",
+        "message": "the database is busy with other writes and the request was not carried"
+        " out; send it again shortly",
         "field": None,
         "details": [],
     }

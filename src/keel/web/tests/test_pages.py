@@ -257,7 +257,7 @@ def test_a_page_that_finds_the_database_busy_answers_503_and_asks_to_send_it_aga
     assert "<title>Keel is busy · Keel</title>" in html
     assert '<p class="eyebrow">Error 503</p>' in html
     assert "<h1>Keel is busy with other changes</h1>" in html
-    assert "nothing was written. Please send it again in a few seconds." in html
+    assert "was not made. Please send it again in a few seconds." in html
     assert "Something went wrong" not in html
 
 
