@@ -46,7 +46,7 @@ def test_a_claimed_token_is_given_back_when_its_action_raises_and_kept_when_it_i
     with form.given_back_on_error("scope"):
         pass  # done
     assert form.claim("scope") is False
-    assert form.claim("another scope") is True
+    assert form.claim("another-scope") is True
 
 
 def test_a_form_without_a_token_is_never_taken_for_a_repeat(db):
