@@ -273,3 +273,16 @@ def test_a_writer_that_waited_long_for_the_lock_is_logged_with_its_code(
     keel_db.rollback()  # held no time at all: quiet
 
     assert lock_warnings() == [f"waited 6.0 s for the SQLite write lock: {HERE}:{line} in begin"]
+
+
+def test_the_caller_is_named_when_installed_inside_the_standard_librarys_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A system-wide install: site-packages (Keel and this test, here) lies inside the
+    # standard library's directory, whose frames are otherwise passed over.
+    tests = os.path.join(os.path.dirname(HERE), "")
+    monkeypatch.setattr(base, "_STANDARD_LIBRARY", os.path.join(os.path.dirname(tests[:-1]), ""))
+    monkeypatch.setattr(base, "_INSTALLED", (tests,))
+
+    line = sys._getframe().f_lineno + 1
+    assert base._caller() == f"{HERE}:{line} in {sys._getframe().f_code.co_name}"

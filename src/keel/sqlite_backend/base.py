@@ -42,16 +42,18 @@ DEFAULT_TIMEOUT = 5.0  # seconds, as Python's sqlite3 module
 SLOW_LOCK_SECONDS = 5.0
 # Monotonic seconds; a test gives its own clock.
 clock: Callable[[], float] = time.monotonic
-# Frames that never name who took the lock: Django's, this module's, the standard library's.
-_NOT_CALLERS = tuple(
-    os.path.join(os.path.realpath(path), "")
-    for path in (
-        Path(django.__file__).parent,
-        Path(__file__).parent,
-        sysconfig.get_paths()["stdlib"],
-    )
-)
-_SOURCE_ROOT = os.path.join(os.path.realpath(Path(__file__).parents[2]), "")
+
+
+def _directory(path: str | Path) -> str:
+    return os.path.join(os.path.realpath(path), "")
+
+
+# Frames that never name who took the lock: Django's, this module's and the standard
+# library's, which can hold site-packages (a system-wide install), where Keel may be.
+_NOT_CALLERS = (_directory(Path(django.__file__).parent), _directory(Path(__file__).parent))
+_STANDARD_LIBRARY = _directory(sysconfig.get_paths()["stdlib"])
+_INSTALLED = tuple(_directory(sysconfig.get_paths()[name]) for name in ("purelib", "platlib"))
+_SOURCE_ROOT = _directory(Path(__file__).parents[2])
 
 
 def is_busy(error: BaseException) -> bool:
@@ -139,7 +141,9 @@ def _caller() -> str:
     library's: the code whose transaction it is."""
     for frame in reversed(traceback.extract_stack()):
         path = os.path.realpath(frame.filename)
-        if not path.startswith(_NOT_CALLERS):
-            where = path.removeprefix(_SOURCE_ROOT)
-            return f"{where}:{frame.lineno} in {frame.name}"
+        if path.startswith(_NOT_CALLERS):
+            continue
+        if path.startswith(_STANDARD_LIBRARY) and not path.startswith(_INSTALLED):
+            continue
+        return f"{path.removeprefix(_SOURCE_ROOT)}:{frame.lineno} in {frame.name}"
     return "unknown code"
