@@ -91,7 +91,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             # COMMIT is the transaction's fsync (synchronous=FULL): most of a long hold in
             # it means a slow disk, not slow code.
             _warn(
-                f"held the SQLite write lock for %.1f s ({committing:.1f} s of it in COMMIT)", held
+                "held the SQLite write lock for %.1f s (%.1f s of it in COMMIT)", held, committing
             )
 
     def _start_transaction_under_autocommit(self) -> None:
@@ -129,10 +129,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raw.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
-def _warn(message: str, seconds: float) -> None:
+def _warn(message: str, *seconds: float) -> None:
     request = current_request_id()
     logger.warning(
-        message + ": %s%s", seconds, _caller(), f" (request {request})" if request else ""
+        message + ": %s%s", *seconds, _caller(), f" (request {request})" if request else ""
     )
 
 
