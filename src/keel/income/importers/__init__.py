@@ -108,12 +108,14 @@ FORMATS: Final[Mapping[str, ImporterSpec]] = MappingProxyType(
 )
 
 # Most specific first: the Stripe report's names are unique, PayPal's and Etsy's headers are
-# distinctive, and an Upwork earnings report matches little else.
+# distinctive, and an Upwork earnings report matches little else.  Etsy goes before PayPal:
+# a newer Etsy statement's Date, Type, Status, Currency and Amount are all PayPal needs
+# from a personal account's download, while no PayPal file has Etsy's "Fees & Taxes".
 _DETECTION_ORDER: Final = (
     "stripe-itemized",
     "stripe",
-    "paypal",
     "etsy",
+    "paypal",
     "upwork",
     "upwork-legacy",
     "upwork-earnings",

@@ -11,6 +11,8 @@ PayPal writes the file in the account's language and number style.  Keel reads t
 English and the German headers (``Datum, Uhrzeit, Zeitzone, Name, Typ, Status, Währung,
 Brutto, Gebühr, Netto, ..., Transaktionscode, ..., Zugehöriger Transaktionscode, ...,
 Auswirkung auf Guthaben``); other languages go through the csv format with a profile.
+A personal account's download has ``Amount`` (``Betrag``) in place of ``Gross``, ``Fee``
+and ``Net``: the amount that moved the balance, read as the gross with no fee.
 Dates are ``MM/DD/YYYY`` (US), ``DD/MM/YYYY`` (UK and most others) or ``DD.MM.YYYY``
 (German): Keel settles a slashed file's order from its first date with a day above 12, or
 from ``date_order``.  Amounts are ``1,234.56`` or ``1.234,56``, settled the same way.
@@ -51,7 +53,9 @@ COLUMNS: Final = (
     Column("type", ("Type", "Typ")),
     Column("status", ("Status",)),
     Column("currency", ("Currency", "Währung")),
-    Column("gross", ("Gross", "Brutto")),
+    # A personal account's download has one "Amount" column (no Gross, Fee or Net):
+    # ``Date, Time, TimeZone, Name, Type, Status, Currency, Amount, Receipt ID, Balance``.
+    Column("gross", ("Gross", "Brutto", "Amount", "Betrag")),
     Column("fee", ("Fee", "Gebühr", "Entgelt"), required=False),
     Column("net", ("Net", "Netto"), required=False),
     Column("from", ("From Email Address", "Absender E-Mail-Adresse"), required=False),

@@ -173,3 +173,25 @@ def test_identical_rows_without_transaction_id_keep_their_lines():
     result = run("paypal", text)
     assert [r.line for r in result.rows] == [2, 3]
     assert result.rows[0].raw == result.rows[1].raw != ()
+
+
+def test_personal_account_download_with_one_amount_column():
+    # A personal account's activity download has no Gross, Fee or Net: one Amount, the
+    # money that moved the balance, and no Transaction ID.
+    text = (
+        '"Date","Time","TimeZone","Name","Type","Status","Currency","Amount","Receipt ID",'
+        '"Balance"\n'
+        '"09/02/2024","10:15:32","PDT","Acme","General Payment","Completed","USD",'
+        '"1,500.00","","1,500.00"\n'
+        '"09/13/2024","11:00:00","PDT","","General Withdrawal","Completed","USD","-400.00",'
+        '"","1,100.00"\n'
+        '"09/14/2024","09:00:00","PDT","Bea","Mobile Payment","Pending","USD","25.00","",'
+        '"1,100.00"\n'
+    )
+    result = run("paypal", text)
+    assert [(r.line, r.kind, r.occurred_on, r.gross, r.fee, r.net) for r in result.rows] == [
+        (2, RowKind.INCOME, date(2024, 9, 2), 150000, 0, 150000),
+        (3, RowKind.TRANSFER, date(2024, 9, 13), 40000, 0, -40000),
+    ]
+    assert result.rows[0].counterparty == "Acme"
+    assert [s.line for s in result.skipped] == [4]

@@ -73,6 +73,12 @@ def test_text_stream_is_refused():
         (b"\xef\xbb\xbf\"Date\",\"Time\",\"TimeZone\",\"Name\",\"Type\",\"Status\",\"Currency\","
          b"\"Gross\",\"Fee\",\"Net\"", "paypal"),
         ("Datum,Uhrzeit,Zeitzone,Name,Typ,Status,Währung,Brutto,Gebühr,Netto".encode(), "paypal"),
+        # a personal PayPal account's download, and a newer Etsy statement that has every
+        # column the personal download needs (Date, Type, Status, Currency, Amount)
+        (b'"Date","Time","TimeZone","Name","Type","Status","Currency","Amount","Receipt ID",'
+         b'"Balance"', "paypal"),
+        (b"Date,Type,Title,Info,Currency,Amount,Fees & Taxes,Net,Tax Details,Status,"
+         b"Availability Date", "etsy"),
         (b"sep=;\nid;Type;Source;Amount;Fee;Net;Currency;Created (UTC)", "stripe"),
         (b"Date,Contract,Hours,Amount,Payment type", "upwork-earnings"),
         (b"Buchungstag;Betrag", None),
