@@ -665,11 +665,7 @@ def _check_rows(
         if ident not in existing:
             unique.setdefault(ident, row)
     result = Booked(duplicates=total - len(unique), totals=_totals(unique.values()))
-    try:
-        rates = _rates_for(worker, unique.values())
-    except MissingRate as exc:
-        rejected.append({"line": 0, "column": "Currency", "reason": str(exc)})
-        rates = None
+    rates: RateBook | None = _rates_for(worker, unique.values(), rejected)
     if progress:
         progress("check", total, total)
     if rejected or rates is None:
@@ -690,7 +686,12 @@ def _existing_identities(worker: User, ids: Sequence[str]) -> set[str]:
         return {identity for (identity,) in cursor.fetchall()}
 
 
-def _rates_for(worker: User, rows: Iterable[ParsedRow]) -> RateBook | None:
+def _rates_for(
+    worker: User, rows: Iterable[ParsedRow], rejected: list[dict[str, Any]]
+) -> RateBook | None:
+    """The rates to convert `rows`, or None with a rejection in `rejected` for the first row
+    of each currency and day that has no rate: every missing rate at once, each naming a
+    line, so one round of adding rates is enough."""
     rows = list(rows)
     foreign = {row.currency for row in rows if row.currency != worker.home_currency}
     if not rows:
@@ -702,10 +703,18 @@ def _rates_for(worker: User, rows: Iterable[ParsedRow]) -> RateBook | None:
         max(row.occurred_on for row in rows),
     )
     # Every foreign row must have its rate before anything is booked.
+    missing: set[tuple[str, date]] = set()
     for row in rows:
-        if row.currency != worker.home_currency and row.kind != RowKind.TRANSFER:
+        if row.currency == worker.home_currency or row.kind == RowKind.TRANSFER:
+            continue
+        if (row.currency, row.occurred_on) in missing:
+            continue
+        try:
             book.rate(row.currency, worker.home_currency, row.occurred_on)
-    return book
+        except MissingRate as exc:
+            missing.add((row.currency, row.occurred_on))
+            rejected.append({"line": row.line, "column": "Currency", "reason": str(exc)})
+    return None if missing else book
 
 
 def _home_income(worker: User, row: ParsedRow, rates: RateBook) -> tuple[int, Decimal | None]:

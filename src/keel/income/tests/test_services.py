@@ -234,6 +234,31 @@ def test_missing_rate_refuses_the_whole_file(worker):
     assert Journal.objects.count() == 0
 
 
+def test_every_missing_rate_is_named_by_its_line_at_once(worker):
+    # One rejection per currency and day without a rate, naming the first row of that day:
+    # the worker adds every rate the file needs in one go, not one per upload.
+    verlag = income.ensure_source(worker, "Berliner Verlag", kind="client", currency="EUR")
+    rows = [
+        row(2, RowKind.INCOME, gross=5_000, currency="EUR", external_id="a"),
+        row(3, RowKind.INCOME, gross=6_000, currency="EUR", external_id="b"),
+        row(4, RowKind.TRANSFER, gross=5_000, net=-5_000, currency="EUR", external_id="c",
+            on=date(2026, 3, 20)),
+        row(5, RowKind.INCOME, gross=7_000, currency="EUR", external_id="d",
+            on=date(2026, 3, 20)),
+        row(6, RowKind.INCOME, gross=8_000, currency="GBP", external_id="e"),
+    ]  # fmt: skip
+    rejected: list[dict] = []
+    booked = income.book_rows(worker, verlag, rows, rejected=rejected)
+    assert not booked.applied
+    assert [(r["line"], r["column"], r["reason"][:42]) for r in rejected] == [
+        (2, "Currency", "no EUR→USD exchange rate on or in the week"),
+        (5, "Currency", "no EUR→USD exchange rate on or in the week"),
+        (6, "Currency", "no GBP→USD exchange rate on or in the week"),
+    ]
+    assert "before 2026-03-20;" in rejected[1]["reason"]
+    assert Journal.objects.count() == 0
+
+
 def test_rate_file_is_all_or_nothing(worker):
     with pytest.raises(income.IncomeError, match="line 3, column rate"):
         income.import_rates(
