@@ -109,7 +109,16 @@ class ExchangeRate(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["worker", "base", "quote", "on"], name="income_rate_unique"
-            )
+            ),
+            # SQL counts no two NULLs as equal, so the constraint above never stopped a
+            # second shared rate (worker null) for the same pair and day: the demo's
+            # idempotent load added a copy at every start, and setting that rate again
+            # then failed with MultipleObjectsReturned.
+            models.UniqueConstraint(
+                fields=["base", "quote", "on"],
+                condition=models.Q(worker__isnull=True),
+                name="income_rate_unique_shared",
+            ),
         ]
         indexes = [models.Index(fields=["base", "quote", "on"], name="income_rate_lookup")]
 

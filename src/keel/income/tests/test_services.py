@@ -11,7 +11,7 @@ import pytest
 from keel.accounts.services import create_worker
 from keel.income import services as income
 from keel.income.importers.base import ParsedRow, RowKind
-from keel.income.models import IncomeItem
+from keel.income.models import ExchangeRate, IncomeItem
 from keel.ledger import services as ledger
 from keel.ledger.models import Journal, Leg
 
@@ -257,6 +257,20 @@ def test_every_missing_rate_is_named_by_its_line_at_once(worker):
     ]
     assert "before 2026-03-20;" in rejected[1]["reason"]
     assert Journal.objects.count() == 0
+
+
+def test_a_shared_rate_is_kept_once_per_pair_and_day(db):
+    # Shared rates have no worker, and SQL never finds two NULLs equal: without a
+    # constraint of their own, a second load (the demo's, at every start) added a copy,
+    # and setting the rate again then failed with MultipleObjectsReturned.
+    income.set_rate(None, "EUR", "USD", date(2026, 3, 2), "1.08")
+    copy = ExchangeRate(worker=None, base="EUR", quote="USD", on=date(2026, 3, 2), rate=1)
+    ExchangeRate.objects.bulk_create([copy], ignore_conflicts=True)
+    income.set_rate(None, "EUR", "USD", date(2026, 3, 2), "1.09")
+    shared = ExchangeRate.objects.filter(worker=None)
+    assert list(shared.values_list("base", "quote", "on", "rate")) == [
+        ("EUR", "USD", date(2026, 3, 2), Decimal("1.09"))
+    ]
 
 
 def test_rate_file_is_all_or_nothing(worker):
