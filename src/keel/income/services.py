@@ -264,6 +264,25 @@ def set_rate(
         raise IncomeError(f"rate {rate!r} is not a number", field="rate") from None
     if not value.is_finite() or value <= 0:
         raise IncomeError("rate must be a positive number", field="rate")
+    if base == quote:
+        raise IncomeError(
+            f"a rate converts {base} into another currency, not itself", field="quote"
+        )
+    # What the rate column holds (24 digits, 10 after the point): a larger rate could not be
+    # read back, and a finer one would be rounded, a rate below 1e-10 down to zero.
+    column = ExchangeRate._meta.get_field("rate")
+    places = column.decimal_places
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        raise IncomeError(
+            f"rate {format(value, 'f')} has more than {places} decimal places", field="rate"
+        )
+    if value >= 10 ** (column.max_digits - places):
+        raise IncomeError(
+            f"rate {format(value, 'f')} is too large: at most "
+            f"{column.max_digits - places} digits before the point",
+            field="rate",
+        )
     found, _ = ExchangeRate.objects.update_or_create(
         worker=worker,
         base=base,

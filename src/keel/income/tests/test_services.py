@@ -273,6 +273,33 @@ def test_a_shared_rate_is_kept_once_per_pair_and_day(db):
     ]
 
 
+@pytest.mark.parametrize(
+    ("base", "quote", "rate", "message"),
+    [
+        # 24 digits, 10 after the point: a larger rate was saved and then every import
+        # needing it failed reading it back (decimal.InvalidOperation)...
+        ("CHF", "USD", "123456789012345678", "rate 123456789012345678 is too large"),
+        # ...and a rate below 1e-10 was saved as 0E-10, refusing imports with no line named.
+        ("NOK", "USD", "0.00000000001", "rate 0.00000000001 has more than 10 decimal places"),
+        ("USD", "USD", "1.5", "a rate converts USD into another currency, not itself"),
+    ],
+)
+def test_a_rate_the_books_cannot_hold_or_use_is_refused(worker, base, quote, rate, message):
+    with pytest.raises(income.IncomeError, match=message):
+        income.set_rate(worker, base, quote, date(2026, 3, 2), rate)
+    assert not ExchangeRate.objects.filter(worker=worker).exists()
+
+
+def test_the_finest_and_largest_rates_the_column_holds_are_kept(worker):
+    income.set_rate(worker, "IDR", "USD", date(2026, 3, 2), "0.0000000613")
+    income.set_rate(worker, "USD", "IDR", date(2026, 3, 2), "99999999999999")
+    rates = dict(ExchangeRate.objects.filter(worker=worker).values_list("base", "rate"))
+    assert rates == {
+        "IDR": Decimal("0.0000000613"),
+        "USD": Decimal("99999999999999"),
+    }
+
+
 def test_rate_file_is_all_or_nothing(worker):
     with pytest.raises(income.IncomeError, match="line 3, column rate"):
         income.import_rates(
