@@ -27,8 +27,10 @@ def has_income(worker: User) -> bool:
 
 
 def latest_month(worker: User) -> Month | None:
-    """The month of the worker's most recent item, whatever its date."""
-    latest = IncomeItem.objects.filter(worker=worker).order_by("-occurred_on").first()
+    """The month of the worker's most recent income item, whatever its date (a later
+    withdrawal or fee is not income, and the dashboard says "your most recent income")."""
+    items = IncomeItem.objects.filter(worker=worker, kind=ItemKind.INCOME)
+    latest = items.order_by("-occurred_on").first()
     return None if latest is None else month_of(latest.occurred_on)
 
 

@@ -272,6 +272,20 @@ def test_dashboard_without_recent_income_says_so(ana, worker):
     assert "your most recent income is from March 2021" in words
 
 
+def test_most_recent_income_is_not_a_later_withdrawal(ana, worker):
+    # Upwork's export ends with the withdrawal of what the last payment earned: that month
+    # holds a transfer, not income.
+    old = income.ensure_source(worker, "Old Client", kind="client")
+    paid = income_row(2, 40_000, on=date(2021, 3, 4))
+    withdrawn = ParsedRow(
+        line=3, kind=RowKind.TRANSFER, occurred_on=date(2021, 4, 1), currency="USD",
+        gross=40_000, net=-40_000, external_id="w-1",
+    )  # fmt: skip
+    income.book_rows(worker, old, [paid, withdrawn])
+    words = text(ana.get("/income/"))
+    assert "your most recent income is from March 2021" in words
+
+
 # ---------------------------------------------------------------------------- sources
 
 
