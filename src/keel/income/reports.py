@@ -47,6 +47,9 @@ class TaxStatus:
     self_employment_tax: tax.SETax
     due_dates: list[date]
     next_due: date | None
+    # Set aside from income in other currencies, each in its own currency (never added
+    # to the home balance): a payment in USD sets aside USD on a EUR worker's books.
+    set_aside_other: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class IncomeReport:
                 "enabled": self.tax.enabled,
                 "rate_bps": self.tax.rate_bps,
                 "set_aside_balance": self.tax.set_aside_balance,
+                "set_aside_other": dict(self.tax.set_aside_other),
                 "year_net_earnings": self.tax.year_net_earnings,
                 "self_employment_tax": self.tax.self_employment_tax.total,
                 "due_dates": [d.isoformat() for d in self.tax.due_dates],
@@ -251,6 +255,17 @@ def _balance(code: str) -> int:
     return 0 if account is None else ledger.balance(account).posted
 
 
+def _foreign_balances(prefix: str) -> tuple[tuple[str, int], ...]:
+    """(currency, posted balance) of the accounts under ``prefix`` that hold money, such as
+    a worker's tax set-aside in each currency other than the home one."""
+    found = []
+    for account in Account.objects.filter(code__startswith=prefix).order_by("currency"):
+        posted = ledger.balance(account).posted
+        if posted:
+            found.append((account.currency, posted))
+    return tuple(found)
+
+
 def income_report(worker: User, *, as_of: date | None = None, paths: int = 4000) -> IncomeReport:
     as_of = as_of or date.today()  # noqa: DTZ011 - the worker's calendar day
     settings = income_settings(worker)
@@ -309,6 +324,7 @@ def income_report(worker: User, *, as_of: date | None = None, paths: int = 4000)
         enabled=settings.tax_set_aside,
         rate_bps=settings.tax_rate_bps,
         set_aside_balance=_balance(f"worker:{worker.pk}:tax"),
+        set_aside_other=_foreign_balances(f"worker:{worker.pk}:tax:"),
         year_net_earnings=year_net,
         self_employment_tax=tax.self_employment_tax(max(year_net, 0)),
         due_dates=due,

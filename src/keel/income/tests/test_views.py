@@ -272,6 +272,29 @@ def test_dashboard_without_recent_income_says_so(ana, worker):
     assert "your most recent income is from March 2021" in words
 
 
+def test_tax_set_aside_in_another_currency_is_shown_in_it(ana, worker):
+    # A USD worker paid in EUR: the set-aside is booked in EUR on its own account, and
+    # "Set aside so far" showed only the USD one ($0.00), as if nothing had been put by.
+    settings = income.income_settings(worker)
+    settings.tax_set_aside, settings.tax_rate_bps = True, 2_500
+    settings.save()
+    month = last_full_month()
+    income.set_rate(worker, "EUR", "USD", month, "1.10")
+    verlag = income.ensure_source(worker, "Berliner Verlag", kind="client", currency="EUR")
+    booked = income.book_rows(
+        worker, verlag, [income_row(2, 40_000, on=month + timedelta(days=1), currency="EUR")]
+    )
+    assert booked.applied
+    words = text(ana.get("/income/"))
+    # 25% of €400.00 = €100.00, kept in euros.
+    assert "Set aside so far $0.00 and in EUR €100.00" in words
+    from keel.income.reports import income_report
+
+    report = income_report(worker)
+    assert report.tax.set_aside_other == (("EUR", 10_000),)
+    assert report.as_dict()["tax"]["set_aside_other"] == {"EUR": 10_000}
+
+
 def test_most_recent_income_is_not_a_later_withdrawal(ana, worker):
     # Upwork's export ends with the withdrawal of what the last payment earned: that month
     # holds a transfer, not income.
