@@ -283,3 +283,14 @@ def test_worker_add_in_process_opens_books():
     codes = sorted(services.Account.objects.filter(owner_id=user.pk).values_list("code", flat=True))
     assert codes == [f"worker:{user.pk}:buffer", f"worker:{user.pk}:cash"]
     assert Journal.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_report_of_a_worker_with_no_income_says_what_is_not_known(capsys):
+    # Runway needs essential expenses: unset, the report printed "runway None months".
+    assert main(["worker", "add", "lee@example.org", "--name", "Lee Park"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--worker", "lee@example.org"]) == 0
+    out = capsys.readouterr().out
+    assert "  runway                      n/a (essential expenses not set)\n" in out
+    assert "None" not in out

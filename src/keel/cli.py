@@ -764,8 +764,12 @@ def report_command(email: str, as_json: bool) -> None:
         f"  spikes and dips             {len(data['spikes_and_dips'])} month(s)",
         f"  recurring baseline          {money(data['recurring_baseline_monthly'])} a month,"
         f" covers {pct(data['baseline_coverage'])} of essentials",
-        f"  runway                      {data['runway_months'] and round(data['runway_months'], 1)}"
-        " months",
+        "  runway                      "
+        + (
+            "n/a (essential expenses not set)"
+            if data["runway_months"] is None
+            else f"{round(data['runway_months'], 1)} months"
+        ),
         f"  trend                       {data['trend']['direction']}",
         f"  next 90 days (p10/p50/p90)  {money(f['income_p10'])} / {money(f['income_p50'])} /"
         f" {money(f['income_p90'])}",
