@@ -152,7 +152,10 @@ class KeelPasswordChangeForm(BootstrapFormMixin, PasswordChangeForm):
 class SettingsForm(BootstrapFormMixin, UserFieldsMixin, forms.ModelForm):  # type: ignore[type-arg]
     home_currency = forms.ChoiceField(
         label="Home currency",
-        help_text="Keel plans your salary and buffer in this currency.",
+        help_text=(
+            "Keel plans your salary and buffer in this currency. It can change until money"
+            " first moves on your books."
+        ),
     )
 
     class Meta:

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from keel.ledger import services as ledger
+from keel.ledger.models import Account, Leg
 from keel.money import MoneyError, get_currency
 
 from .models import Role, User
@@ -38,6 +39,33 @@ def open_worker_books(user: User) -> None:
             floor=floor,
             name=name,
         )
+
+
+@transaction.atomic
+def change_home_currency(user: User, currency: str) -> None:
+    """Make `currency` the person's home currency, moving their empty starting accounts
+    (cash, buffer) to it.
+
+    Account codes follow the home currency (``worker:N:cash`` holds it, ``worker:N:cash:usd``
+    another), so once money has moved the books stay in the currency they were kept in:
+    a change then is refused. Otherwise the next import of the new currency found
+    ``worker:N:cash`` in the old one and failed."""
+    try:
+        code = get_currency(currency).code
+    except MoneyError as exc:
+        raise AccountSetupError(str(exc), field="home_currency") from None
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if code == user.home_currency:
+        return
+    mine = Account.objects.filter(owner_type="worker", owner_id=user.pk)
+    if Leg.objects.filter(account__in=mine).exists():
+        raise AccountSetupError(
+            f"Your books are kept in {user.home_currency}: money has already moved on them, "
+            "so the home currency can no longer be changed.",
+            field="home_currency",
+        )
+    mine.filter(currency=user.home_currency).update(currency=code)
+    User.objects.filter(pk=user.pk).update(home_currency=code)
 
 
 @transaction.atomic

@@ -32,6 +32,7 @@ from .forms import (
     TwoFactorCodeForm,
 )
 from .models import User
+from .services import AccountSetupError, change_home_currency
 
 # Sign-up logs the new person in through the model backend, which is also the backend
 # that will load them on later requests. Naming it keeps login() working when another
@@ -173,6 +174,17 @@ class SettingsView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):  # type
         user = self.request.user
         assert isinstance(user, User)  # LoginRequiredMixin has let only people through
         return user
+
+    def form_valid(self, form: SettingsForm) -> HttpResponse:
+        user = self.get_object()
+        kept = User.objects.values_list("home_currency", flat=True).get(pk=user.pk)
+        try:
+            change_home_currency(user, form.cleaned_data["home_currency"])
+        except AccountSetupError as exc:
+            user.home_currency = kept  # the form set it on the signed-in person
+            form.add_error("home_currency", str(exc))
+            return self.form_invalid(form)
+        return super().form_valid(form)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -134,3 +134,55 @@ def test_admin_change_page_renders(client, operator, ana):
     client.force_login(operator)
     response = client.get(reverse("admin:accounts_user_change", args=[ana.pk]))
     assertContains(response, "ana@example.com")
+
+
+def _usd_payment_and_payout(worker: User) -> bool:
+    from datetime import date
+
+    from keel.income import services as income
+    from keel.income.importers.base import ParsedRow, RowKind
+
+    upwork = income.ensure_source(worker, "Upwork", kind="platform", currency="USD")
+    rows = [
+        ParsedRow(line=2, kind=RowKind.INCOME, occurred_on=date(2026, 3, 2), currency="USD",
+                  gross=10_000, net=10_000, external_id="P1"),
+        ParsedRow(line=3, kind=RowKind.TRANSFER, occurred_on=date(2026, 3, 3), currency="USD",
+                  gross=10_000, net=-10_000, external_id="W1"),
+    ]  # fmt: skip
+    return income.book_rows(worker, upwork, rows).applied
+
+
+def test_a_new_worker_who_changes_home_currency_has_books_in_it(client, db):
+    from keel.accounts.services import create_worker
+    from keel.ledger.models import Account
+
+    # Signed up in EUR by mistake, corrected to USD before anything moved: the starting
+    # cash account stayed in EUR, and the first USD payout failed ("account worker:N:cash
+    # already exists as a asset account in EUR").
+    lea = create_worker("lea@example.com", name="Lea", password=None, currency="EUR")
+    client.force_login(lea)
+    response = client.post(SETTINGS, {"name": "Lea", "home_currency": "USD"})
+    assert response.status_code == 302
+    lea.refresh_from_db()
+    assert lea.home_currency == "USD"
+    currencies = dict(Account.objects.filter(owner_id=lea.pk).values_list("code", "currency"))
+    assert currencies == {f"worker:{lea.pk}:cash": "USD", f"worker:{lea.pk}:buffer": "USD"}
+    assert _usd_payment_and_payout(lea)
+
+
+def test_home_currency_cannot_change_once_money_has_moved(client, db):
+    from keel.accounts.services import create_worker
+
+    lea = create_worker("lea@example.com", name="Lea", password=None, currency="USD")
+    assert _usd_payment_and_payout(lea)
+    client.force_login(lea)
+
+    response = client.post(SETTINGS, {"name": "Lea B", "home_currency": "EUR"})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["home_currency"] == [
+        "Your books are kept in USD: money has already moved on them, so the home currency "
+        "can no longer be changed."
+    ]
+    lea.refresh_from_db()
+    assert (lea.name, lea.home_currency) == ("Lea", "USD")
