@@ -127,6 +127,8 @@ class _RawAdapter(io.RawIOBase):
 
 def _check_encoding(encoding: str) -> str:
     try:
+        # A text reader refuses codecs that are not text encodings (base64, uu, rot13).
+        io.TextIOWrapper(io.BytesIO(), encoding=encoding)
         return codecs.lookup(encoding).name
     except LookupError as exc:
         raise ImportFormatError(f"unknown text encoding {encoding!r}") from exc
@@ -182,10 +184,18 @@ class Table:
     def _readline(self) -> str:
         try:
             return self._text.readline()
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             raise self._decode_error(exc, self._base + 1) from exc
 
-    def _decode_error(self, exc: UnicodeDecodeError, line: int) -> ImportFormatError:
+    def _decode_error(self, exc: UnicodeError, line: int) -> ImportFormatError:
+        if not isinstance(exc, UnicodeDecodeError):
+            # A decoder that refuses the stream as a whole, such as UTF-16 given bytes
+            # that do not start with its byte-order mark.
+            return ImportFormatError(
+                f"line {line}: the file is not {self.encoding} text ({exc}); check the "
+                "encoding the profile names",
+                line=line,
+            )
         exact = _bad_byte_line(self._stream, self._start, self.encoding) if self._start >= 0 else 0
         where = f"line {exact}" if exact else f"at or after line {line}"
         name = "UTF-8" if self.encoding in ("utf-8", "utf-8-sig") else self.encoding
@@ -314,7 +324,7 @@ class Table:
             sample = self._text.read(_SNIFF_CHARS)
             if sample and not sample.endswith(("\n", "\r")):
                 sample += self._text.readline()
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             raise self._decode_error(exc, self._base + 1) from exc
         return sample
 
@@ -373,7 +383,7 @@ class Table:
                     continue
                 if item is not None:
                     append(item)
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             raise self._decode_error(exc, base + reader.line_num + 1) from exc
         except csv.Error as exc:
             where = base + reader.line_num

@@ -22,7 +22,7 @@ Rules for rows (think of a bank export, the commonest "other" file):
 
 from __future__ import annotations
 
-import codecs
+import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -158,7 +158,9 @@ class ImportProfile:
         if self.sign not in SIGNS:
             raise ValueError(f"sign must be one of {', '.join(SIGNS)}, not {self.sign!r}")
         try:
-            codecs.lookup(self.encoding)
+            # A text reader, not just a lookup: codecs also names bytes-to-bytes and
+            # text-to-text codecs (base64, uu, rot13) that cannot turn a file into text.
+            io.TextIOWrapper(io.BytesIO(), encoding=self.encoding)
         except (LookupError, TypeError) as exc:
             raise ValueError(f"encoding {self.encoding!r} is not a known text encoding") from exc
         if self.delimiter is not None and (

@@ -44,6 +44,11 @@ def test_round_trip_of_the_sample_profile():
         ({"decimal_separator": ",", "thousands_separator": ","}, "thousands_separator"),
         ({"sign": "positive"}, "sign"),
         ({"encoding": "klingon-8"}, "encoding"),
+        # codecs that are not text encodings: a file read with one raised LookupError
+        # (a server error on the import page) instead of being refused
+        ({"encoding": "base64"}, "encoding"),
+        ({"encoding": "uu"}, "encoding"),
+        ({"encoding": "rot13"}, "encoding"),
         ({"delimiter": ";;"}, "delimiter"),
         ({"skip_rows": -1}, "skip_rows"),
         ({"skip_rows": "2"}, "skip_rows"),
@@ -158,3 +163,10 @@ def test_identical_rows_keep_their_own_lines_and_identity():
         == result.rows[1].raw
         == ("2024-01-01", "EUR", "500", "0", "0", "", "", "")
     )
+
+
+def test_a_utf16_profile_given_a_file_without_a_byte_order_mark_is_refused_by_line():
+    # The UTF-16 decoder raises a bare UnicodeError here, which escaped the importer.
+    p = profile(columns={"date": "Date", "amount": "Amount"}, encoding="utf-16")
+    with pytest.raises(ImportFormatError, match="line 1: the file is not utf-16 text"):
+        run("csv", "Date,Amount\n2024-09-02,10.00\n", profile=p)
