@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, BinaryIO, Final
 
@@ -80,6 +81,22 @@ def _separator(value: str, key: str, *, allow_empty: bool) -> str:
     if value and (value.isdigit() or value in "+-()"):
         raise ValueError(f"{key} {value!r} cannot be a digit, a sign or a bracket")
     return value
+
+
+def _check_date_format(pattern: str) -> None:
+    """Refuse a pattern that cannot read back the dates it writes: an unknown directive
+    (``%Q``), or one without the day, month or year (``%H:%M`` read every row as
+    1 January 1900)."""
+    for day in (date(2024, 1, 31), date(2025, 12, 5)):
+        try:
+            read = datetime.strptime(day.strftime(pattern), pattern).date()  # noqa: DTZ007
+        except ValueError:
+            read = None
+        if read != day:
+            raise ValueError(
+                f"date_format {pattern!r} does not read a day, month and year "
+                f"(e.g. {day.isoformat()} written with it does not read back)"
+            )
 
 
 @dataclass(frozen=True)
@@ -149,6 +166,8 @@ class ImportProfile:
             raise ValueError("date_format must be a string")
         if self.date_format and "%" not in self.date_format:
             raise ValueError(f"date_format {self.date_format!r} is not a strftime pattern")
+        if self.date_format:
+            _check_date_format(self.date_format)
         if self.date_order and self.date_order not in DATE_ORDERS:
             raise ValueError(f"date_order must be one of {', '.join(DATE_ORDERS)}")
         _separator(self.decimal_separator, "decimal_separator", allow_empty=False)

@@ -39,6 +39,11 @@ def test_round_trip_of_the_sample_profile():
         ({"currency": ""}, "currency"),
         ({"kind_map": {"X": "gift"}}, "kind_map"),
         ({"date_format": "dd.mm.yyyy"}, "date_format"),
+        # an unknown directive, and a pattern without the date: saved, every row was then
+        # rejected or (for %H:%M) booked on 1 January 1900
+        ({"date_format": "%Q"}, "date_format"),
+        ({"date_format": "%H:%M"}, "date_format"),
+        ({"date_format": "%d.%m."}, "date_format"),
         ({"date_order": "DYM"}, "date_order"),
         ({"decimal_separator": ",,"}, "decimal_separator"),
         ({"decimal_separator": ",", "thousands_separator": ","}, "thousands_separator"),
@@ -170,3 +175,8 @@ def test_a_utf16_profile_given_a_file_without_a_byte_order_mark_is_refused_by_li
     p = profile(columns={"date": "Date", "amount": "Amount"}, encoding="utf-16")
     with pytest.raises(ImportFormatError, match="line 1: the file is not utf-16 text"):
         run("csv", "Date,Amount\n2024-09-02,10.00\n", profile=p)
+
+
+@pytest.mark.parametrize("pattern", ["%d.%m.%y", "%m/%d/%Y %H:%M", "%d %b %Y", "%Y%m%d"])
+def test_date_formats_that_read_a_whole_date_are_kept(pattern):
+    assert profile(date_format=pattern).date_format == pattern
