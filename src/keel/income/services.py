@@ -85,10 +85,25 @@ def income_settings(worker: User) -> IncomeSettings:
 # ---------------------------------------------------------------------------- sources
 
 
+# What source_slug gave every name without ASCII letters or digits before they were told
+# apart; a source saved that way keeps it (its items' identities carry it).
+LEGACY_EMPTY_SLUG = "source"
+
+
 def source_slug(name: str) -> str:
     """The slug of the source ``ensure_source(worker, name)`` books into: what other
-    domains use as the key of income they expect from that source (commitments)."""
-    return slugify(name)[:60] or "source"
+    domains use as the key of income they expect from that source (commitments).
+
+    ``slugify`` keeps only ASCII, so "Мария Иванова", "Иван Петров" and "東京デザイン" all
+    came out empty and were one source, "source" (adding the second said the first was
+    added, and their income merged). A name with no ASCII letter or digit gets a short hash
+    of the name instead. Names that keep some ASCII keep their slug: the slug is part of
+    every booked row's identity, so changing it would book a re-imported file again."""
+    slug = slugify(name)[:60]
+    if slug:
+        return slug
+    digest = hashlib.sha256(name.strip().casefold().encode()).hexdigest()[:12]
+    return f"{LEGACY_EMPTY_SLUG}-{digest}"
 
 
 def ensure_source(
@@ -100,6 +115,10 @@ def ensure_source(
     currency: str | None = None,
 ) -> Source:
     slug = source_slug(name)
+    if slug.startswith(f"{LEGACY_EMPTY_SLUG}-"):
+        legacy = Source.objects.filter(worker=worker, slug=LEGACY_EMPTY_SLUG, name=name).first()
+        if legacy is not None:
+            return legacy
     if kind not in SourceKind.values:
         raise IncomeError(f"source kind {kind!r} is not one of {SourceKind.values}", field="kind")
     if default_stream not in StreamKind.values:

@@ -11,7 +11,7 @@ import pytest
 from keel.accounts.services import create_worker
 from keel.income import services as income
 from keel.income.importers.base import ParsedRow, RowKind
-from keel.income.models import ExchangeRate, IncomeItem
+from keel.income.models import ExchangeRate, IncomeItem, Source
 from keel.ledger import services as ledger
 from keel.ledger.models import Journal, Leg
 
@@ -347,3 +347,23 @@ def test_salary_moves_from_buffer_to_cash_once_per_pay_day(worker):
     outcome = income.pay_salaries_due(date(2026, 4, 25))
     assert outcome[0][1].startswith("not paid: account worker:")
     assert balance(worker, "buffer") == 200_000
+
+
+def test_names_without_ascii_letters_are_sources_of_their_own(worker):
+    # slugify drops every letter of these: all three were the one source "source", and
+    # adding the second or third returned the first.
+    names = ["Мария Иванова", "Иван Петров", "東京デザイン"]
+    sources = [income.ensure_source(worker, n, kind="client") for n in names]
+    assert [s.name for s in sources] == names
+    assert len({s.pk for s in sources}) == 3
+    assert income.ensure_source(worker, "Иван Петров", kind="client") == sources[1]
+    # Names with ASCII letters keep the slug they always had (it is in every identity).
+    assert income.source_slug("Müller GmbH") == "muller-gmbh"
+
+
+def test_a_source_saved_under_the_old_empty_slug_keeps_its_items(worker):
+    legacy = Source.objects.create(
+        worker=worker, name="Мария Иванова", slug="source", kind="client", currency="USD"
+    )
+    assert income.ensure_source(worker, "Мария Иванова", kind="client") == legacy
+    assert income.ensure_source(worker, "Иван Петров", kind="client") != legacy
