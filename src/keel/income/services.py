@@ -1190,6 +1190,10 @@ def save_import_profile(worker: User, config: dict[str, Any]) -> ImportProfileRe
         profile = ImportProfile.from_dict(config)
     except ValueError as exc:
         raise IncomeError(str(exc), field="profile") from None
+    # SQLite stores a longer name whole; PostgreSQL refuses the write (a server error).
+    longest = ImportProfileRecord._meta.get_field("name").max_length or 0
+    if len(profile.name) > longest:
+        raise IncomeError(f"name must be at most {longest} characters", field="profile")
     record, _ = ImportProfileRecord.objects.update_or_create(
         worker=worker, name=profile.name, defaults={"config": profile.to_dict()}
     )

@@ -367,3 +367,10 @@ def test_a_source_saved_under_the_old_empty_slug_keeps_its_items(worker):
     )
     assert income.ensure_source(worker, "Мария Иванова", kind="client") == legacy
     assert income.ensure_source(worker, "Иван Петров", kind="client") != legacy
+
+
+def test_a_profile_name_longer_than_its_column_is_refused(worker):
+    config = {"name": "n" * 81, "currency": "EUR", "columns": {"date": "D", "amount": "A"}}
+    with pytest.raises(income.IncomeError, match="name must be at most 80 characters"):
+        income.save_import_profile(worker, config)
+    assert income.save_import_profile(worker, {**config, "name": "n" * 80}).name == "n" * 80
