@@ -25,6 +25,7 @@ Otherwise, in one transaction:
   testimonial links expire now, clients' contract links stop working, the steady salary
   stops (so no scheduled job posts to the closed books), anonymised peer figures stop
   using their work.
+- The export files the person uploaded for imports are deleted (their rows stay booked).
 - Personal data is erased or replaced: the name becomes "Closed account #<id>", the email
   a unique address under the reserved ``.invalid`` domain (RFC 2606, never deliverable),
   the password unusable, roles and staff rights removed, the public profile and its handle
@@ -58,6 +59,7 @@ from keel.career import services as career
 from keel.career.models import Contract, PeerMembership, PeerStatus, Profile, TestimonialRequest
 from keel.gateway import services as gateway
 from keel.gateway.models import Enrollment, LinkCode
+from keel.income import services as income
 from keel.income.models import IncomeSettings
 from keel.ledger.models import Account
 from keel.ledger.rules import natural_balance
@@ -258,6 +260,7 @@ def _end_relationships(user: User, today: date) -> None:
 
 def _erase(user: User) -> None:
     Profile.objects.filter(worker=user).delete()
+    income.discard_import_files(user)
     for key in ApiKey.objects.filter(user=user, revoked_at__isnull=True):
         api_keys.revoke_key(user, key.pk)
     _delete_devices(user)

@@ -1034,6 +1034,23 @@ def _stored_file(batch: ImportBatch) -> Iterator[IO[bytes]]:
         yield handle
 
 
+def discard_import_files(worker: User) -> int:
+    """Forget the export files the worker uploaded (kept after an import is applied): their
+    rows are booked, and a platform's export holds more about the worker and their clients
+    (addresses, emails, phone numbers) than the books do. The files go once the calling
+    transaction commits; returns how many batches had one."""
+    batches = ImportBatch.objects.filter(worker=worker).exclude(stored_path="")
+    paths = [Path(p) for p in batches.values_list("stored_path", flat=True)]
+    batches.update(stored_path="")
+
+    def remove() -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+    transaction.on_commit(remove)
+    return len(paths)
+
+
 def preview_batch(
     batch: ImportBatch, progress: Callable[[str, int, int], None] | None = None
 ) -> ImportSummary:

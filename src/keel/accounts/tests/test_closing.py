@@ -369,3 +369,37 @@ def test_pool_pages_show_the_closed_member_by_pseudonym(world: Closable) -> None
     public = logged_in(outsider).get(reverse("pools:detail", args=[pool.slug])).content.decode()
     assert f"Member {number}" in public
     assert "Closed account" not in public
+
+
+@pytest.mark.django_db(transaction=True)
+def test_closing_deletes_the_export_files_the_person_uploaded() -> None:
+    # Keel keeps an uploaded export after applying it (renamed *.applied); a PayPal or
+    # Etsy export names clients with their addresses and phone numbers. Closing left them
+    # on the server for good.
+    from pathlib import Path
+
+    from .worlds import SAMPLES, person
+
+    lea = person("lea@example.org", "Lea Park")
+    upwork = income.ensure_source(lea, "Upwork", kind="platform", currency="USD")
+    applied = income.receive_upload(
+        lea, name="upwork.csv", stream=(SAMPLES / "upwork.csv").open("rb"), fmt="upwork",
+        source=upwork,
+    )  # fmt: skip
+    income.preview_batch(applied)
+    income.apply_batch(applied)
+    waiting = income.receive_upload(
+        lea, name="paypal.csv", stream=(SAMPLES / "paypal.csv").open("rb"), fmt="paypal",
+        source=upwork,
+    )  # fmt: skip
+    for batch in (applied, waiting):
+        batch.refresh_from_db()
+    files = [Path(applied.stored_path), Path(waiting.stored_path)]
+    assert all(f.is_file() for f in files)
+    items = lea.income_items.count()
+
+    closing.close_account(lea, password=PASSWORD, confirmation=closing.CONFIRMATION)
+
+    assert not any(f.exists() for f in files)
+    assert list(lea.import_batches.values_list("stored_path", flat=True)) == ["", ""]
+    assert lea.income_items.count() == items > 0
