@@ -12,9 +12,10 @@ genuinely identical fee rows both count).
 
 Kinds: ``Sale`` is income and ``Refund`` a refund; ``Fee``, ``Marketing``, ``VAT``,
 ``Tax``, ``Shipping`` (labels), ``Listing`` and ``Transaction`` rows are fees; ``Deposit``
-(``€123.45 sent to your bank account``, with ``--`` in every figure: the amount is read
-from the title) is a transfer out; ``Payment`` and ``Reserve`` rows move money between the
-balance and the worker's card or reserve (transfers).
+(``€123.45 sent to your bank account``, or ``sent to your Payoneer Wallet``, with ``--``
+in every figure: the amount is read from the title) is a transfer out; ``Payment`` and
+``Reserve`` rows move money between the balance and the worker's card or reserve
+(transfers).
 
 Etsy charges a sale's fees and takes the sales tax the buyer paid (``Sales tax paid by
 buyer``: Etsy remits it) on rows of their own that name the order in ``Info``
@@ -85,7 +86,9 @@ _FEE_TYPES: Final = frozenset(
     }
 )
 _ORDER = re.compile(r"order\s*#?\s*(\d+)", re.IGNORECASE)
-_SENT = re.compile(r"^\s*(.+?)\s+sent to your bank", re.IGNORECASE)
+# "$60.00 sent to your bank account"; where Etsy pays out through Payoneer, "$61.28 sent to
+# your Payoneer Wallet".
+_SENT = re.compile(r"^\s*(.+?)\s+sent to your\b", re.IGNORECASE)
 
 
 def category(type_text: str, title: str) -> int | None:

@@ -47,6 +47,17 @@ def test_deposit_amount_comes_from_its_title():
     assert (row.kind, row.currency, row.gross, row.net) == (RowKind.TRANSFER, "EUR", 12345, -12345)
 
 
+def test_a_deposit_to_a_payoneer_wallet_is_a_transfer_too():
+    # Where Etsy pays out through Payoneer the title names the wallet, not a bank: the
+    # whole statement was refused ("the deposit's amount is not in its title").
+    text = (
+        HEADER
+        + '"January 26, 2026",Deposit,"$1,061.28 sent to your Payoneer Wallet",,USD,--,--,--,--\n'
+    )
+    row = only(run("etsy", text, bom=True))
+    assert (row.kind, row.gross, row.net) == (RowKind.TRANSFER, 106128, -106128)
+
+
 def test_fees_without_their_sale_stay_fee_rows_and_identical_rows_both_count():
     line = '"September 22, 2024",Fee,"Listing fee","Listing #14",USD,--,-$0.20,-$0.20,--\n'
     result = run("etsy", HEADER + line + line)
