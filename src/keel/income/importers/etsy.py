@@ -262,20 +262,26 @@ def _link(items: list[Entry | SkippedRow]) -> tuple[list[ParsedRow | SkippedRow]
             continue
         if item.attached:
             continue
+        amount, kept = item.amount, item.kept
         if item.cat == SALE or item.cat == REFUND:
             kind = RowKind.INCOME if item.cat == SALE else RowKind.REFUND
         elif item.cat == FEE:
             kind = RowKind.FEE
         else:
             kind = RowKind.TRANSFER
+            if item.cat == SALES_TAX:
+                # Sales tax is written under "Fees & Taxes", which reads as a fee kept:
+                # moved as an amount instead, the unplaced tax charged is a transfer out
+                # (it was a fee, an expense of the worker's) as its refund is one in.
+                amount, kept = amount - kept, 0
         out.append(
             make_row(
                 item.line,
                 kind,
                 item.occurred_on,
                 item.currency,
-                item.amount,
-                item.kept,
+                amount,
+                kept,
                 description=item.description,
                 raw=item.raw,
                 related_id=item.order,

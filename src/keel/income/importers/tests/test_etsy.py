@@ -118,3 +118,20 @@ def test_row_with_only_a_net_figure():
         (RowKind.TRANSFER, 1200, 0, 1200),
         (RowKind.FEE, 0, 20, -20),
     ]
+
+
+def test_sales_tax_without_its_sale_is_a_transfer_either_way():
+    # The buyer's sales tax passes through Etsy to the tax authority: never the worker's
+    # income, and never their expense. Charged without its sale in the file it was booked
+    # as a fee, while the same tax refunded was a transfer.
+    text = HEADER + (
+        '"January 24, 2026",Tax,"Sales tax paid by buyer","Order #3900000001",USD,--,-$4.24,'
+        "-$4.24,--\n"
+        '"January 24, 2026",Tax,"Refund to buyer for sales tax","Order #3900000001",USD,--,'
+        "$4.24,$4.24,--\n"
+    )
+    result = run("etsy", text)
+    assert [(r.line, r.kind, r.gross, r.fee, r.net) for r in result.rows] == [
+        (2, RowKind.TRANSFER, 424, 0, -424),
+        (3, RowKind.TRANSFER, 424, 0, 424),
+    ]
