@@ -101,6 +101,10 @@ def category(type_text: str, title: str) -> int | None:
         return DEPOSIT
     if t in {"payment", "reserve", "hold", "release"}:
         return MOVE
+    if t == "buyer fee":
+        # "Colorado Retail Delivery Fee (paid by buyer)": like sales tax, the buyer paid it
+        # within the sale's amount and Etsy passes it on, so it comes off the sale's gross.
+        return SALES_TAX
     if t in _FEE_TYPES:
         lowered = title.lower()
         if t in {"tax", "vat", "taxes"} and ("paid by buyer" in lowered or "sales tax" in lowered):

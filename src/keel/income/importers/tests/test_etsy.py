@@ -135,3 +135,15 @@ def test_sales_tax_without_its_sale_is_a_transfer_either_way():
         (2, RowKind.TRANSFER, 424, 0, -424),
         (3, RowKind.TRANSFER, 424, 0, 424),
     ]
+
+
+def test_a_fee_the_buyer_paid_comes_off_the_sale_like_sales_tax():
+    # Type "Buyer Fee" was skipped as unknown, leaving the fee the buyer paid (inside the
+    # sale's amount, passed on by Etsy) in the worker's gross income.
+    text = HEADER + (
+        '"January 13, 2026",Sale,"Payment for Order #3942434022",,USD,$20.28,--,$20.28,--\n'
+        '"January 13, 2026","Buyer Fee","Colorado Retail Delivery Fee (paid by buyer)",'
+        '"Order #3942434022",USD,--,-$0.28,-$0.28,--\n'
+    )
+    row = only(run("etsy", text))
+    assert (row.kind, row.gross, row.fee, row.net) == (RowKind.INCOME, 2000, 0, 2000)
