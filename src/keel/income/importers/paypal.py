@@ -110,6 +110,9 @@ def category(type_text: str) -> int | None:
             "einzahlung",
             "überweisung",
             "bank",
+            # "PayPal Buyer Credit Payment Funding": PayPal Credit paying for a purchase
+            # (the purchase is the next row), not a payment received.
+            "funding",
         )
     ):
         return MOVE

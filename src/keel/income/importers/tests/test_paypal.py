@@ -195,3 +195,19 @@ def test_personal_account_download_with_one_amount_column():
     ]
     assert result.rows[0].counterparty == "Acme"
     assert [s.line for s in result.skipped] == [4]
+
+
+def test_a_purchase_funded_by_paypal_credit_is_no_income():
+    # The funding row brings the credit line's money in for the purchase that follows; read
+    # as a payment ("...Payment Funding") it was booked as $535.85 of income.
+    text = HEADER + (
+        pp("03/14/2023", "", "PayPal Buyer Credit Payment Funding", "Completed", "USD",
+           "535.85", "0.00", "535.85", "7VG4")
+        + pp("03/14/2023", "Ticketmaster, LLC", "Express Checkout Payment", "Completed",
+             "USD", "-535.85", "0.00", "-535.85", "2VS6", impact="Debit")
+    )  # fmt: skip
+    result = run("paypal", text)
+    assert [(r.kind, r.gross, r.net) for r in result.rows] == [
+        (RowKind.TRANSFER, 53585, 53585),
+        (RowKind.TRANSFER, 53585, -53585),
+    ]
