@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from keel.accounts.models import User
+from keel.ledger.rules import MAX_LEG_AMOUNT
 from keel.money import MoneyError, exponent, format_amount, is_currency, parse_amount
 from keel.web.forms import BootstrapFormMixin
 
@@ -57,6 +58,11 @@ def parse_money_field(text: str, currency: str, *, allow_blank: bool = True) -> 
         raise forms.ValidationError(_amount_error(currency, exc)) from None
     if minor < 0:
         raise forms.ValidationError("Enter an amount of zero or more.")
+    if minor > MAX_LEG_AMOUNT:
+        # The ledger's largest amount (a salary is paid in one leg); a larger one did not
+        # fit the database column either, and saving it was a server error.
+        largest = format_amount(MAX_LEG_AMOUNT, currency)
+        raise forms.ValidationError(f"Enter an amount of at most {largest} {currency}.")
     return minor
 
 

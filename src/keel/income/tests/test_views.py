@@ -934,6 +934,20 @@ def test_settings_refuse_three_decimals_and_change_nothing(ana, worker):
     assert list(IncomeSettings.objects.filter(worker=worker).values()) == before
 
 
+def test_settings_refuse_an_amount_larger_than_the_ledger_holds(ana, worker):
+    # 99,999,999,999,999,999 cents overflowed the database column: a server error.
+    income.income_settings(worker)
+    before = list(IncomeSettings.objects.filter(worker=worker).values())
+    response = ana.post(
+        "/income/settings/",
+        {"essential_expenses": "99999999999999999", "salary": "10000000000000.01",
+         "salary_day": "1", "tax_rate": "25"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert text(response).count("Enter an amount of at most 10,000,000,000,000.00 USD.") == 2
+    assert list(IncomeSettings.objects.filter(worker=worker).values()) == before
+
+
 def test_import_profile_page_saves_a_valid_profile_and_names_a_bad_key(client, db):
     worker = create_worker("pia@example.org", name="Pia", password="x-long-pass-1", currency="EUR")
     client.force_login(worker)
