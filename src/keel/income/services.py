@@ -487,9 +487,8 @@ _JOURNAL_KINDS = {kind: f"income.{kind.value}" for kind in RowKind}
 
 
 def row_problem(row: ParsedRow) -> str | None:
-    """Why a parsed row cannot be booked, if it cannot."""
-    if row.fee < 0 and row.kind == RowKind.FEE:
-        return "a fee row needs a positive fee"
+    """Why a parsed row cannot be booked, if it cannot. (A fee row's fee may be negative:
+    a fee credited back, such as Etsy's "Credit for Etsy Ads" or a Stripe fee refund.)"""
     if row.kind == RowKind.INCOME and row.net != row.gross + row.tips - row.fee:
         return f"net {row.net} does not equal gross {row.gross} + tips {row.tips} - fee {row.fee}"
     if row.kind == RowKind.REFUND and row.net != -row.gross - row.fee:

@@ -374,3 +374,21 @@ def test_a_profile_name_longer_than_its_column_is_refused(worker):
     with pytest.raises(income.IncomeError, match="name must be at most 80 characters"):
         income.save_import_profile(worker, config)
     assert income.save_import_profile(worker, {**config, "name": "n" * 80}).name == "n" * 80
+
+
+def test_a_fee_credited_back_on_its_own_is_booked(worker, upwork):
+    # Importers write a fee given back without its payment as a fee row with a negative
+    # fee (Etsy "Credit for Etsy Ads", "VAT: transaction credit"); the service refused
+    # them ("a fee row needs a positive fee"), and with them the whole statement.
+    rows = [
+        row(2, RowKind.FEE, fee=1_000, external_id="F1"),
+        row(3, RowKind.FEE, fee=-795, external_id="C1"),
+    ]
+    rejected: list[dict] = []
+    booked = income.book_rows(worker, upwork, rows, rejected=rejected)
+    assert (rejected, booked.applied, booked.imported) == ([], True, 2)
+    credit = IncomeItem.objects.get(external_id="C1")
+    assert (credit.kind, credit.fee, credit.net) == ("fee", -795, 795)
+    fees = f"worker:{worker.pk}:expenses:fees:upwork"
+    assert ledger.balance(fees).posted == 1_000 - 795
+    assert ledger.verify().ok
