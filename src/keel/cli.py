@@ -623,7 +623,14 @@ def import_command(
             f"{len(report['rejected'])} row(s) rejected; nothing was imported"
         )
     if not as_json:
-        click.echo("dry run: nothing booked" if dry_run else "booked")
+        if dry_run:
+            click.echo("dry run: nothing booked")
+        elif report["imported"]:
+            click.echo(f"booked {report['imported']} item(s)")
+        else:
+            # A re-import of the same file: saying "booked" here read as if it had been
+            # booked a second time.
+            click.echo("nothing new to book: every row was imported before")
 
 
 @main_group.group()

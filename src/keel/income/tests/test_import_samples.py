@@ -192,3 +192,13 @@ def test_a_bad_profile_names_the_key(worker, tmp_path, capsys):
     assert main(["import-profile", str(bad), "--worker", "sam@example.org"]) == 1
     assert "columns" in capsys.readouterr().err
     assert ImportProfileRecord.objects.count() == 0
+
+
+def test_keel_import_says_what_it_booked_and_that_a_reimport_books_nothing(worker, capsys):
+    args = ["import", str(SAMPLES / "upwork.csv"), "--format", "upwork",
+            "--worker", "sam@example.org"]  # fmt: skip
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "booked 7 item(s)"
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "nothing new to book: every row was imported before"
