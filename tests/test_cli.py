@@ -294,3 +294,12 @@ def test_report_of_a_worker_with_no_income_says_what_is_not_known(capsys):
     out = capsys.readouterr().out
     assert "  runway                      n/a (essential expenses not set)\n" in out
     assert "None" not in out
+
+
+@pytest.mark.django_db
+def test_salary_pay_for_a_worker_without_a_salary_is_a_plain_error(capsys):
+    # It was reported as "unexpected IncomeError: set a salary above zero first".
+    assert main(["worker", "add", "lee@example.org", "--name", "Lee Park"]) == 0
+    capsys.readouterr()
+    assert main(["salary", "pay", "--worker", "lee@example.org"]) == 1
+    assert capsys.readouterr().err.strip() == "error: set a salary above zero first"

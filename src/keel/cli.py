@@ -729,7 +729,10 @@ def salary_pay(on: str | None, email: str | None) -> None:
     except ValueError:
         raise click.ClickException(f"date: {on!r} is not YYYY-MM-DD") from None
     if email:
-        result = income.pay_salary(_worker_or_none(email), day)
+        try:
+            result = income.pay_salary(_worker_or_none(email), day)
+        except income.IncomeError as exc:  # "set a salary above zero first"
+            raise click.ClickException(str(exc)) from None
         click.echo(f"{email}: {'paid' if result.created else 'already paid'} (journal {result.id})")
         return
     outcomes = income.pay_salaries_due(day)
