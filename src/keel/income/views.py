@@ -28,7 +28,7 @@ from keel.uploads import limit_upload_size, refuse_oversized
 from keel.web.services import account_label
 
 from . import charts, forms, jobs, queries
-from .importers import FORMATS, ImportFormatError, detect_format
+from .importers import FORMATS, ImportFormatError, detect_format, other_export
 from .models import (
     ImportBatch,
     ImportProfileRecord,
@@ -407,7 +407,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         if detected is None:
             form.add_error(
                 "format",
-                "Keel could not tell the format from the file's header. Choose the format "
+                other_export(form.head)
+                or "Keel could not tell the format from the file's header. Choose the format "
                 "(or the generic CSV format with a saved profile).",
             )
             return _import_page(request, form, status=400)

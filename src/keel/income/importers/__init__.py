@@ -54,6 +54,7 @@ __all__ = [
     "check_head",
     "detect_format",
     "gc_paused",
+    "other_export",
     "parse",
     "row_problems",
 ]
@@ -197,8 +198,47 @@ def _whole_lines(head: bytes, encoding: str) -> bytes:
     return (text[: end + 1] if end >= 0 else text).encode(encoding)
 
 
+# Exports people download from the same platforms that Keel does not read, by columns only
+# they have, and which export to download instead: a file refused as "format unknown" then
+# says what to do.
+_OTHER_EXPORTS: Final = (
+    (
+        frozenset({"created date (utc)", "amount refunded"}),
+        "This is Stripe's payments export. Keel reads the balance history instead: Stripe "
+        "Dashboard → Balances → All activity → Export (or Reports → Balance → Balance change "
+        "from activity, itemized).",
+    ),
+    (
+        frozenset({"sale date", "order id", "order net"}),
+        "This is Etsy's sold orders export. Keel reads the monthly statement instead: Shop "
+        "Manager → Finances → Payment account → Monthly statements → Download CSV.",
+    ),
+)
+
+
+def other_export(head: bytes) -> str | None:
+    """What to download instead when ``head`` is the header of a platform export Keel does
+    not read (Stripe's payments export, Etsy's sold orders), or None."""
+    names = _header_names(head)
+    for columns, advice in _OTHER_EXPORTS:
+        if columns <= names:
+            return advice
+    return None
+
+
 def detect_format(head: bytes) -> str | None:
     """The format whose header the first line of ``head`` is, or None (use a profile)."""
+    best = _header_names(head)
+    if not best:
+        return None
+    for name in _DETECTION_ORDER:
+        if FORMATS[name].matches(best):
+            return name
+    return None
+
+
+def _header_names(head: bytes) -> set[str]:
+    """The normalized column names of the header line of ``head`` (empty if none)."""
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     lines = iter(text.splitlines())
     header_line = ""
@@ -210,9 +250,9 @@ def detect_format(head: bytes) -> str | None:
             continue
         header_line = line
         break
-    if not header_line:
-        return None
     best: set[str] = set()
+    if not header_line:
+        return best
     for delimiter in (",", ";", "\t", "|"):
         try:
             names = {normalize_header(c) for c in split_header(header_line, delimiter)}
@@ -221,7 +261,4 @@ def detect_format(head: bytes) -> str | None:
         names.discard("")
         if len(names) > len(best):
             best = names
-    for name in _DETECTION_ORDER:
-        if FORMATS[name].matches(best):
-            return name
-    return None
+    return best

@@ -771,6 +771,26 @@ def test_files_over_the_limit_are_refused(ana, monkeypatch):
     assert ImportBatch.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("header", "advice"),
+    [
+        # Stripe's Payments → Export, the export most Stripe users find first
+        (b"id,Description,Seller Message,Created date (UTC),Amount,Amount Refunded,Currency,"
+         b"Fee,Status\n", "This is Stripe's payments export. Keel reads the balance history"),
+        # Etsy's Orders → Download CSV (sold orders)
+        (b"Sale Date,Order ID,Buyer User ID,Full Name,Currency,Order Value,Order Total,"
+         b"Card Processing Fees,Order Net\n", "This is Etsy's sold orders export. Keel reads "
+         "the monthly statement"),
+    ],
+)  # fmt: skip
+def test_another_export_of_a_known_platform_says_which_to_download(ana, header, advice):
+    # Both were refused with "Keel could not tell the format", naming no way forward.
+    response = ana.post("/income/import/", {"file": upload("x.csv", header), "format": "auto"})
+    assert response.status_code == 400
+    assert advice in text(response)
+    assert ImportBatch.objects.count() == 0
+
+
 def test_an_unknown_header_asks_for_the_format(ana):
     response = ana.post(
         "/income/import/",
