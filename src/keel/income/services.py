@@ -390,6 +390,14 @@ class RateBook:
 # ---------------------------------------------------------------------------- items
 
 
+def spent_code(worker: User, currency: str) -> str:
+    """Where money spent from a source's balance goes (and a purchase refunded comes from):
+    outside the worker's books, so never their cash."""
+    if currency == worker.home_currency:
+        return _code(worker.pk, "expenses", "spent")
+    return _code(worker.pk, "expenses", "spent", currency.lower())
+
+
 def tax_code(worker: User, currency: str) -> str:
     if currency == worker.home_currency:
         return _code(worker.pk, "tax")
@@ -406,6 +414,7 @@ class RowAccounts:
     tips: str
     cash: str
     tax: str
+    spent: str
     # Always so for the codes Keel builds; when not, a row's legs on one account are merged.
     distinct: bool
 
@@ -419,6 +428,7 @@ def row_accounts(worker: User, source: Source, currency: str, stream_kind: str) 
         income_code(worker.pk, source.slug, "tips") + suffix,
         cash_code(worker, currency),
         tax_code(worker, currency),
+        spent_code(worker, currency),
     )
     return RowAccounts(*codes, distinct=len(set(codes)) == len(codes))
 
@@ -450,7 +460,8 @@ def _journal_for(
     elif kind == RowKind.FEE:
         legs = [(a.fees, row.fee), (a.held, -row.fee)]
     else:
-        legs = [(a.held, row.net), (a.cash, -row.net - row.fee), (a.fees, row.fee)]
+        other = a.spent if row.spent else a.cash
+        legs = [(a.held, row.net), (other, -row.net - row.fee), (a.fees, row.fee)]
     set_aside = 0
     if tax_rate_bps and kind == RowKind.INCOME and row.net > 0:
         set_aside = tax_rules.set_aside(row.net, tax_rate_bps)
@@ -802,8 +813,11 @@ def _book(
     progress: Callable[[str, int, int], None] | None,
 ) -> None:
     kinds_by_currency: dict[str, set[str]] = defaultdict(set)
+    spent_currencies: set[str] = set()
     for _, row in rows:
         kinds_by_currency[row.currency].add(row.stream_hint or source.default_stream)
+        if row.spent:
+            spent_currencies.add(row.currency)
         if row.tips:
             kinds_by_currency[row.currency].add("tips")
     settings = income_settings(worker)
@@ -822,6 +836,17 @@ def _book(
                 name="Tax set-aside"
                 if currency == worker.home_currency
                 else f"Tax set-aside ({currency})",
+            )
+        if currency in spent_currencies:
+            ledger.open_account(
+                spent_code(worker, currency),
+                owner_type="worker",
+                owner_id=worker.pk,
+                kind="expense",
+                currency=currency,
+                name="Spent from platform balances"
+                if currency == worker.home_currency
+                else f"Spent from platform balances ({currency})",
             )
         for kind in kinds - {"tips"}:
             if kind not in streams:

@@ -79,6 +79,11 @@ class ParsedRow:
     # The source's own name for the transaction type ("Hourly", "charge", "Express
     # Checkout Payment"), for display and stream rules.
     source_type: str = ""
+    # A transfer whose other side is outside the worker's books: money spent from the
+    # balance (a purchase, a bill) or coming back from such a payee (a purchase refunded),
+    # as opposed to a move to or from the worker's own bank (a payout, a top-up), which
+    # is the worker's cash.
+    spent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

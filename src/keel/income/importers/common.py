@@ -879,6 +879,7 @@ def make_row(
     related_id: str = "",
     source_type: str = "",
     tips: int = 0,
+    spent: bool = False,
 ) -> ParsedRow | SkippedRow:
     """Build a row from the file's own figures.
 
@@ -950,6 +951,7 @@ def make_row(
                 raw,
                 related_id,
                 source_type,
+                spent,
             )
         kind = RowKind.FEE
     # FEE: the whole net effect is the fee (a positive net is a fee credited back).

@@ -350,6 +350,9 @@ def _converter(
         )
         if amount == 0 and fee == 0 and tips == 0:
             return SkippedRow(line, "amount is zero: moves no money")
+        # Money out that the profile does not call a transfer (rent, a bill, a purchase) is
+        # spent: it leaves the worker's books rather than moving to their cash.
+        spent = False
         if mapped is not None:
             kind = _KIND_OF[mapped]
             if kind is RowKind.INCOME and amount < 0:
@@ -361,6 +364,7 @@ def _converter(
                 amount = -abs(amount)
         else:
             kind = RowKind.INCOME if amount > 0 or (amount == 0 and tips) else RowKind.TRANSFER
+            spent = kind is RowKind.TRANSFER
         description = norm(cells[i_desc]) if i_desc >= 0 else ""
         counterparty = norm(cells[i_party]) if i_party >= 0 else ""
         external_id = cells[i_id].strip() if i_id >= 0 else ""
@@ -393,6 +397,7 @@ def _converter(
             raw=raw,
             source_type=kind_text,
             tips=tips if kind is RowKind.INCOME else 0,
+            spent=spent,
         )
 
     return convert

@@ -207,21 +207,27 @@ def _converter(
         if not description:
             description = norm(type_text)
         hint = ""
+        # Money spent from the balance, and a purchase's money coming back, go to or come
+        # from a payee outside the worker's books, not their bank: never their cash.
+        spent = False
         if cat == PAYMENT:
             if incoming and any(p in name.lower() for p in PLATFORM_PAYERS):
                 kind = RowKind.TRANSFER
                 description = f"from {name}: the other side of a withdrawal from {name}"
             else:
                 kind = RowKind.INCOME if incoming else RowKind.TRANSFER
+                spent = not incoming
             lowered = type_text.lower()
             if "subscription" in lowered or "abonnement" in lowered:
                 hint = "recurring"
         elif cat == REFUND:
             kind = RowKind.TRANSFER if incoming else RowKind.REFUND
+            spent = incoming
         elif cat == REVERSAL:
             if incoming:
                 chargeback = "chargeback" in type_text.lower()
                 kind = RowKind.INCOME if chargeback else RowKind.TRANSFER
+                spent = not chargeback
             else:
                 kind = RowKind.REFUND
         elif cat == FEE:
@@ -251,6 +257,7 @@ def _converter(
             related_id=cells[i_ref].strip() if i_ref >= 0 else "",
             source_type=norm(type_text),
             raw=raw,
+            spent=spent,
         )
 
     return convert

@@ -392,3 +392,17 @@ def test_a_fee_credited_back_on_its_own_is_booked(worker, upwork):
     fees = f"worker:{worker.pk}:expenses:fees:upwork"
     assert ledger.balance(fees).posted == 1_000 - 795
     assert ledger.verify().ok
+
+
+def test_money_spent_from_a_balance_does_not_reach_cash(worker, upwork):
+    # A purchase paid from a platform balance was booked as a transfer to the worker's
+    # cash: paying $29.99 added $29.99 to "Cash" and to the forecast's starting balance.
+    spent = ParsedRow(
+        line=3, kind=RowKind.TRANSFER, occurred_on=date(2026, 3, 3), currency="USD",
+        gross=2_999, net=-2_999, external_id="P1", spent=True,
+    )  # fmt: skip
+    rows = [row(2, RowKind.INCOME, gross=10_000, external_id="I1"), spent]
+    assert income.book_rows(worker, upwork, rows).applied
+    assert balance(worker, "cash") == 0
+    assert balance(worker, "expenses:spent") == 2_999
+    assert ledger.verify().ok

@@ -180,3 +180,16 @@ def test_a_utf16_profile_given_a_file_without_a_byte_order_mark_is_refused_by_li
 @pytest.mark.parametrize("pattern", ["%d.%m.%y", "%m/%d/%Y %H:%M", "%d %b %Y", "%Y%m%d"])
 def test_date_formats_that_read_a_whole_date_are_kept(pattern):
     assert profile(date_format=pattern).date_format == pattern
+
+
+def test_money_out_by_the_sign_rule_is_spent_and_a_mapped_transfer_is_not():
+    text = "Date,Amount,Text,Kind\n2024-09-03,-84.20,Electricity,\n2024-09-04,-500.00,Savings,U\n"
+    p = profile(
+        columns={"date": "Date", "amount": "Amount", "description": "Text", "kind": "Kind"},
+        kind_map={"U": "transfer"},
+    )
+    result = run("csv", text, profile=p)
+    assert [(r.description, r.kind, r.spent) for r in result.rows] == [
+        ("Electricity", RowKind.TRANSFER, True),
+        ("Savings", RowKind.TRANSFER, False),
+    ]

@@ -211,3 +211,22 @@ def test_a_purchase_funded_by_paypal_credit_is_no_income():
         (RowKind.TRANSFER, 53585, 53585),
         (RowKind.TRANSFER, 53585, -53585),
     ]
+
+
+def test_money_spent_from_the_balance_is_marked_spent_not_sent_to_the_bank():
+    # A purchase paid from the PayPal balance leaves for a merchant, a withdrawal for the
+    # worker's own bank: only the withdrawal is the worker's cash.
+    text = HEADER + (
+        pp("09/10/2024", "Paper Co", "Express Checkout Payment", "Completed", "USD",
+           "-29.99", "0.00", "-29.99", "P1", impact="Debit")
+        + pp("09/11/2024", "", "General Withdrawal", "Completed", "USD", "-400.00", "0.00",
+             "-400.00", "W1", impact="Debit")
+        + pp("09/13/2024", "Paper Co", "Payment Refund", "Completed", "USD", "29.99", "0.00",
+             "29.99", "R1", "P1")
+    )  # fmt: skip
+    result = run("paypal", text)
+    assert [(r.external_id, r.kind, r.net, r.spent) for r in result.rows] == [
+        ("P1", RowKind.TRANSFER, -2999, True),
+        ("W1", RowKind.TRANSFER, -40000, False),
+        ("R1", RowKind.TRANSFER, 2999, True),
+    ]
