@@ -333,6 +333,13 @@ def _converter(
         else:  # pragma: no cover - the profile guarantees one of the two
             raise RowError("", "no currency")
         if i_amount >= 0:
+            if not cells[i_amount].strip() and not any(
+                i >= 0 and cells[i].strip() for i in (i_fee, i_tips)
+            ):
+                # Bank exports carry balance lines with a date and no amount (Bank of
+                # America's "Beginning balance as of ..."): they move no money, and
+                # refusing them refused every such file.
+                return SkippedRow(line, "no amount: moves no money (a balance line)")
             amount = numbers.required(cells[i_amount], code, exponent, line, c_amount)
             if flip:
                 amount = -amount

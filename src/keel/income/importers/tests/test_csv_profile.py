@@ -193,3 +193,26 @@ def test_money_out_by_the_sign_rule_is_spent_and_a_mapped_transfer_is_not():
         ("Electricity", RowKind.TRANSFER, True),
         ("Savings", RowKind.TRANSFER, False),
     ]
+
+
+def test_a_balance_line_without_an_amount_is_skipped_not_refused():
+    # Bank of America's download: a summary preamble, then "Beginning balance as of ..."
+    # with no amount as the first row. It refused the whole file ("amount is empty").
+    text = (
+        "Description,,Summary Amt.\n"
+        'Beginning balance as of 01/01/2025,,"1,000.00"\n'
+        "\n"
+        "Date,Description,Amount,Running Bal.\n"
+        '01/01/2025,Beginning balance as of 01/01/2025,,"1,000.00"\n'
+        '01/15/2025,"ACME CORP DES:PAYROLL","2,500.00","3,500.00"\n'
+    )
+    p = profile(
+        columns={"date": "Date", "amount": "Amount", "description": "Description"},
+        currency="USD", skip_rows=3, decimal_separator=".", thousands_separator=",",
+    )  # fmt: skip
+    result = run("csv", text, profile=p)
+    assert [(s.line, s.reason) for s in result.skipped] == [
+        (5, "no amount: moves no money (a balance line)")
+    ]
+    assert [(r.line, r.kind, r.gross) for r in result.rows] == [(6, RowKind.INCOME, 250000)]
+    assert result.rejected == []
