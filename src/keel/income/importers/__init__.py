@@ -38,7 +38,7 @@ from .base import (
     SkippedRow,
     row_problems,
 )
-from .common import DATE_ORDERS, Column, normalize_header, split_header
+from .common import DATE_ORDERS, Column, normalize_header, sep_hint, split_header
 from .csv_profile import ImportProfile
 
 __all__ = [
@@ -246,7 +246,7 @@ def _header_names(head: bytes) -> set[str]:
         stripped = line.strip()
         if not stripped:
             continue
-        if stripped.lower().startswith("sep=") and len(stripped) == 5:
+        if sep_hint(stripped):
             continue
         header_line = line
         break

@@ -54,6 +54,7 @@ __all__ = [
     "norm",
     "normalize_header",
     "open_table",
+    "sep_hint",
 ]
 
 DATE_ORDERS: Final = ("MDY", "DMY", "YMD")
@@ -234,9 +235,10 @@ class Table:
             first = self._readline()
         if not first:
             raise self._no_header()
-        if first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
+        hint = sep_hint(first)
+        if hint:
             # Excel's hint line ("sep=;") names the delimiter of the rest.
-            delimiter = delimiter or first.strip()[4]
+            delimiter = delimiter or hint
             self._base += 1
             first = self._readline()
             if not first:
@@ -408,6 +410,17 @@ class Table:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Excel's hint line, also as another program writes it back after reading it as a cell:
+# quoted ("sep=;" holds the delimiter) and padded with the delimiters of empty cells.
+_SEP_HINT = re.compile(r'\s*"?sep=([^"\r\n])"?[,;\t|]*\s*\Z', re.IGNORECASE)
+
+
+def sep_hint(line: str) -> str:
+    """The delimiter an Excel ``sep=`` hint line names, or "" when ``line`` is not one."""
+    m = _SEP_HINT.fullmatch(line)
+    return m[1] if m else ""
 
 
 def _watch_nul(lines: Iterable[str], first: int, found: list[tuple[int, bool]]) -> Iterator[str]:

@@ -101,6 +101,15 @@ def test_excel_sep_line_names_the_delimiter():
     assert items == [(3, "2024-01-01", "2")]
 
 
+@pytest.mark.parametrize("hint", ['"sep=;"', "SEP=;", '"sep=;";;', "sep=;;;"])
+def test_excel_sep_line_written_back_quoted_or_padded_still_names_the_delimiter(hint):
+    # A program that read the hint line as a cell writes it back quoted (it holds the
+    # delimiter) and padded with empty cells; it was then taken for the header.
+    items, table = lines_of(f"{hint}\nDate;Amount\n2024-01-01;2\n")
+    assert table.delimiter == ";"
+    assert items == [(3, "2024-01-01", "2")]
+
+
 def test_multi_line_quoted_field_keeps_line_numbers():
     text = (
         "Date,Amount,Note\n"

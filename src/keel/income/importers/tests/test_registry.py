@@ -80,6 +80,7 @@ def test_text_stream_is_refused():
         (b"Date,Type,Title,Info,Currency,Amount,Fees & Taxes,Net,Tax Details,Status,"
          b"Availability Date", "etsy"),
         (b"sep=;\nid;Type;Source;Amount;Fee;Net;Currency;Created (UTC)", "stripe"),
+        (b'"sep=;";;\nid;Type;Source;Amount;Fee;Net;Currency;Created (UTC)', "stripe"),
         (b"Date,Contract,Hours,Amount,Payment type", "upwork-earnings"),
         (b"Buchungstag;Betrag", None),
         (b"", None),
