@@ -169,7 +169,7 @@ def make_world(workers: int) -> tuple[Platform, list[str], list[str]]:
     with transaction.atomic():
         operator = create_worker("ops@bench.example", name="Bench Ops", password=None)
         platform = services.create_platform(
-            "Bench Deliveries", operator=operator, policy=POLICY, effective_from=date(2026, 1, 1)
+            "Bench Deliveries", operator=operator, policy=POLICY, effective_from=date(2025, 1, 1)
         )
         linked = []
         for n in range(workers):
@@ -185,9 +185,9 @@ def make_world(workers: int) -> tuple[Platform, list[str], list[str]]:
 def make_events(
     count: int, linked: Sequence[str], unlinked: Sequence[str], *, prefix: str, seed: int
 ) -> list[dict[str, Any]]:
-    """Events as a platform sends them (JSON-ready), in time order over 2026."""
+    """Events as a platform sends them (JSON-ready), in time order over 2025."""
     rng = random.Random(seed)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     span = 360 * 24 * 3600
     events = []
     for index in range(count):
@@ -408,7 +408,7 @@ def single_latency(
         mine: list[tuple[int, int]] = []
         try:
             for index, event in enumerate(events):
-                event["occurred_at"] = "2026-12-31T12:00:00Z"
+                event["occurred_at"] = "2025-12-31T12:00:00Z"
                 body = json.dumps({"events": [event]}).encode()
                 started = time.perf_counter_ns()
                 status, data = client.post("/api/v1/platform/earnings", body)

@@ -20,7 +20,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -67,6 +67,10 @@ MAX_BATCH = 10_000
 MAX_ID_LENGTH = 120
 MAX_DESCRIPTION = 500
 MAX_AMOUNT = 10**12
+# How far ahead of Keel's clock an event may say it happened (clocks drift; work does not
+# happen tomorrow). A later date is a mistake that could never be undone: the event is
+# recorded for good, is charged now, and a new policy version may only start after it.
+FUTURE_TOLERANCE = timedelta(days=1)
 EVENT_FIELDS = (
     "event_id",
     "worker_ref",
@@ -534,6 +538,15 @@ def _record_events(platform: Platform, raw_events: Sequence[Mapping[str, Any]]) 
             )
         else:
             seen[event.event_id] = index
+    latest = timezone.now() + FUTURE_TOLERANCE
+    for index, event in enumerate(parsed):
+        if event is not None and event.occurred_at > latest:
+            problems.add(
+                index,
+                "occurred_at",
+                f"is in the future (after {latest:%Y-%m-%d %H:%M} UTC); report work once it"
+                " has happened",
+            )
     problems.raise_if_any()
     events = [e for e in parsed if e is not None]
     return apply_events(platform, events, problems)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
+from django.utils import timezone
 
 from keel.accounts.models import User
 from keel.gateway import services
@@ -56,9 +57,9 @@ def test_doordash_quarter_backdates_on_crossing(platform: Platform, link: Worker
 
 
 def test_threshold_restarts_each_quarter(platform: Platform, link: WorkerLink) -> None:
-    # Q4 2026 crosses; the first event of Q1 2027 starts from zero again.
-    services.record_events(platform, [event("q4", "2026-12-30", 100_000)])
-    result = services.record_events(platform, [event("q1", "2027-01-02", 50_000)])
+    # Q1 2026 crosses; the first event of Q2 2026 starts from zero again.
+    services.record_events(platform, [event("q1", "2026-03-31", 100_000)])
+    result = services.record_events(platform, [event("q2", "2026-04-01", 50_000)])
     assert result.results[0].contribution == 0
 
 
@@ -157,6 +158,36 @@ def test_an_event_before_any_policy_is_refused(platform: Platform) -> None:
     with pytest.raises(GatewayError) as caught:
         services.record_events(platform, [event("old", "2025-12-31", 100)])
     assert caught.value.details[0]["code"] == "no_policy"
+
+
+def test_an_event_in_the_future_is_refused(
+    platform: Platform, link: WorkerLink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Recorded, a mistyped year could never be taken back, and no new policy version could
+    # start before it (a policy never rewrites recorded events).
+    now = datetime(2026, 10, 10, 12, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    before = (EarningsEvent.objects.count(), journal_count())
+    with pytest.raises(GatewayError) as caught:
+        services.record_events(
+            platform,
+            [
+                event("ok", "2026-10-09", 150_000),
+                {**event("late", "2026-10-11", 1), "occurred_at": "2026-10-11T12:00:01Z"},
+                event("typo", "2062-10-09", 150_000),
+            ],
+        )
+    assert [(d["field"], d["code"]) for d in caught.value.details] == [
+        ("events.1.occurred_at", "invalid"),
+        ("events.2.occurred_at", "invalid"),
+    ]
+    assert caught.value.details[0]["message"] == (
+        "is in the future (after 2026-10-11 12:00 UTC); report work once it has happened"
+    )
+    assert (EarningsEvent.objects.count(), journal_count()) == before
+    # A day ahead of Keel's clock is taken (clocks drift): exactly then, not a second later.
+    edge = {**event("edge", "2026-10-11", 150_000), "occurred_at": "2026-10-11T12:00:00Z"}
+    assert services.record_events(platform, [edge]).results[0].contribution == 6_000
 
 
 def test_currency_must_be_the_policys(platform: Platform) -> None:
