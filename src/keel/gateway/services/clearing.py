@@ -24,7 +24,7 @@ from django.utils import timezone
 from keel.accounts.models import User
 from keel.csvsafe import neutralise_cell
 from keel.ledger import services as ledger
-from keel.ledger.rules import JournalSpec, LegSpec
+from keel.ledger.rules import MAX_LEG_AMOUNT, JournalSpec, LegSpec
 from keel.money import format_amount
 
 from ..errors import Conflict, GatewayError, NotFound
@@ -195,6 +195,13 @@ def record_settlement(
         raise GatewayError("a payment reference has at most 120 characters", field="reference")
     if type(amount) is not int or amount <= 0:
         raise GatewayError("the amount paid must be more than zero", field="amount")
+    if amount > MAX_LEG_AMOUNT:
+        # The ledger could never book it; refused here, on the field, not as its error.
+        raise GatewayError(
+            "the amount paid is out of range (at most"
+            f" {format_amount(MAX_LEG_AMOUNT, batch.currency, symbol=True)})",
+            field="amount",
+        )
     ClearingBatch.objects.select_for_update().filter(pk=batch.pk).first()
     existing = Settlement.objects.filter(batch=batch, reference=reference).first()
     if existing is not None:

@@ -303,6 +303,8 @@ def test_same_reference_with_another_amount_is_refused(
         ("R" * 121, 100, "reference"),
         ("WIRE-1", 0, "amount"),
         ("WIRE-1", -100, "amount"),
+        # Beyond what the ledger can book (the console answered 500).
+        ("WIRE-1", 10**15 + 1, "amount"),
     ],
 )
 def test_bad_settlement_changes_nothing(

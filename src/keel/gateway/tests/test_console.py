@@ -659,6 +659,8 @@ def test_excess_payment_shows_the_difference_in_amber(
     [
         ({"amount": "12.345"}, "amount", "Enter an amount in USD"),
         ({"amount": "0"}, "amount", "more than zero"),
+        # More than the ledger can book: was a 500.
+        ({"amount": "99999999999999999999"}, "amount", "out of range"),
         ({"amount": ""}, "amount", "required"),
         ({"reference": ""}, "reference", "required"),
         ({"received_on": "2999-01-01"}, "received_on", "in the future"),
