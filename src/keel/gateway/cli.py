@@ -303,7 +303,15 @@ def platform_close(name: str | None, on: str | None) -> None:
     from keel.gateway.rules import clearing as clearing_rules
     from keel.money import format_amount
 
-    today = today or timezone.localdate()
+    now = timezone.localdate()
+    if today is not None and today > now:
+        # As of a later day the "last whole period" is one still running (or not begun):
+        # its batch would sweep up today's contributions under a period yet to come.
+        raise click.ClickException(
+            f"date: {today.isoformat()} is after today ({now.isoformat()}); only a period"
+            " that has ended can be closed"
+        )
+    today = today or now
     platforms = [_platform(name)] if name else list(Platform.objects.order_by("name"))
     closed = 0
     for p in platforms:

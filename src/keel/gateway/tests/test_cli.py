@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from django.test import Client
+from django.utils import timezone
 
 from keel.api.models import ApiKey
 from keel.cli import main, main_group
@@ -266,6 +267,18 @@ def test_close_refuses_a_bad_date(db, capsys):
     assert error_of(capsys, "close", "--date", "tomorrow") == (
         "error: date: 'tomorrow' is not a date (YYYY-MM-DD)"
     )
+
+
+def test_close_refuses_a_day_after_today(platform, link, capsys):
+    services.record_events(platform, [event("e1", "2026-03-02", 150_000)])
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    # As of tomorrow, today's period (still running) would be closed with today's events.
+    assert error_of(capsys, "close", "Dash", "--date", tomorrow.isoformat()) == (
+        f"error: date: {tomorrow.isoformat()} is after today"
+        f" ({timezone.localdate().isoformat()}); only a period that has ended can be closed"
+    )
+    assert not ClearingBatch.objects.exists()
+    assert EarningsEvent.objects.get().clearing_batch is None
 
 
 @pytest.mark.parametrize("command", ["", "add", "key", "list", "policy", "close"])
