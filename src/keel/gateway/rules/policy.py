@@ -478,8 +478,9 @@ class Policy:
             words = self._terms_words(*self.terms_for(tier.status))
             lines.append(f"With {tier.status} status, the platform contributes {words} instead.")
         if self.monthly_minimum:
+            when = "you work once eligible" if self.threshold else "you work"
             lines.append(
-                "In any month you work, the platform tops your contributions up to at least "
+                f"In any month {when}, the platform tops your contributions up to at least "
                 f"{_money(self.monthly_minimum, self.currency)}."
             )
         caps = []

@@ -1022,12 +1022,32 @@ def close_month_minimums(platform: Platform, month: date) -> BatchResult | None:
             platform=platform, period_month=start, kind="minimum", currency=policy.currency
         ).values_list("worker_ref", "contribution")
     )
+    # Under a threshold, a month counts as worked only once the worker is eligible: by its
+    # end, their earnings of the threshold period have reached the threshold. Otherwise a
+    # worker the policy says is not eligible yet would be paid the minimum.
+    eligible: set[str] | None = None
+    if policy.threshold > 0:
+        first, _ = period_bounds(start, policy.threshold_period)
+        eligible = {
+            row["worker_ref"]
+            for row in EarningsEvent.objects.filter(
+                platform=platform,
+                currency=policy.currency,
+                period_month__gte=first,
+                period_month__lte=start,
+            )
+            .values("worker_ref")
+            .annotate(basis=Sum("threshold_amount"))
+            if int(row["basis"] or 0) >= policy.threshold
+        }
     events: list[EventIn] = []
     for row in worked:
         if row["currency"] != policy.currency:
             continue
         if row["worker_ref"] in done:
             top_up = done[row["worker_ref"]]
+        elif eligible is not None and row["worker_ref"] not in eligible:
+            continue
         else:
             top_up = monthly_minimum_topup(
                 policy,

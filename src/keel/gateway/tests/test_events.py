@@ -302,6 +302,39 @@ def test_monthly_minimum_tops_up_once(alia: Platform, worker: User) -> None:
     assert sum(buckets(worker).values()) == 500
 
 
+def test_monthly_minimum_waits_for_the_threshold(alia: Platform, worker: User) -> None:
+    # $5 a month at least, once $1,000 is earned in the quarter (back-dated).
+    services.publish_policy(
+        alia,
+        {**DOORDASH, "monthly_minimum": 500},
+        name="threshold and minimum",
+        effective_from=date(2026, 2, 1),
+    )
+    services.link_with_code(alia, "cleaner-1", services.create_link_code(worker))
+    services.record_events(
+        alia,
+        [
+            event("jul", "2026-07-02", 2_000, worker_ref="cleaner-1"),
+            event("aug", "2026-08-03", 97_999, worker_ref="cleaner-1"),
+            event("aug-2", "2026-08-04", 1, worker_ref="cleaner-1"),
+            event("sep", "2026-09-01", 100, worker_ref="cleaner-1"),
+            event("other", "2026-07-06", 20_000, worker_ref="cleaner-2"),
+        ],
+    )
+    # July: $20.00 and $200.00 of $1,000 earned, neither worker eligible, no top-up.
+    assert services.close_month_minimums(alia, date(2026, 7, 1)) is None
+    # August: cleaner-1 reaches exactly $1,000.00 (4% back-dated = $40.00, above $5).
+    assert services.close_month_minimums(alia, date(2026, 8, 1)) is None
+    # September: eligible for the rest of the quarter, so $0.04 is topped up to $5.00.
+    september = services.close_month_minimums(alia, date(2026, 9, 1))
+    assert september is not None
+    assert [(r.event_id, r.contribution) for r in september.results] == [
+        ("minimum:2026-09:cleaner-1", 496)
+    ]
+    assert not EarningsEvent.objects.filter(worker_ref="cleaner-2", kind="minimum").exists()
+    assert sum(buckets(worker).values()) == 4_000 + 4 + 496
+
+
 def test_per_job_amounts_cover_the_month_minimum(alia: Platform, worker: User) -> None:
     # $5 per cleaning: one cleaning already meets the $5 minimum → no top-up.
     services.link_with_code(alia, "cleaner-1", services.create_link_code(worker))

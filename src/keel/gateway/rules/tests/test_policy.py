@@ -551,6 +551,13 @@ def test_describe_variants():
     assert Policy(currency="USD").describe() == [
         "The platform contributes nothing under this policy."
     ]
+    minimum_once_eligible = Policy(
+        currency="USD", rate_bps=400, monthly_minimum=500, threshold=100_000
+    )
+    assert minimum_once_eligible.describe()[1] == (
+        "In any month you work once eligible, the platform tops your contributions up to"
+        " at least $5.00."
+    )
 
 
 # --------------------------------------------------------------------------- calendar
