@@ -202,6 +202,15 @@ def record_settlement(
             f" {format_amount(MAX_LEG_AMOUNT, batch.currency, symbol=True)})",
             field="amount",
         )
+    if received_on < batch.period_start:
+        # Its journal would be dated before the debt existed, and every balance as of a
+        # day in between would show money that had not arrived.
+        raise GatewayError(
+            f"a payment for the batch of {batch.period_start.isoformat()} to"
+            f" {batch.period_end.isoformat()} cannot have been received before"
+            f" {batch.period_start.isoformat()}",
+            field="received_on",
+        )
     ClearingBatch.objects.select_for_update().filter(pk=batch.pk).first()
     existing = Settlement.objects.filter(batch=batch, reference=reference).first()
     if existing is not None:

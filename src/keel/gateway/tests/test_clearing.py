@@ -319,6 +319,29 @@ def test_bad_settlement_changes_nothing(
     assert receivable(flat) == 12_500
 
 
+def test_a_payment_received_before_the_period_is_refused(
+    batch: ClearingBatch, flat: Platform
+) -> None:
+    journals = Journal.objects.count()
+    day_before = batch.period_start - timedelta(days=1)
+    with pytest.raises(GatewayError) as caught:
+        services.record_settlement(batch, reference="WIRE-1", amount=12_500, received_on=day_before)
+    assert caught.value.field == "received_on"
+    start = batch.period_start.isoformat()
+    assert caught.value.message == (
+        f"a payment for the batch of {start} to {batch.period_end.isoformat()} cannot have"
+        f" been received before {start}"
+    )
+    assert Settlement.objects.count() == 0
+    assert Journal.objects.count() == journals
+    assert receivable(flat) == 12_500
+    # On the period's first day it is taken.
+    services.record_settlement(
+        batch, reference="WIRE-1", amount=12_500, received_on=batch.period_start
+    )
+    assert services.batch_state(batch).status == "settled"
+
+
 # ---------------------------------------------------------------------------- statement
 
 

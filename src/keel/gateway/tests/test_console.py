@@ -618,7 +618,8 @@ def test_statement_download(flat: Platform, ops: Client, batch: ClearingBatch) -
 
 
 def settle(ops: Client, platform: Platform, batch: ClearingBatch, **data: str) -> HttpResponse:
-    form = {"reference": "WIRE-1", "amount": "125.00", "received_on": "2026-01-05", **data}
+    received = batch.period_end.isoformat()
+    form = {"reference": "WIRE-1", "amount": "125.00", "received_on": received, **data}
     return ops.post(url("console_batch", platform.pk, batch.pk), form)
 
 
@@ -664,6 +665,7 @@ def test_excess_payment_shows_the_difference_in_amber(
         ({"amount": ""}, "amount", "required"),
         ({"reference": ""}, "reference", "required"),
         ({"received_on": "2999-01-01"}, "received_on", "in the future"),
+        ({"received_on": "1999-01-01"}, "received_on", "cannot have been received before"),
     ],
 )
 def test_settlement_errors_name_the_field(
