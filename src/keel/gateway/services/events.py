@@ -71,6 +71,10 @@ MAX_AMOUNT = 10**12
 # happen tomorrow). A later date is a mistake that could never be undone: the event is
 # recorded for good, is charged now, and a new policy version may only start after it.
 FUTURE_TOLERANCE = timedelta(days=1)
+# Ids of the events Keel itself records for a platform (close_month_minimums,
+# bundles.topup_event_id). One a platform took first would refuse the top-up as a changed
+# replay: a month close failing for all its workers, a bundle week never settled.
+RESERVED_ID_PREFIXES = ("minimum:", "bundle:")
 EVENT_FIELDS = (
     "event_id",
     "worker_ref",
@@ -538,6 +542,14 @@ def _record_events(platform: Platform, raw_events: Sequence[Mapping[str, Any]]) 
             )
         else:
             seen[event.event_id] = index
+        if event.event_id.startswith(RESERVED_ID_PREFIXES):
+            problems.add(
+                index,
+                "event_id",
+                f"must not start with {event.event_id.split(':', 1)[0]!r}: ids starting"
+                f" {' or '.join(RESERVED_ID_PREFIXES)} are Keel's own (month-end and bundle"
+                " top-ups)",
+            )
     latest = timezone.now() + FUTURE_TOLERANCE
     for index, event in enumerate(parsed):
         if event is not None and event.occurred_at > latest:

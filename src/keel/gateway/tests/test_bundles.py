@@ -263,12 +263,14 @@ def test_offer_reference_leaves_room_for_top_up_event_ids(
     assert len(services.topup_event_id(bundle, 519)) == 120
 
 
-def test_settle_refuses_an_event_id_the_platform_used(tasks: Platform, bundle: Bundle) -> None:
+def test_the_platform_cannot_take_a_top_ups_event_id(tasks: Platform, bundle: Bundle) -> None:
     first_week_short(tasks)
-    work(tasks, event("bundle:b-100:week:1:topup", "2026-01-20", 100))
-    with pytest.raises(Conflict):
-        services.settle_shortfall(tasks, bundle, 0, as_of=date(2026, 1, 12))
-    assert EarningsEvent.objects.filter(kind="topup").count() == 0
+    # Taken first, the id would leave the week's top-up refused for good (a Conflict).
+    with pytest.raises(GatewayError) as caught:
+        work(tasks, event("bundle:b-100:week:1:topup", "2026-01-20", 100))
+    assert caught.value.details[0]["field"] == "events.0.event_id"
+    topup = services.settle_shortfall(tasks, bundle, 0, as_of=date(2026, 1, 12))
+    assert (topup.event_id, topup.kind) == ("bundle:b-100:week:1:topup", "topup")
 
 
 def test_offer_needs_an_active_link(tasks: Platform, tasker: WorkerLink) -> None:

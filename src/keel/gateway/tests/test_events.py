@@ -335,6 +335,49 @@ def test_monthly_minimum_waits_for_the_threshold(alia: Platform, worker: User) -
     assert sum(buckets(worker).values()) == 4_000 + 4 + 496
 
 
+def test_event_ids_of_keels_own_top_ups_are_refused(alia: Platform, worker: User) -> None:
+    # Taken by the platform first, the month-end top-up's id made the month close fail
+    # as a changed replay, for every worker of the platform.
+    services.publish_policy(
+        alia,
+        {"currency": "USD", "monthly_minimum": 500},
+        name="minimum only",
+        effective_from=date(2026, 2, 1),
+    )
+    services.link_with_code(alia, "cleaner-1", services.create_link_code(worker))
+    worked = event("c1", "2026-10-02", 8_000, worker_ref="cleaner-1")
+    with pytest.raises(GatewayError) as caught:
+        services.record_events(
+            alia,
+            [
+                worked,
+                event("minimum:2026-10:cleaner-1", "2026-10-03", 0, worker_ref="cleaner-1"),
+                event("bundle:steady:week:1:topup", "2026-10-04", 0, worker_ref="cleaner-1"),
+            ],
+        )
+    assert [(d["field"], d["message"]) for d in caught.value.details] == [
+        (
+            "events.1.event_id",
+            "must not start with 'minimum': ids starting minimum: or bundle: are Keel's own"
+            " (month-end and bundle top-ups)",
+        ),
+        (
+            "events.2.event_id",
+            "must not start with 'bundle': ids starting minimum: or bundle: are Keel's own"
+            " (month-end and bundle top-ups)",
+        ),
+    ]
+    assert not EarningsEvent.objects.exists()
+    services.record_events(
+        alia, [worked, event("minimum-ish:1", "2026-10-03", 0, worker_ref="cleaner-1")]
+    )
+    closed = services.close_month_minimums(alia, date(2026, 10, 1))
+    assert closed is not None
+    assert [(r.event_id, r.contribution) for r in closed.results] == [
+        ("minimum:2026-10:cleaner-1", 500)
+    ]
+
+
 def test_per_job_amounts_cover_the_month_minimum(alia: Platform, worker: User) -> None:
     # $5 per cleaning: one cleaning already meets the $5 minimum → no top-up.
     services.link_with_code(alia, "cleaner-1", services.create_link_code(worker))
