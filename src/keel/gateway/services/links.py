@@ -171,6 +171,15 @@ def _activate(link: WorkerLink, worker: User) -> WorkerLink:
     benefits_account(worker)
     open_buckets(worker, link.platform.currency)
     release_suspense(link)
+    # The reference's earlier events that brought no contribution (below a threshold) are
+    # the worker's work too: their statement lists every event, and a back-dated
+    # contribution says what it was 4% of, which only adds up with them.
+    EarningsEvent.objects.filter(
+        platform=link.platform,
+        worker_ref=link.worker_ref,
+        status=EventStatus.NONE,
+        worker__isnull=True,
+    ).update(worker=worker)
     return link
 
 

@@ -179,6 +179,30 @@ def test_release_from_suspense_is_on_the_month_it_happened(history):
     assert s.has_activity
 
 
+def test_work_before_linking_is_on_the_statement_without_a_contribution(worker, platform):
+    # Dash: nothing until $1,000 is earned in the quarter, then 4% of all of it.
+    services.record_events(
+        platform,
+        [
+            event("b1", "2026-10-02", 60_000, worker_ref="late"),
+            event("b2", "2026-10-05", 40_000, worker_ref="late"),
+        ],
+    )
+    services.link_with_code(platform, "late", services.create_link_code(worker))
+    s = statements.monthly_statement(worker, 2026, 10)
+    (dash,) = s.platforms
+    assert [(e.event_id, e.contribution, e.status) for e in dash.events] == [
+        ("b1", 0, "none"),
+        ("b2", 4_000, "released"),
+    ]
+    (total,) = dash.totals
+    assert (total.events, total.gross, total.contribution) == (2, 100_000, 4_000)
+    assert [(m.slug, m.events) for m in statements.statement_months(worker)] == [
+        (f"{timezone.localdate():%Y-%m}", 0),
+        ("2026-10", 2),
+    ]
+
+
 def test_statement_months_lists_months_with_activity(history):
     today = timezone.localdate()
     months = statements.statement_months(history)
