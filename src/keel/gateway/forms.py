@@ -119,13 +119,11 @@ class UseForm(BootstrapFormMixin, forms.Form):
         self,
         *args: Any,
         currencies: Sequence[str],
-        time_off_unit: int | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("prefix", self.kind.replace("_", "-"))
         super().__init__(*args, **kwargs)
         self.currencies = list(currencies) or ["USD"]
-        self.time_off_unit = time_off_unit
         currency = self.fields["currency"]
         assert isinstance(currency, forms.ChoiceField)
         currency.choices = [(c, c) for c in self.currencies]

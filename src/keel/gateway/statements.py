@@ -495,7 +495,7 @@ class BenefitsOverview:
     recent: tuple[EarningsEvent, ...]
     uses: tuple[BenefitUse, ...]
     withholding: WithholdingConsent | None
-    time_off_unit: int | None
+    time_off_units: dict[str, int]  # currency -> unit, for the currencies that have one
     currencies: tuple[str, ...]
 
 
@@ -553,6 +553,11 @@ def benefits_overview(worker: User) -> BenefitsOverview:
     for balance in services.bucket_balances(worker):
         by_currency[balance.currency].append(balance)
     links = services.links_of(worker)
+    units = {
+        currency: unit
+        for currency in tuple(by_currency) or (worker.home_currency,)
+        if (unit := services.time_off_unit_for(worker, currency)) is not None
+    }
     return BenefitsOverview(
         balances=tuple(CurrencyBalances(c, tuple(b)) for c, b in by_currency.items()),
         allocation=services.allocation_of(worker),
@@ -563,7 +568,7 @@ def benefits_overview(worker: User) -> BenefitsOverview:
         recent=tuple(recent_contributions(worker)),
         uses=tuple(services.uses_of(worker)),
         withholding=services.active_withholding(worker),
-        time_off_unit=services.time_off_unit_for(worker),
+        time_off_units=units,
         currencies=tuple(by_currency),
     )
 

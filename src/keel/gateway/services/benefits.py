@@ -275,7 +275,7 @@ def use_benefit(
     if kind == UseKind.HEALTH:
         _check_receipt(receipt, receipt_name)
     if kind == UseKind.TIME_OFF and time_off_unit is None:
-        time_off_unit = time_off_unit_for(worker)
+        time_off_unit = time_off_unit_for(worker, currency)
     benefits_account(worker)
     open_buckets(worker, currency)
     # Lock the bucket before reading it so two uses cannot both pass the check.
@@ -365,18 +365,19 @@ def _replayed_use(
     return existing
 
 
-def time_off_unit_for(worker: User) -> int | None:
-    """The time-off unit of the policies that pay into this worker's account: the largest
-    unit any linked platform sets, so a payout is whole units under every one of them."""
+def time_off_unit_for(worker: User, currency: str) -> int | None:
+    """The time-off unit for a payout in ``currency``: the one the policies in that currency
+    of the worker's linked platforms set (the largest, when several do). A unit is an
+    amount in its policy's currency: a $120.00 unit says nothing about euros."""
     from .links import active_links  # links builds on this module
 
     units = []
     for link in active_links(worker):
         version = current_policy(link.platform, timezone.localdate())
         if version is not None:
-            unit = terms_of(version).time_off_unit
-            if unit:
-                units.append(unit)
+            terms = terms_of(version)
+            if terms.currency == currency and terms.time_off_unit:
+                units.append(terms.time_off_unit)
     return max(units) if units else None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from datetime import date
 from html import unescape
 
 import pytest
@@ -455,6 +456,28 @@ def test_time_off_not_in_whole_units_is_refused(ana, funded):
     )
     assert Journal.objects.count() == journals
     assert buckets(funded) == FUNDED
+
+
+def test_time_off_units_hold_only_in_their_policys_currency(ana, funded, worker):
+    # Tidy pays in USD with $120.00 units; a euro platform sets none.
+    euro = services.create_platform(
+        "Euro Gigs", policy={"currency": "EUR", "per_job": 500}, effective_from=date(2026, 1, 1)
+    )
+    services.link_with_code(euro, "e-1", services.create_link_code(worker))
+    services.record_events(
+        euro, [{**event("e1", "2026-02-02", 10_000, worker_ref="e-1", jobs=20), "currency": "EUR"}]
+    )
+    page = text(ana.get(BENEFITS))
+    assert "Paid in units of $120.00 (any amount in EUR), as your platform's policy sets." in page
+    token = token_of(ana.get(BENEFITS), "time-off")
+    data = {"time-off-amount": "15", "time-off-currency": "EUR", "time-off-token": token}
+    # €20.00 in the bucket: €15.00 was refused as not a whole number of €120.00 units.
+    assert ana.post("/benefits/uses/time-off/", data).status_code == 302
+    assert BenefitUse.objects.get(worker=worker).amount == 1_500
+    refused = use(ana, "time-off", token_of(ana.get(BENEFITS), "time-off"), "15")
+    assert field_errors(refused, "id_time-off-amount") == (
+        "Time off is paid in whole units of $120.00; $15.00 is not a whole number of units."
+    )
 
 
 def test_amount_must_be_money(ana, funded):

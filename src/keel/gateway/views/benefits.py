@@ -76,7 +76,7 @@ def _page(
         kind: (
             use_form
             if use_form is not None and use_form.kind == kind
-            else form_class(currencies=currencies, time_off_unit=overview.time_off_unit)
+            else form_class(currencies=currencies)
         )
         for kind, form_class in forms.USE_FORMS.items()
     }
@@ -110,9 +110,7 @@ def _page(
             format_bps(overview.withholding.rate_bps) if overview.withholding else None
         ),
         "figures": [(f"fig-contributions-{c.lower()}", c, f) for c, f in figures.items()],
-        "time_off_unit_text": (
-            _money(overview.time_off_unit, currencies[0]) if overview.time_off_unit else None
-        ),
+        "time_off_unit_text": _units_text(overview.time_off_units, currencies),
         "link_code": link_code,
         "link_code_hours": int(services.LINK_CODE_LIFETIME.total_seconds() // 3600),
     }
@@ -121,6 +119,16 @@ def _page(
         # The code is shown once: no cache may keep the page that shows it.
         response["Cache-Control"] = "no-store"
     return response
+
+
+def _units_text(units: dict[str, int], currencies: list[str]) -> str | None:
+    """The time-off units as the page words them: "$120.00", or with other currencies
+    "$120.00 (any amount in EUR)"; None when no currency has one."""
+    if not units:
+        return None
+    text = " or ".join(_money(units[c], c) for c in currencies if c in units)
+    free = [c for c in currencies if c not in units]
+    return f"{text} (any amount in {', '.join(free)})" if free else text
 
 
 @worker_page
@@ -223,7 +231,6 @@ def use(request: HttpRequest, kind: str) -> HttpResponse:
         request.POST,
         request.FILES,
         currencies=list(dict.fromkeys(overview_currencies)) or [worker.home_currency],
-        time_off_unit=services.time_off_unit_for(worker),
     )
     if refuse_oversized(request, form, forms.RECEIPT_LIMIT_MESSAGE) or not form.is_valid():
         return _page(request, use_form=form, status=400)
