@@ -270,6 +270,11 @@ def _moment(value: object) -> datetime:
         raise ValueError("is required, as an ISO 8601 date-time")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("must carry a time zone (e.g. Z or +01:00)")
+    try:
+        # Every later step works in UTC; at the ends of the calendar there is none.
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range: in UTC it falls outside years 1 to 9999") from None
     return moment
 
 
@@ -328,6 +333,8 @@ def _parse_valid(raw: Mapping[str, Any]) -> EventIn | None:
     except ValueError:
         return None
     if moment.tzinfo is None or moment.utcoffset() is None:
+        return None
+    if moment.year in (1, 9999):  # may not convert to UTC: _moment checks it exactly
         return None
     return EventIn(
         event_id,

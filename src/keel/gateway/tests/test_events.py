@@ -190,6 +190,22 @@ def test_an_event_in_the_future_is_refused(
     assert services.record_events(platform, [edge]).results[0].contribution == 6_000
 
 
+def test_a_moment_with_no_utc_day_is_refused_by_name(platform: Platform) -> None:
+    # 0001-01-01 at +14:00 is in year 0 in UTC, which Python has not: it was a 500.
+    with pytest.raises(GatewayError) as caught:
+        services.record_events(
+            platform,
+            [
+                event("ok", "2026-10-02", 1),
+                {**event("early", "2026-10-02", 1), "occurred_at": "0001-01-01T00:00:00+14:00"},
+            ],
+        )
+    assert [(d["field"], d["message"]) for d in caught.value.details] == [
+        ("events.1.occurred_at", "is out of range: in UTC it falls outside years 1 to 9999")
+    ]
+    assert not EarningsEvent.objects.exists()
+
+
 def test_currency_must_be_the_policys(platform: Platform) -> None:
     with pytest.raises(GatewayError) as caught:
         services.record_events(platform, [event("eur", "2026-10-02", 100, currency="EUR")])
