@@ -51,6 +51,13 @@ class BundleTerms:
         require_currency(self.currency)
         require_int(self.weeks, "weeks", minimum=1, maximum=MAX_WEEKS)
         require_date(self.start, "start")
+        if (date.max - self.start).days < 7 * self.weeks - 1:
+            # Its last day would be past the end of the calendar (a mistyped year).
+            raise PolicyError(
+                f"start {self.start.isoformat()} leaves no room for {self.weeks} weeks",
+                field="start",
+                code="out_of_range",
+            )
         require_int(self.min_tasks_per_week, "min_tasks_per_week")
         require_int(self.rate_per_task, "rate_per_task")
         require_int(self.min_weekly_earnings, "min_weekly_earnings")

@@ -160,6 +160,8 @@ def test_bad_events_are_refused_naming_the_event(event: Any, field: str, code: s
         ({"weeks": 0}, "weeks", "out_of_range"),
         ({"weeks": 521}, "weeks", "out_of_range"),
         ({"start": "2025-01-01"}, "start", "invalid_type"),
+        # The 12th week would end after 9999-12-31 (was an OverflowError, a 500).
+        ({"start": date(9999, 10, 15)}, "start", "out_of_range"),
         ({"rate_per_task": -600}, "rate_per_task", "negative"),
         (
             {"min_tasks_per_week": 0, "min_weekly_earnings": 0},
@@ -173,6 +175,10 @@ def test_terms_validation(changes: dict[str, Any], field: str, code: str):
     with pytest.raises(PolicyError) as caught:
         _terms(**changes)
     assert (caught.value.field, caught.value.code) == (field, code)
+
+
+def test_a_bundle_may_end_on_the_last_day_of_the_calendar():
+    assert end_date(_terms(start=date(9999, 10, 9))) == date(9999, 12, 31)
 
 
 @given(
