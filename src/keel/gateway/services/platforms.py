@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.text import slugify
 
 from keel.accounts.models import Role, User
@@ -172,6 +173,10 @@ def parse_policy(terms: Mapping[str, Any], *, currency: str | None = None) -> Po
         raise GatewayError(str(exc), field=field) from None
 
 
+# How far ahead a policy version may be published.
+POLICY_LEAD = timedelta(days=366)
+
+
 @transaction.atomic
 def publish_policy(
     platform: Platform,
@@ -187,6 +192,15 @@ def publish_policy(
     Platform.objects.select_for_update().filter(pk=platform.pk).first()
     policy = parse_policy(terms, currency=platform.currency)
     name = name.strip() or f"{platform.name} contribution policy"
+    horizon = timezone.localdate() + POLICY_LEAD
+    if effective_from > horizon:
+        # A version can only be followed by one that starts later, so a mistyped year
+        # (2062, 9999) would stop the platform from publishing anything until then.
+        raise GatewayError(
+            f"a new version can start at most a year ahead, by {horizon.isoformat()};"
+            " publish a later change nearer the time",
+            field="effective_from",
+        )
     latest = platform.policies.order_by("-version").first()
     if latest is not None and effective_from <= latest.effective_from:
         raise GatewayError(

@@ -7,13 +7,14 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import OperationalError
 from django.test import Client
+from django.utils import timezone
 
 from keel.accounts.models import User
 from keel.accounts.services import create_worker
@@ -532,14 +533,13 @@ def test_references_with_slashes_work_in_the_path(dash, platform, worker):
 
 def test_policy_lists_every_version_with_its_sentences(dash, platform, operator):
     later = {**DOORDASH, "rate_bps": 500}
-    services.publish_policy(
-        platform, later, name="Dash 2030", effective_from=date(2030, 1, 1), by=operator
-    )
+    soon = timezone.localdate() + timedelta(days=30)
+    services.publish_policy(platform, later, name="Dash later", effective_from=soon, by=operator)
     response = dash.get("/api/v1/platform/policy")
     assert response.status_code == 200
     versions = response.json()
     assert [(v["version"], v["effective_from"], v["in_effect"]) for v in versions] == [
-        (2, "2030-01-01", False),
+        (2, soon.isoformat(), False),
         (1, "2026-01-01", True),
     ]
     assert versions[1]["terms"] == services.parse_policy(DOORDASH).to_dict()
@@ -548,7 +548,7 @@ def test_policy_lists_every_version_with_its_sentences(dash, platform, operator)
         "Eligible once you earn $1,000.00 (excluding tips) in a calendar quarter;"
         " contributions then cover the whole quarter.",
     ]
-    assert versions[0]["name"] == "Dash 2030"
+    assert versions[0]["name"] == "Dash later"
 
 
 # ---------------------------------------------------------------------------- clearing

@@ -195,10 +195,13 @@ def console_urls(ids: dict[str, int], platform_id: int) -> list[tuple[str, str]]
     ]
 
 
+# A start date a new version may have: after the fixtures' events, within a year.
+LATER = timezone.localdate() + timedelta(days=30)
+
 FORM_DATA = {
     "name": "stolen",
     "scopes": ["earnings:write"],
-    "effective_from": "2030-01-01",
+    "effective_from": LATER.isoformat(),
     "rate_percent": "50",
     "include_gross": "on",
     "threshold_period": "quarter",
@@ -358,7 +361,7 @@ def test_revoke_a_key(flat: Platform, ops: Client, operator: User) -> None:
 def policy_form(**overrides: str) -> dict[str, str]:
     data = {
         "name": "Autumn terms",
-        "effective_from": "2030-01-01",
+        "effective_from": LATER.isoformat(),
         "rate_percent": "",
         "include_gross": "on",
         "per_job": "",
@@ -414,7 +417,7 @@ def test_publish_a_policy_from_the_form(flat: Platform, ops: Client, operator: U
     version = ContributionPolicy.objects.get(platform=flat, version=2)
     assert (version.name, version.effective_from, version.published_by) == (
         "Autumn terms",
-        date(2030, 1, 1),
+        LATER,
         operator,
     )
     assert version.terms == {
@@ -483,6 +486,23 @@ def test_publish_errors_name_the_field(
     assert response.status_code == 400
     assert message in field_errors(html(response), field), html(response)
     assert ContributionPolicy.objects.filter(platform=flat).count() == 1
+
+
+def test_a_version_starts_at_most_a_year_ahead(flat: Platform, ops: Client) -> None:
+    # A mistyped year would stop every later version until then, and 9999-12-31 left
+    # the policies page a 500 (the earliest next start is past the calendar's end).
+    horizon = timezone.localdate() + timedelta(days=366)
+    for typo in ("9999-12-31", (horizon + timedelta(days=1)).isoformat()):
+        response = ops.post(url("console_policies", flat.pk), policy_form(effective_from=typo))
+        assert response.status_code == 400
+        assert (
+            f"a new version can start at most a year ahead, by {horizon.isoformat()};"
+            " publish a later change nearer the time"
+        ) in field_errors(html(response), "effective_from")
+    assert ContributionPolicy.objects.filter(platform=flat).count() == 1
+    assert ops.get(url("console_policies", flat.pk)).status_code == 200
+    ok = ops.post(url("console_policies", flat.pk), policy_form(effective_from=str(horizon)))
+    assert ok.status_code == 302
 
 
 def test_a_policy_never_rewrites_recorded_events(flat: Platform, ops: Client) -> None:
