@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from keel.ledger.rules import MAX_LEG_AMOUNT
 from keel.money import MoneyError, exponent, format_amount, is_currency, parse_amount
 from keel.web.forms import BootstrapFormMixin, OnceTokenMixin
 
@@ -37,7 +38,9 @@ def currency_of(data: Any, default: str) -> str:
 
 
 class AmountField(forms.CharField):
-    """An amount typed in major units of ``currency``; cleans to integer minor units."""
+    """An amount typed in major units of ``currency``; cleans to integer minor units, at
+    most what one ledger leg can carry (a bigger one would be refused at the first payment,
+    or overflow the database's integer before that)."""
 
     def __init__(self, *args: Any, allow_zero: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 24)
@@ -61,6 +64,11 @@ class AmountField(forms.CharField):
                 "Enter an amount of zero or more."
                 if self.allow_zero
                 else "Enter an amount above zero."
+            )
+        if minor > MAX_LEG_AMOUNT:
+            raise forms.ValidationError(
+                f"Enter an amount of at most"
+                f" {format_amount(MAX_LEG_AMOUNT, self.currency, symbol=True)}."
             )
         return minor
 

@@ -43,7 +43,7 @@ from django.utils import timezone
 from keel.accounts.models import Role, User
 from keel.income.services import cash_code
 from keel.ledger import services as ledger
-from keel.ledger.rules import JournalSpec, LegSpec
+from keel.ledger.rules import MAX_LEG_AMOUNT, JournalSpec, LegSpec
 from keel.money import MoneyError, format_amount, get_currency
 from keel.pools import services as pools
 
@@ -289,6 +289,13 @@ def offer_referral(
     if fee_amount is not None:
         if isinstance(fee_amount, bool) or not isinstance(fee_amount, int) or fee_amount <= 0:
             raise CareerError("fee_amount: above zero", field="fee_amount", code="out_of_range")
+        if fee_amount > MAX_LEG_AMOUNT:
+            # The ledger would refuse to pay it.
+            raise CareerError(
+                f"fee_amount: at most {MAX_LEG_AMOUNT} minor units",
+                field="fee_amount",
+                code="out_of_range",
+            )
         try:
             currency = get_currency(str(fee_currency or "").upper()).code
         except MoneyError as exc:

@@ -71,7 +71,7 @@ from keel.income.commitments import Commitment
 from keel.income.importers.base import ParsedRow, RowKind
 from keel.income.models import IncomeItem, SourceKind, StreamKind
 from keel.ledger import services as ledger
-from keel.ledger.rules import JournalSpec, LedgerError, LegSpec
+from keel.ledger.rules import MAX_LEG_AMOUNT, JournalSpec, LedgerError, LegSpec
 from keel.money import format_amount
 
 from .errors import CareerError, Conflict
@@ -347,7 +347,23 @@ def create_contract(
         )
     except ContractError as exc:
         raise _error(exc) from None
+    most = _money(MAX_LEG_AMOUNT, checked.currency)
+    if checked.credit_limit > MAX_LEG_AMOUNT:
+        raise CareerError(
+            f"credit_limit must be at most {most}",
+            field="credit_limit",
+            code="out_of_range",
+        )
     schedule = _check_milestones(milestones)
+    # Partial releases roll the rest onward, so one milestone's escrow can come to the
+    # whole schedule: that must fit in one ledger leg, or the ledger refuses the money
+    # (and a bigger number overflows the database's integer before that).
+    if sum(m.amount for m in schedule) > MAX_LEG_AMOUNT:
+        raise CareerError(
+            f"the milestones must add up to at most {most}",
+            field="milestones",
+            code="too_much",
+        )
     with transaction.atomic():
         contract = Contract.objects.create(
             worker=worker,

@@ -132,6 +132,19 @@ def test_a_fee_is_refused_with_nothing_changed_unless_accepted_or_done(
     assert gig.status == ReferralStatus.ACCEPTED
 
 
+def test_a_fee_beyond_what_the_ledger_carries_is_refused_when_offered(
+    group: PeerGroup, maya: User, noor: User
+) -> None:
+    # It used to be stored, and paying it was a 500 (or a 500 at once past 2**63).
+    for amount in (10**15 + 1, 2**63):
+        with pytest.raises(CareerError) as refused:
+            referral(group, maya, noor, fee_amount=amount)
+        assert refused.value.field == "fee_amount"
+    assert not Referral.objects.exists()
+    # The most it carries is still a fee.
+    assert referral(group, maya, noor, fee_amount=10**15).fee_amount == 10**15
+
+
 def test_referral_steps_belong_to_their_parties(group: PeerGroup, maya: User, noor: User) -> None:
     gig = referral(group, maya, noor)
     with pytest.raises(CareerError):

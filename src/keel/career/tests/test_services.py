@@ -145,6 +145,14 @@ def test_a_contract_is_created_with_its_schedule_and_escrow_accounts(maya: User)
         ({"currency": "EURO"}, "currency"),
         ({"credit_limit": -1}, "credit_limit"),
         ({"credit_limit": 10.5}, "credit_limit"),
+        # More than one ledger leg carries (a bigger number overflows the database's).
+        ({"credit_limit": 10**15 + 1}, "credit_limit"),
+        ({"credit_limit": 2**63}, "credit_limit"),
+        (
+            {"milestones": [MilestoneInput("A", 10**15), MilestoneInput("B", 1)]},
+            "milestones",
+        ),
+        ({"milestones": [MilestoneInput("A", 2**63)]}, "milestones"),
         ({"review_window_days": -1}, "review_window_days"),
         ({"payment_due_days": 400}, "payment_due_days"),
         ({"milestones": []}, "milestones"),

@@ -175,6 +175,26 @@ def test_a_bad_new_contract_shows_the_errors_and_creates_nothing(login, maya: Us
         new_contract_data(**{"milestones-0-deliverable": "", "milestones-0-amount": ""}),
     )
     assert response.status_code == 400
+    # Beyond what a ledger leg carries: refused on the box, not a 500 from the database.
+    response = client.post(
+        "/career/contracts/new/",
+        new_contract_data(
+            **{
+                "milestones-1-amount": "99999999999999999999.99",
+                "credit_limit": "10000000000000.01",
+            }
+        ),
+    )
+    assert response.status_code == 400
+    assert text(response).count("Enter an amount of at most €10,000,000,000,000.00.") == 2
+    response = client.post(
+        "/career/contracts/new/",
+        new_contract_data(
+            **{"milestones-0-amount": "10,000,000,000,000.00", "milestones-1-amount": "0.01"}
+        ),
+    )
+    assert response.status_code == 400
+    assert "The milestones must add up to at most €10,000,000,000,000.00." in text(response)
     assert snapshot() == before
 
 
