@@ -36,9 +36,13 @@ class ClientReleaseForm(career_forms.ReleaseForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         del self.fields["on"]
+        self.where_the_rest_goes(None)
+
+    def where_the_rest_goes(self, rolls_to: int | None) -> None:
+        rest = f"moves to milestone {rolls_to}" if rolls_to else "comes back to you"
         self.fields["amount"].help_text = (
             "Leave empty to release everything in escrow for this milestone; if you release"
-            " part, the rest moves to the next milestone."
+            f" part, the rest {rest}."
         )
 
 
@@ -94,6 +98,9 @@ def _page(
                 initial={"version": view.row.version},
                 auto_id=f"id_m{view.row.pk}_{action}_%s",
             )
+        release = action_forms.get("release")
+        if isinstance(release, career_forms.ReleaseForm):
+            release.where_the_rest_goes(view.rolls_to)
         rows.append((view, action_forms))
     context = {
         "token": token,
@@ -146,7 +153,16 @@ def client_action(request: HttpRequest, token: str, milestone_id: int, action: s
             done = client_links.client_release(
                 token, milestone.pk, amount=data.get("amount"), **common
             )
-            note = f"You released {invoices.money_text(done.released, contract.currency)}."
+            note = f"You released {invoices.money_text(done.released, contract.currency)}"
+            rest = done.total - done.released
+            if done.refunded:
+                note += f"; {invoices.money_text(done.refunded, contract.currency)} comes back"
+                note += " to you."
+            elif rest:
+                note += f"; {invoices.money_text(rest, contract.currency)} moves to the next"
+                note += " milestone."
+            else:
+                note += "."
         else:
             done = client_links.client_dispute(token, milestone.pk, reason=data["reason"], **common)
             note = (

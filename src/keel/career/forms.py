@@ -237,6 +237,13 @@ class ReleaseForm(ActionForm):
         "moves to the next milestone.",
     )
 
+    def where_the_rest_goes(self, rolls_to: int | None) -> None:
+        """Say where the rest of a part release goes for this milestone: onto milestone
+        ``rolls_to``, or back to the client when no later milestone is open to it."""
+        rest = f"moves to milestone {rolls_to}" if rolls_to else "goes back to the client"
+        lead = "Leave empty to release everything in escrow; the rest of a part release"
+        self.fields["amount"].help_text = f"{lead} {rest}."
+
 
 class DisputeForm(ActionForm):
     reason = forms.CharField(

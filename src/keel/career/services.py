@@ -992,6 +992,9 @@ class MilestoneView:
     lateness: rules.Lateness
     actions: tuple[str, ...]
     auto_release_on: date | None
+    # The milestone (its sequence) the rest of a part release would roll to now; None
+    # when there is none and the rest would go back to the client.
+    rolls_to: int | None = None
 
     @property
     def late(self) -> bool:
@@ -1020,17 +1023,22 @@ class ContractSummary:
         return any(m.row.state in OPEN_STATES for m in self.milestones)
 
 
-def _view(terms: rules.ContractTerms, row: Milestone, today: date) -> MilestoneView:
+def _view(
+    terms: rules.ContractTerms, row: Milestone, today: date, later: Sequence[Milestone]
+) -> MilestoneView:
     rule = rule_milestone(row)
     auto = None
     if rule.state is rules.MilestoneState.DELIVERED and rule.delivered_on is not None:
         auto = rules.auto_release_date(rule.delivered_on, terms.review_window_days)
+    # As release_milestone picks it (_next_open): the first later milestone open to it.
+    rolls_to = next((m.sequence for m in later if m.state in ROLL_TARGETS), None)
     return MilestoneView(
         row=row,
         rule=rule,
         lateness=rules.lateness(rule, today, terms.payment_due),
         actions=tuple(a.value for a in rules.allowed_actions(rule.state)),
         auto_release_on=auto,
+        rolls_to=rolls_to,
     )
 
 
@@ -1041,7 +1049,7 @@ def contract_summary(contract: Contract, today: date) -> ContractSummary:
     # all() uses the rows contract_summaries prefetched; sorted here, not by a new query.
     rows = sorted(contract.milestones.all(), key=lambda m: m.sequence)
     terms = terms_of(contract)
-    views = tuple(_view(terms, row, today) for row in rows)
+    views = tuple(_view(terms, row, today, rows[i + 1 :]) for i, row in enumerate(rows))
     rule_rows = [v.rule for v in views]
     return ContractSummary(
         contract=contract,

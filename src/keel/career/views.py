@@ -179,6 +179,9 @@ def _contract_page(
                 initial={"version": view.row.version},
                 auto_id=f"id_m{view.row.pk}_{action}_%s",
             )
+        release = action_forms.get("release")
+        if isinstance(release, forms.ReleaseForm):
+            release.where_the_rest_goes(view.rolls_to)
         rows.append((view, action_forms))
     client = services.client_exposure_of(summary, today)
     context = {

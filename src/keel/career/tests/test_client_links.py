@@ -98,7 +98,9 @@ def test_the_client_releases_part_and_the_rest_rolls_to_the_next_milestone(maya:
     assert state(contract) == [("released", 0, 60_000, 0), ("funded", 240_000, 0, 40_000)]
     event = MilestoneEvent.objects.filter(milestone=first, action="release").get()
     assert (event.party, event.recorded_by_id, event.amount) == ("client", None, 60_000)
-    assert "You released €600.00." in text(client.get(f"/c/{token}/"))
+    assert "You released €600.00; €400.00 moves to the next milestone." in text(
+        client.get(f"/c/{token}/")
+    )
     assert ledger.verify().ok
 
     # The browser sends the same form again: nothing more happens.
@@ -107,6 +109,40 @@ def test_the_client_releases_part_and_the_rest_rolls_to_the_next_milestone(maya:
     assert again.status_code in (302, 409)
     assert state(contract) == [("released", 0, 60_000, 0), ("funded", 240_000, 0, 40_000)]
     assert Journal.objects.count() == journals
+
+
+def test_the_client_is_told_where_the_rest_of_a_part_release_goes(maya: User) -> None:
+    # The last milestone has nowhere to roll to: the rest goes back to the client, and the
+    # page said it "moves to the next milestone".
+    contract = funded(maya)
+    token = client_links.issue_link(contract)
+    client = Client()
+    _, second = milestones(contract)
+    page = text(client.get(f"/c/{token}/"))
+    assert page.count("if you release part, the rest moves to milestone 2.") == 1
+    assert page.count("if you release part, the rest comes back to you.") == 1
+    assert "the rest moves to the next milestone" not in page
+
+    url = f"/c/{token}/milestones/{second.pk}/release/"
+    done = client.post(url, {"version": second.version, "amount": "500.00", "token": "c-2"})
+    assert done.status_code == 302
+    assert state(contract) == [("funded", 100_000, 0, 0), ("released", 0, 50_000, 0)]
+    second.refresh_from_db()
+    assert second.refunded == 150_000
+    page = text(client.get(f"/c/{token}/"))
+    assert "You released €500.00; €1,500.00 comes back to you." in page
+    # Milestone 1 now has no later milestone open to it either.
+    assert "if you release part, the rest comes back to you." in page
+    assert "moves to milestone 2" not in page
+
+
+def test_the_worker_page_says_where_the_rest_of_a_part_release_goes(
+    maya: User, login: Login
+) -> None:
+    contract = funded(maya)
+    page = text(login(maya).get(f"/career/contracts/{contract.pk}/"))
+    assert page.count("the rest of a part release moves to milestone 2.") == 1
+    assert page.count("the rest of a part release goes back to the client.") == 1
 
 
 def test_the_client_disputes_and_the_escrow_stays(maya: User) -> None:
