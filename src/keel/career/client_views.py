@@ -5,6 +5,7 @@ writes; a refused link is a page that says why and changes nothing."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import forms as django_forms
@@ -22,6 +23,8 @@ from .errors import CareerError, Conflict
 from .models import Contract
 from .rules import reputation as tokens
 from .views import _contract, worker_page
+
+logger = logging.getLogger(__name__)
 
 REFUSALS = {
     "expired": "This link has expired. Ask for a new one if you still need it.",
@@ -172,13 +175,24 @@ def client_action(request: HttpRequest, token: str, milestone_id: int, action: s
     except tokens.TokenError as exc:
         return _refused(request, exc)
     except CareerError as exc:
-        if exc.field in form.fields:
-            form.add_error(exc.field, career_forms.sentence(exc.message))
+        if exc.code == "income_refused":
+            # The worker's books cannot take the payment (an exchange rate is missing): the
+            # reason and its remedy are the worker's, and the client can do nothing with them.
+            logger.warning("client release refused for milestone %s: %s", milestone.pk, exc.message)
+            worker = contract.worker.get_full_name() or "the worker"
+            reason = (
+                f"{worker}'s books cannot record a payment in {contract.currency} today."
+                f" Please tell {worker}, and release it again once they have put it right"
+            )
+        else:
+            reason = exc.message
+            if exc.field in form.fields:
+                form.add_error(exc.field, career_forms.sentence(exc.message))
         return _page(
             request,
             token,
             contract,
-            error=f"Milestone {milestone.sequence} was not changed: {exc.message}.",
+            error=f"Milestone {milestone.sequence} was not changed: {reason}.",
             failed=(milestone.pk, action, form),
             status=409 if isinstance(exc, Conflict) else 400,
         )

@@ -145,6 +145,30 @@ def test_the_worker_page_says_where_the_rest_of_a_part_release_goes(
     assert page.count("the rest of a part release goes back to the client.") == 1
 
 
+def test_a_release_the_workers_books_refuse_tells_the_client_what_they_can_do(
+    maya: User,
+) -> None:
+    # A USD contract of a worker who counts in euros, with no USD rate: the income cannot
+    # be booked. The client was told to "add one on the rates page", which they cannot.
+    contract = make_contract(maya, 100_000, currency="USD")
+    services.fund_milestone(milestones(contract)[0], on=timezone.localdate(), recorded_by=maya)
+    token = client_links.issue_link(contract)
+    first = milestones(contract)[0]
+    journals = Journal.objects.count()
+    refused = Client().post(
+        f"/c/{token}/milestones/{first.pk}/release/", {"version": first.version, "token": "r-1"}
+    )
+    assert refused.status_code == 400
+    page = text(refused)
+    assert (
+        "Milestone 1 was not changed: Maya Maker's books cannot record a payment in USD today."
+        " Please tell Maya Maker, and release it again once they have put it right." in page
+    )
+    assert "rates page" not in page and "exchange rate" not in page
+    assert state(contract)[0] == ("funded", 100_000, 0, 0)
+    assert Journal.objects.count() == journals
+
+
 def test_the_client_disputes_and_the_escrow_stays(maya: User) -> None:
     contract = funded(maya)
     token = client_links.issue_link(contract)
