@@ -4,6 +4,7 @@ service's refusal comes back onto the field it names (``forms.add_career_error``
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -20,6 +21,15 @@ EVENT_KINDS = ("pause", "resume", "change", "cancel", "start")
 
 def _blank(choices: Any, label: str = "—") -> list[tuple[str, str]]:
     return [("", label), *choices]
+
+
+def _come(day: date | None) -> date | None:
+    # A subscriber's status changes the moment an event is recorded, while MRR and churn
+    # count it from its date: a cancellation dated next month showed the subscriber as
+    # cancelled on the offer page while every MRR figure still counted them.
+    if day is not None and day > timezone.localdate():
+        raise forms.ValidationError("Enter a day that has come: today or earlier.")
+    return day
 
 
 class OfferForm(BootstrapFormMixin, forms.Form):
@@ -82,6 +92,9 @@ class SubscriberForm(BootstrapFormMixin, OnceTokenMixin):
         if not self.is_bound:
             self.initial.setdefault("start_on", timezone.localdate())
 
+    def clean_start_on(self) -> date | None:
+        return _come(self.cleaned_data.get("start_on"))
+
 
 class EventForm(BootstrapFormMixin, OnceTokenMixin):
     on = forms.DateField(label="On", widget=_date_widget())
@@ -98,6 +111,9 @@ class EventForm(BootstrapFormMixin, OnceTokenMixin):
             del self.fields["interval"]
         if not self.is_bound:
             self.initial.setdefault("on", timezone.localdate())
+
+    def clean_on(self) -> date | None:
+        return _come(self.cleaned_data.get("on"))
 
 
 class PaymentForm(BootstrapFormMixin, OnceTokenMixin):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from django.test import Client
 from django.utils import timezone
@@ -71,6 +71,35 @@ def test_lifecycle_actions_and_a_refused_event_change_nothing(maya: User, login:
     assert client.post(url + "resume/", {"on": "2025-03-01"}).status_code == 302
     sub.refresh_from_db()
     assert (sub.status, sub.price) == ("active", 120_00)
+
+
+def test_an_event_or_start_dated_after_today_is_refused(maya: User, login: Login) -> None:
+    # The subscriber's status changed at once while MRR counted the event from its date: a
+    # cancellation dated next month showed "Cancelled" and "1 customer" on the offer page
+    # while the revenue page still counted both subscribers.
+    offer = membership(maya)
+    sub = offers.add_subscriber(offer, name="Ana", start_on=date(2025, 1, 5))
+    client = login(maya)
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    before = SubscriptionEvent.objects.count()
+    url = f"/career/offers/{offer.pk}/subscribers/{sub.pk}/"
+    for kind in ("cancel", "pause", "change"):
+        refused = client.post(url + f"{kind}/", {"on": tomorrow, "price": "12.00"})
+        assert refused.status_code == 400
+        assert "Ana was not changed: on: Enter a day that has come: today or earlier." in text(
+            refused
+        )
+    added = client.post(
+        f"/career/offers/{offer.pk}/subscribers/", {"name": "Ben", "start_on": tomorrow}
+    )
+    assert added.status_code == 400 and "Enter a day that has come" in text(added)
+    assert SubscriptionEvent.objects.count() == before
+    assert list(offer.subscribers.values_list("name", "status")) == [("Ana", "active")]
+    # Today itself is a day that has come.
+    today = timezone.localdate().isoformat()
+    assert client.post(url + "cancel/", {"on": today}).status_code == 302
+    sub.refresh_from_db()
+    assert sub.status == "cancelled"
 
 
 def test_new_offer_subscriber_and_payment_from_the_forms(maya: User, login: Login) -> None:
