@@ -132,6 +132,10 @@ class PaymentForm(BootstrapFormMixin, OnceTokenMixin):
         if not self.is_bound:
             self.initial.setdefault("on", timezone.localdate())
 
+    def clean_on(self) -> date | None:
+        # Booked as income on that day: a payment dated ahead was income in a month to come.
+        return _come(self.cleaned_data.get("on"))
+
 
 class MatchForm(BootstrapFormMixin, forms.Form):
     income_item = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

@@ -142,6 +142,16 @@ def test_new_offer_subscriber_and_payment_from_the_forms(maya: User, login: Logi
         {"amount": "500.00", "on": "2025-01-01", "subscriber": str(sub.pk), "token": "p1"},
     )
     assert paid.status_code == 302
+    ahead = client.post(
+        f"/career/offers/{offer.pk}/payments/",
+        {
+            "amount": "500.00",
+            "on": (timezone.localdate() + timedelta(days=1)).isoformat(),
+            "subscriber": str(sub.pk),
+            "token": "p2",
+        },
+    )
+    assert ahead.status_code == 400 and "Enter a day that has come" in text(ahead)
     payment = OfferPayment.objects.get()
     assert (payment.amount, payment.subscriber_id) == (500_00, sub.pk)
     assert IncomeItem.objects.get(worker=maya).gross == 500_00
