@@ -210,6 +210,7 @@ def rule_milestone(row: Milestone) -> rules.Milestone:
         released=row.released,
         delivered_on=row.delivered_on,
         settled_on=row.settled_on,
+        refunded=row.refunded,
     )
 
 

@@ -360,7 +360,8 @@ class Milestone:
     ``amount`` is what the schedule says it is worth and ``rolled_in`` what partial releases
     of earlier milestones moved onto it; ``total`` is both. ``reserved`` is its escrow now,
     ``released`` what has been paid to the worker for it. ``settled_on`` is the day it was
-    released or resolved.
+    released or resolved, and ``refunded`` what of its rest went back to the client then
+    (the rest of a part release with no milestone to roll to, or of a dispute's award).
     """
 
     id: MilestoneId
@@ -374,6 +375,7 @@ class Milestone:
     released: int = 0
     delivered_on: date | None = None
     settled_on: date | None = None
+    refunded: int = 0
 
     def __post_init__(self) -> None:
         _int(self.amount, "amount", minimum=1)
@@ -386,6 +388,7 @@ class Milestone:
         _int(self.released, "released")
         _optional_date(self.delivered_on, "delivered_on")
         _optional_date(self.settled_on, "settled_on")
+        _int(self.refunded, "refunded")
         self._check_state()
 
     def _check_state(self) -> None:
@@ -405,7 +408,11 @@ class Milestone:
                 self._bad("settled_on", f"is required once {state.value}")
             if state is MilestoneState.RELEASED and not self.released:
                 self._bad("released", "must be more than 0 once released")
+            if self.refunded > total - self.released:
+                self._bad("refunded", f"cannot exceed the rest {total - self.released}")
         else:
+            if self.refunded:
+                self._bad("refunded", f"must be 0 while {state.value}")
             if self.released:
                 self._bad("released", f"must be 0 while {state.value}")
             if self.settled_on is not None:
@@ -851,7 +858,13 @@ def milestone_invoice(
         lines.append(InvoiceLine("Carried over from earlier milestones", milestone.rolled_in))
     rest = milestone.total - milestone.released
     if milestone.state is MilestoneState.RELEASED and rest:
-        lines.append(InvoiceLine("Moved to the next milestone", -rest))
+        # A part release rolls its rest onto the next open milestone, or gives it back to
+        # the client when there is none.
+        moved = rest - milestone.refunded
+        if moved:
+            lines.append(InvoiceLine("Moved to the next milestone", -moved))
+        if milestone.refunded:
+            lines.append(InvoiceLine("Returned to the client", -milestone.refunded))
     elif milestone.state is MilestoneState.RESOLVED and rest:
         lines.append(InvoiceLine("Returned to the client when the dispute was resolved", -rest))
     subtotal = sum(line.amount for line in lines)

@@ -270,6 +270,18 @@ def test_dispute_and_resolve_from_the_contract_page(login, contract: Contract) -
 # ---------------------------------------------------------------------------- invoices
 
 
+def test_the_invoice_of_a_part_released_last_milestone_says_the_rest_went_back(
+    login, contract: Contract
+) -> None:
+    client = login(contract.worker)
+    _, m2 = milestones(contract)
+    post_action(client, m2, "fund")
+    assert post_action(client, m2, "release", amount="1,500.00").status_code == 302
+    page = text(client.get(f"/career/contracts/{contract.pk}/milestones/{m2.pk}/invoice/"))
+    assert "Part 2 €2,000.00 Returned to the client -€500.00 Subtotal €1,500.00" in page
+    assert "Moved to the next milestone" not in page
+
+
 def test_an_invoice_page_is_issued_once_and_its_pdf_is_a_pdf(login, contract: Contract) -> None:
     client = login(contract.worker)
     m1 = milestones(contract)[0]

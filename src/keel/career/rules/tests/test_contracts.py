@@ -581,6 +581,37 @@ def test_invoice_for_a_partly_released_milestone_shows_what_moved_on():
     assert invoice.payment_terms == "Paid on 2025-03-25. Total $1,500.00."
 
 
+def test_invoice_for_a_partly_released_last_milestone_shows_what_went_back():
+    # With no milestone to roll to, the rest went back to the client: the invoice said it
+    # had "moved to the next milestone".
+    m = Milestone(
+        2,
+        200_000,
+        "Website",
+        state=S.RELEASED,
+        released=150_000,
+        settled_on=date(2025, 3, 25),
+        refunded=50_000,
+    )
+    invoice = milestone_invoice(ACME, m, number="KEEL-2025-0008", issued_on=date(2025, 3, 25))
+    assert invoice.lines == (
+        InvoiceLine("Website", 200_000),
+        InvoiceLine("Returned to the client", -50_000),
+    )
+    assert (invoice.subtotal, invoice.paid, invoice.balance_due) == (150_000, 150_000, 0)
+
+
+def test_a_refund_only_belongs_to_a_settled_milestone_and_its_rest():
+    with pytest.raises(ContractError) as caught:
+        Milestone(1, 100, "A", state=S.FUNDED, reserved=100, refunded=1)
+    assert caught.value.field == "refunded"
+    with pytest.raises(ContractError) as caught:
+        Milestone(
+            1, 100, "A", state=S.RELEASED, released=60, settled_on=date(2025, 1, 2), refunded=41
+        )
+    assert caught.value.field == "refunded"
+
+
 def test_invoice_before_delivery_without_a_contract_date():
     invoice = milestone_invoice(
         ACME, Milestone(3, 400_000, "Website"), number="A-1", issued_on=date(2025, 5, 1)
