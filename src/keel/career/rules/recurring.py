@@ -99,6 +99,7 @@ __all__ = [
     "INTERVALS",
     "INTERVAL_CODES",
     "KIND_CODES",
+    "MAX_RETAINER_UNITS",
     "NO_PRICE",
     "OFFER_KINDS",
     "RECURRING_KINDS",
@@ -155,6 +156,10 @@ _PER_MONTH: dict[str, tuple[int, int]] = {
 }
 
 _NO_INTERVAL = (0, 0)
+
+# The most units a retainer includes a period, or carries over: more is a typing error (a
+# month has 744 hours), and past 2**31 - 1 the database's column cannot hold it.
+MAX_RETAINER_UNITS = 10_000
 
 EventKind = Literal["start", "pause", "resume", "change", "cancel"]
 EVENT_KINDS: tuple[EventKind, ...] = ("start", "pause", "resume", "change", "cancel")
@@ -275,6 +280,8 @@ class RetainerTerms:
 
     def __post_init__(self) -> None:
         _whole(self.units_per_period, "units_per_period", minimum=1)
+        if self.units_per_period > MAX_RETAINER_UNITS:
+            raise RecurringError.one("units_per_period", f"must be at most {MAX_RETAINER_UNITS:,}")
         if self.unit not in ("hours", "deliverables"):
             raise RecurringError.one("unit", f"must be hours or deliverables, not {self.unit!r}")
         if self.on_unused not in ("roll_over", "expire"):
@@ -283,6 +290,8 @@ class RetainerTerms:
             )
         if self.rollover_cap is not None:
             _whole(self.rollover_cap, "rollover_cap")
+            if self.rollover_cap > MAX_RETAINER_UNITS:
+                raise RecurringError.one("rollover_cap", f"must be at most {MAX_RETAINER_UNITS:,}")
             if self.on_unused == "expire":
                 raise RecurringError.one("rollover_cap", "only applies when unused units roll over")
 

@@ -102,6 +102,35 @@ def test_an_event_or_start_dated_after_today_is_refused(maya: User, login: Login
     assert sub.status == "cancelled"
 
 
+def test_a_retainer_with_more_units_than_a_column_holds_is_refused(
+    maya: User, login: Login
+) -> None:
+    # 99999999999999999999 hours was a 500 (SQLite's integer overflowed); 5,000,000,000
+    # was saved, past what PostgreSQL's column holds.
+    client = login(maya)
+    for units, cap in (
+        ("99999999999999999999", ""),
+        ("5000000000", ""),
+        ("10", "99999999999999999999"),
+    ):
+        refused = client.post(
+            "/career/offers/new/",
+            {
+                "name": "Care plan",
+                "kind": "retainer",
+                "price": "500.00",
+                "currency": "EUR",
+                "interval": "month",
+                "retainer_units": units,
+                "retainer_unit": "hours",
+                "retainer_on_unused": "roll_over",
+                "retainer_rollover_cap": cap,
+            },
+        )
+        assert refused.status_code == 400 and "at most 10,000" in text(refused)
+    assert not Offer.objects.filter(worker=maya).exists()
+
+
 def test_new_offer_subscriber_and_payment_from_the_forms(maya: User, login: Login) -> None:
     client = login(maya)
     made = client.post(

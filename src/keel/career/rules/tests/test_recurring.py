@@ -156,6 +156,16 @@ def test_retainer_terms_refuse_a_cap_on_units_that_expire():
     assert caught.value.field == "units_per_period"
 
 
+def test_retainer_terms_refuse_more_units_than_a_period_could_hold():
+    assert RetainerTerms(10_000, "hours", "roll_over", rollover_cap=10_000).units_per_period
+    with pytest.raises(RecurringError, match="at most 10,000") as caught:
+        RetainerTerms(10_001, "hours", "roll_over")
+    assert caught.value.field == "units_per_period"
+    with pytest.raises(RecurringError, match="at most 10,000") as caught:
+        RetainerTerms(10, "hours", "roll_over", rollover_cap=2**63)
+    assert caught.value.field == "rollover_cap"
+
+
 # --------------------------------------------------------------------------- retainers
 
 
