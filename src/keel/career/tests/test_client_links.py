@@ -131,6 +131,9 @@ def test_the_client_is_told_where_the_rest_of_a_part_release_goes(maya: User) ->
     assert second.refunded == 150_000
     page = text(client.get(f"/c/{token}/"))
     assert "You released €500.00; €1,500.00 comes back to you." in page
+    # And the milestone keeps saying so after the message is gone.
+    page = text(client.get(f"/c/{token}/"))
+    assert "paid €500.00 · returned to you €1,500.00" in page
     # Milestone 1 now has no later milestone open to it either.
     assert "if you release part, the rest comes back to you." in page
     assert "moves to milestone 2" not in page
