@@ -1109,6 +1109,24 @@ def client_exposure_of(summary: ContractSummary, today: date) -> ClientExposure:
     return client_exposures([summary, *(contract_summary(c, today) for c in others)])[0]
 
 
+def release_blocked_by(contract: Contract, today: date) -> str | None:
+    """Why a release of the contract's escrow would be refused today, when the reason is
+    the worker's books rather than the milestone: a release is booked as income, and income
+    in another currency than the worker's needs an exchange rate for the day. ``None``
+    when a release could be booked."""
+    worker = contract.worker
+    home = worker.home_currency
+    if contract.currency == home:
+        return None
+    try:
+        income.RateBook(worker, [(contract.currency, home)], today, today).rate(
+            contract.currency, home, today
+        )
+    except income.MissingRate as exc:
+        return str(exc)
+    return None
+
+
 def escrow_balance(contract: Contract) -> ledger.Balance:
     """The contract's escrow account as the ledger has it."""
     return ledger.balance(escrow_code(contract))

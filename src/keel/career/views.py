@@ -184,6 +184,7 @@ def _contract_page(
             release.where_the_rest_goes(view.rolls_to)
         rows.append((view, action_forms))
     client = services.client_exposure_of(summary, today)
+    releasable = any("release" in view.actions for view in summary.milestones)
     context = {
         "contract": contract,
         "summary": summary,
@@ -194,6 +195,9 @@ def _contract_page(
         "escrow": services.escrow_balance(contract),
         "events": services.events_of(contract),
         "warning": summary.exposure.warning(),
+        # Otherwise the client's releases and Keel's automatic one fail without the worker
+        # seeing why (the task only logs it).
+        "release_blocked": services.release_blocked_by(contract, today) if releasable else None,
         "due_rule": services.terms_of(contract).payment_due.describe(),
         "error": error,
     }

@@ -15,6 +15,7 @@ from django.utils import timezone
 from keel.accounts.models import User
 from keel.career import services
 from keel.career.models import Contract, Milestone, MilestoneState
+from keel.income import services as income
 from keel.income.models import IncomeItem
 
 from .conftest import make_contract, milestones
@@ -265,6 +266,28 @@ def test_dispute_and_resolve_from_the_contract_page(login, contract: Contract) -
     assert post_action(client, m1, "resolve", awarded="250.00", note="Split").status_code == 302
     m1.refresh_from_db()
     assert (m1.state, m1.released, m1.refunded) == (MilestoneState.RESOLVED, 25_000, 75_000)
+
+
+def test_the_page_warns_when_a_release_cannot_be_booked_for_want_of_a_rate(
+    login, maya: User
+) -> None:
+    # A USD contract of a worker who counts in euros: without a USD rate every release is
+    # refused, the client's and Keel's automatic one too, and the page said nothing.
+    contract = make_contract(maya, 100_000, currency="USD")
+    client = login(maya)
+    page = client.get(f"/career/contracts/{contract.pk}/")
+    assert 'data-testid="release-blocked"' not in page.content.decode()  # nothing to release
+    post_action(client, milestones(contract)[0], "fund")
+    page = text(client.get(f"/career/contracts/{contract.pk}/"))
+    today = timezone.localdate()
+    assert (
+        "Escrow cannot be released today, by you, the client or automatically: a release is"
+        " booked as your income, and there is no USD→EUR exchange rate on or in the week"
+        f" before {today.isoformat()}" in page
+    )
+    income.set_rate(maya, "USD", "EUR", today, "0.9")
+    page = client.get(f"/career/contracts/{contract.pk}/")
+    assert 'data-testid="release-blocked"' not in page.content.decode()
 
 
 # ---------------------------------------------------------------------------- invoices
