@@ -86,10 +86,15 @@ class SubscriberForm(BootstrapFormMixin, OnceTokenMixin):
         label="Price they pay", required=False, allow_zero=True, help_text="Empty: the list price."
     )
 
-    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, currency: str, recurring: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _set_currency(self, currency)
-        if not self.is_bound:
+        if not recurring:
+            # Something sold once has no subscription to start nor a price per interval: a
+            # buyer's purchase is their payment, booked below the list.
+            del self.fields["start_on"]
+            del self.fields["price"]
+        if not self.is_bound and recurring:
             self.initial.setdefault("start_on", timezone.localdate())
 
     def clean_start_on(self) -> date | None:

@@ -90,6 +90,15 @@ def offer_new(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- the offer
 
 
+def _paid_by(offer: Offer) -> dict[int, int]:
+    totals: dict[int, int] = {}
+    for subscriber_id, amount in offer.payments.filter(
+        subscriber__isnull=False, currency=offer.currency
+    ).values_list("subscriber_id", "amount"):
+        totals[subscriber_id] = totals.get(subscriber_id, 0) + amount
+    return totals
+
+
 def _offer_page(
     request: HttpRequest,
     offer: Offer,
@@ -100,6 +109,12 @@ def _offer_page(
     status: int = 200,
 ) -> HttpResponse:
     subscribers = list(offer.subscribers.order_by("name", "id"))
+    if not offer.is_recurring:
+        # A buyer of something sold once has no status or price per interval: what they
+        # paid for it is what the list shows.
+        paid = _paid_by(offer)
+        for s in subscribers:
+            s.paid_total = paid.get(s.pk, 0)  # type: ignore[attr-defined]
     choices = [(s.pk, s.name) for s in subscribers]
     rows = [
         (
@@ -133,7 +148,8 @@ def _offer_page(
         "mrr": mrr,
         "rows": rows,
         "retainer_rows": retainer_rows,
-        "subscriber_form": subscriber_form or forms.SubscriberForm(currency=offer.currency),
+        "subscriber_form": subscriber_form
+        or forms.SubscriberForm(currency=offer.currency, recurring=offer.is_recurring),
         "payment_form": payment_form
         or forms.PaymentForm(currency=offer.currency, subscribers=choices),
         "payments": list(offer.payments.select_related("subscriber", "income_item")[:50]),
@@ -247,7 +263,7 @@ def retainer_units(request: HttpRequest, offer_id: int, subscriber_id: int) -> H
 @require_POST
 def subscriber_new(request: HttpRequest, offer_id: int) -> HttpResponse:
     offer = _offer(request, offer_id)
-    form = forms.SubscriberForm(request.POST, currency=offer.currency)
+    form = forms.SubscriberForm(request.POST, currency=offer.currency, recurring=offer.is_recurring)
     if form.is_valid():
         data = form.cleaned_data
         try:

@@ -131,6 +131,34 @@ def test_a_retainer_with_more_units_than_a_column_holds_is_refused(
     assert not Offer.objects.filter(worker=maya).exists()
 
 
+def test_a_product_lists_what_each_buyer_paid_and_asks_no_start_or_price(
+    maya: User, login: Login
+) -> None:
+    # Buyers of a workbook were listed as "Not started" and paying "—", and the add-a-buyer
+    # form asked when they started and what they pay, then dropped both without a word.
+    workbook = membership(maya, name="Workbook", kind="digital_product", interval="", price=4_900)
+    buyer = offers.add_subscriber(workbook, name="Ana")
+    offers.add_subscriber(workbook, name="Ben")
+    offers.record_payment(workbook, amount=4_900, on=date(2025, 3, 1), subscriber=buyer, key="a")
+    client = login(maya)
+    page = client.get(f"/career/offers/{workbook.pk}/")
+    body = text(page)
+    assert "Ana €49.00" in body and "Ben —" in body
+    assert "Not started" not in body
+    html = page.content.decode()
+    assert (
+        'name="start_on"' not in html
+        and 'name="price"' not in html.split("subscriber-form")[1].split("</form>")[0]
+    )
+    added = client.post(f"/career/offers/{workbook.pk}/subscribers/", {"name": "Cleo"})
+    assert added.status_code == 302
+    assert list(workbook.subscribers.order_by("name").values_list("name", flat=True)) == [
+        "Ana",
+        "Ben",
+        "Cleo",
+    ]
+
+
 def test_new_offer_subscriber_and_payment_from_the_forms(maya: User, login: Login) -> None:
     client = login(maya)
     made = client.post(
