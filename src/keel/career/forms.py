@@ -49,6 +49,14 @@ class AmountField(forms.CharField):
         self.allow_zero = allow_zero
         self.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
 
+    def prepare_value(self, value: Any) -> Any:
+        # Initial values are minor units (an offer's price on its edit form): shown as they
+        # are, "150000" came back as 150,000.00 on an unchanged save, a hundred times the
+        # price. Typed text (a bound form) is shown as typed.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return format_amount(value, self.currency)
+        return super().prepare_value(value)
+
     def clean(self, value: Any) -> int | None:
         text = str(super().clean(value) or "").strip()
         if not text:

@@ -3,8 +3,10 @@ offer edit page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
+from html import unescape
 
 import pytest
 from django.test import Client
@@ -144,6 +146,45 @@ def test_the_retainer_page_logs_units_once_and_is_the_workers_alone(
     other = f"/career/offers/{member.offer_id}/subscribers/{member.pk}/retainer/"
     assert browser.get(other).status_code == 404
     assert RetainerUse.objects.count() == 1
+
+
+def form_values(html: str) -> dict[str, str]:
+    """What a browser would send for the page's form as it is shown: every text box's
+    value, every ticked box, every select's chosen option."""
+    values = {}
+    for tag in re.findall(r"<input\b[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        if name is None or name[1] == "csrfmiddlewaretoken":
+            continue
+        if 'type="checkbox"' in tag:
+            if " checked" in tag:
+                values[name[1]] = "on"
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        values[name[1]] = unescape(value[1]) if value else ""
+    for name, body in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(r'<option value="([^"]*)"[^>]*selected', body)
+        values[name] = chosen[1] if chosen else ""
+    return values
+
+
+@pytest.mark.parametrize(
+    ("currency", "price", "shown"),
+    [("EUR", 150_000, "1,500.00"), ("JPY", 150_000, "150,000"), ("KWD", 1_500_250, "1,500.250")],
+)
+def test_an_offer_saved_unchanged_keeps_its_price(
+    maya: User, login: Login, currency: str, price: int, shown: str
+) -> None:
+    # The edit form showed the price in minor units ("150000"): saved as it stood, a
+    # EUR 1,500.00 retainer became EUR 150,000.00 for every new subscriber.
+    offer = retainer(maya, currency=currency, price=price)
+    url = f"/career/offers/{offer.pk}/edit/"
+    browser = login(maya)
+    values = form_values(browser.get(url).content.decode())
+    assert values["price"] == shown
+    assert browser.post(url, values).status_code == 302
+    offer.refresh_from_db()
+    assert offer.price == price
 
 
 def test_editing_an_offer_changes_what_may_change(maya: User, noor: User, login: Login) -> None:
