@@ -195,6 +195,10 @@ def create_plan(
     exactly one distinct channel is accepted, a second is refused naming
     ``expansion_channel``. A second active plan whose 90 days overlap this one's is
     refused (``starts_on``). Nothing is saved when refused."""
+    try:
+        rules.check_starts_on(starts_on)
+    except PlanError as exc:
+        raise _refused(exc) from None
     code = (currency or worker.home_currency or "").strip().upper()
     if not is_currency(code):
         raise CareerError(

@@ -46,6 +46,8 @@ from fractions import Fraction
 from keel.money import MoneyError, format_amount, get_currency
 
 __all__ = [
+    "FIRST_START",
+    "LAST_START",
     "PLAN_DAYS",
     "PLAN_WEEKS",
     "CheckIn",
@@ -59,6 +61,7 @@ __all__ = [
     "add_action",
     "add_check_in",
     "add_expansion_channel",
+    "check_starts_on",
     "one_expansion_channel",
     "progress",
     "review",
@@ -69,6 +72,10 @@ __all__ = [
 PLAN_DAYS = 90
 PLAN_WEEKS = 13
 BPS_WHOLE = 10_000
+# The days a plan may start on: a plan, its review and the plans it could overlap lie
+# PLAN_DAYS either side of its start, which must stay within the calendar.
+FIRST_START = date(1900, 1, 1)
+LAST_START = date(2999, 12, 31)
 
 
 # --------------------------------------------------------------------------- errors
@@ -107,6 +114,19 @@ def _date(value: object, field: str) -> date:
             code="invalid_type",
         )
     return value
+
+
+def check_starts_on(value: object) -> date:
+    """A plan's first day, refused outside ``FIRST_START`` to ``LAST_START``."""
+    day = _date(value, "starts_on")
+    if not FIRST_START <= day <= LAST_START:
+        raise PlanError(
+            f"starts_on must be from {FIRST_START.isoformat()} to {LAST_START.isoformat()},"
+            f" not {day.isoformat()}",
+            field="starts_on",
+            code="out_of_range",
+        )
+    return day
 
 
 def _text(value: object, field: str, *, max_length: int = 200) -> str:
@@ -195,7 +215,7 @@ class Plan:
     check_ins: tuple[CheckIn, ...] = ()
 
     def __post_init__(self) -> None:
-        _date(self.starts_on, "starts_on")
+        check_starts_on(self.starts_on)
         try:
             code = get_currency(self.currency).code
         except (MoneyError, TypeError) as exc:

@@ -103,6 +103,18 @@ def test_a_new_plan_from_the_form(maya: User, login: Login) -> None:
     )
 
 
+def test_a_plan_dated_past_the_calendar_is_refused_on_the_field(maya: User, login: Login) -> None:
+    client = login(maya)
+    for day in ("9999-12-01", "0001-01-01"):
+        refused = client.post(
+            "/career/plans/new/",
+            {"starts_on": day, "currency": "EUR", "target_mrr": "100.00", "expansion_name": "X"},
+        )
+        assert refused.status_code == 400
+        assert "Starts on must be from 1900-01-01 to 2999-12-31" in text(refused)
+    assert not Plan.objects.exists()
+
+
 def test_actions_and_check_ins_from_the_page(maya: User, login: Login) -> None:
     plan = half_way(maya)
     client = login(maya)

@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keel.career.rules.plans import (
+    FIRST_START,
+    LAST_START,
     PLAN_DAYS,
     CheckIn,
     KeyAction,
@@ -51,6 +53,16 @@ def test_a_plan_covers_exactly_ninety_days():
     assert p.ends_on == date(2025, 3, 31)
     assert p.review_on == date(2025, 4, 1)
     assert (p.ends_on - p.starts_on).days + 1 == PLAN_DAYS
+
+
+def test_a_plan_starts_within_the_calendar_it_needs():
+    # 9999-12-01 + 90 days is past the calendar's end: it was an OverflowError (a 500).
+    assert plan(starts_on=LAST_START).review_on == date(3000, 3, 31)
+    assert plan(starts_on=FIRST_START).starts_on == FIRST_START
+    for day in (date(9999, 12, 1), date(1, 1, 1), LAST_START + timedelta(days=1)):
+        with pytest.raises(PlanError) as caught:
+            plan(starts_on=day)
+        assert (caught.value.field, caught.value.code) == ("starts_on", "out_of_range")
 
 
 def test_weeks_run_one_to_thirteen():
