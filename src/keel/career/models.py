@@ -106,6 +106,9 @@ class Milestone(models.Model):
     dispute_reason = models.TextField(blank=True)
     invoice_number = models.CharField(max_length=40, blank=True)
     invoice_issued_on = models.DateField(null=True, blank=True)
+    # The invoice's total as issued: a roll-over or a part release afterwards changes the
+    # milestone, never what the client was sent.
+    invoice_total = models.BigIntegerField(null=True, blank=True)
     # Counts the changes; ledger keys include it, so each change posts its own journals.
     version = models.PositiveIntegerField(default=0)
 

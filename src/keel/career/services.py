@@ -1163,9 +1163,10 @@ def issue_invoice(
         counter.save(update_fields=["last"])
         row.invoice_number = rules.invoice_number(INVOICE_PREFIX, on, counter.last)
         row.invoice_issued_on = on
-        row.save(update_fields=["invoice_number", "invoice_issued_on"])
         row.contract = contract
         invoice = invoice_for(row, on)
+        row.invoice_total = invoice.subtotal
+        row.save(update_fields=["invoice_number", "invoice_issued_on", "invoice_total"])
         MilestoneEvent.objects.create(
             milestone=row,
             action=EventAction.INVOICE,
@@ -1192,6 +1193,7 @@ def invoice_for(milestone: Milestone, today: date) -> rules.Invoice:
         rule_milestone(milestone),
         number=milestone.invoice_number or DRAFT,
         issued_on=milestone.invoice_issued_on or today,
+        issued_total=milestone.invoice_total if milestone.invoice_number else None,
     )
 
 

@@ -808,7 +808,9 @@ class Invoice:
     """What an invoice page or PDF shows for one milestone; the service only renders it.
 
     ``subtotal`` is the sum of the lines, ``paid`` what has been released for the milestone
-    and ``balance_due = subtotal - paid``.
+    and ``balance_due = subtotal - paid``. ``issued_total`` is the subtotal the invoice was
+    issued with (None while it is a draft, or when it was not kept): the lines follow the
+    milestone, so they can drift from what the client was sent.
     """
 
     number: str
@@ -822,9 +824,28 @@ class Invoice:
     balance_due: int
     due_on: date | None
     payment_terms: str
+    issued_total: int | None = None
 
     def money(self, amount: int) -> str:
         return _money(amount, self.currency)
+
+    @property
+    def changed_since_issue(self) -> bool:
+        return self.issued_total is not None and self.issued_total != self.subtotal
+
+    def change_notice(self) -> str | None:
+        """The sentence an invoice shows when the milestone changed after it was issued."""
+        if not self.changed_since_issue:
+            return None
+        assert self.issued_total is not None  # changed_since_issue
+        difference = self.subtotal - self.issued_total
+        moved = "more" if difference > 0 else "less"
+        return (
+            f"Issued for {self.money(self.issued_total)}; the milestone has changed since"
+            f" (money rolled onto it or moved on) and now comes to {self.money(self.subtotal)},"
+            f" {self.money(abs(difference))} {moved}. The client holds the invoice as issued:"
+            " tell them of the difference."
+        )
 
 
 _INVOICE_PREFIX = re.compile(r"[A-Z][A-Z0-9]{0,9}")
@@ -847,7 +868,12 @@ def invoice_number(prefix: str, issued_on: date, sequence: int) -> str:
 
 
 def milestone_invoice(
-    contract: Contract, milestone: Milestone, *, number: str, issued_on: date
+    contract: Contract,
+    milestone: Milestone,
+    *,
+    number: str,
+    issued_on: date,
+    issued_total: int | None = None,
 ) -> Invoice:
     """The invoice for ``milestone`` (any state), due as ``payment_due_date`` says."""
     _text(number, "number", max_length=40)
@@ -891,6 +917,7 @@ def milestone_invoice(
         balance_due=subtotal - milestone.released,
         due_on=due,
         payment_terms=terms,
+        issued_total=None if issued_total is None else _int(issued_total, "issued_total"),
     )
 
 

@@ -305,6 +305,35 @@ def test_the_invoice_of_a_part_released_last_milestone_says_the_rest_went_back(
     assert "Moved to the next milestone" not in page
 
 
+def test_an_issued_invoice_says_when_the_milestone_changed_after_it(
+    login, contract: Contract
+) -> None:
+    # Milestone 2's invoice was issued for EUR 2,000.00; a part release of milestone 1 then
+    # rolled EUR 400.00 onto it and the invoice, same number, said EUR 2,400.00 without a
+    # word about what the client had been sent.
+    client = login(contract.worker)
+    m1, m2 = milestones(contract)
+    url = f"/career/contracts/{contract.pk}/milestones/{m2.pk}/invoice/"
+    assert client.post(url + "issue/").status_code == 302
+    m2.refresh_from_db()
+    assert m2.invoice_total == 200_000
+    assert 'data-testid="invoice-changed"' not in client.get(url).content.decode()
+    post_action(client, m1, "fund")
+    assert post_action(client, m1, "release", amount="600.00").status_code == 302
+    page = text(client.get(url))
+    assert (
+        "Issued for €2,000.00; the milestone has changed since (money rolled onto it or moved"
+        " on) and now comes to €2,400.00, €400.00 more. The client holds the invoice as"
+        " issued: tell them of the difference." in page
+    )
+    assert "Balance due €2,400.00" in page
+    m2.refresh_from_db()
+    assert (m2.invoice_number, m2.invoice_total) == (
+        f"INV-{m2.invoice_issued_on.year}-0001",
+        200_000,
+    )
+
+
 def test_an_invoice_page_is_issued_once_and_its_pdf_is_a_pdf(login, contract: Contract) -> None:
     client = login(contract.worker)
     m1 = milestones(contract)[0]

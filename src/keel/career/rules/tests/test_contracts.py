@@ -601,6 +601,33 @@ def test_invoice_for_a_partly_released_last_milestone_shows_what_went_back():
     assert (invoice.subtotal, invoice.paid, invoice.balance_due) == (150_000, 150_000, 0)
 
 
+def test_an_invoice_tells_when_it_no_longer_matches_what_was_issued():
+    m = Milestone(
+        2,
+        200_000,
+        "Website",
+        state=S.RELEASED,
+        released=150_000,
+        settled_on=date(2025, 3, 25),
+        refunded=50_000,
+    )
+    kept = milestone_invoice(ACME, m, number="A-1", issued_on=date(2025, 3, 1))
+    assert kept.issued_total is None and kept.change_notice() is None
+    same = milestone_invoice(
+        ACME, m, number="A-1", issued_on=date(2025, 3, 1), issued_total=150_000
+    )
+    assert not same.changed_since_issue and same.change_notice() is None
+    issued = milestone_invoice(
+        ACME, m, number="A-1", issued_on=date(2025, 3, 1), issued_total=200_000
+    )
+    assert issued.changed_since_issue
+    assert issued.change_notice() == (
+        "Issued for $2,000.00; the milestone has changed since (money rolled onto it or moved"
+        " on) and now comes to $1,500.00, $500.00 less. The client holds the invoice as"
+        " issued: tell them of the difference."
+    )
+
+
 def test_a_refund_only_belongs_to_a_settled_milestone_and_its_rest():
     with pytest.raises(ContractError) as caught:
         Milestone(1, 100, "A", state=S.FUNDED, reserved=100, refunded=1)
