@@ -34,7 +34,14 @@ REFUSALS = {
 
 
 class ClientReleaseForm(career_forms.ReleaseForm):
-    """The client releases on the day they do it: no date to choose."""
+    """The client releases on the day they do it: no date to choose. Money released cannot
+    be taken back, and the client has no one to undo it for them: they tick a box that says
+    so before it goes."""
+
+    confirm = django_forms.BooleanField(
+        label="I release this money for good",
+        error_messages={"required": "Tick the box to confirm: a release cannot be undone."},
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -92,7 +92,9 @@ def test_the_client_releases_part_and_the_rest_rolls_to_the_next_milestone(maya:
     assert 'data-testid="action-release"' in html and 'data-testid="action-dispute"' in html
     assert 'data-testid="action-fund"' not in html and 'data-testid="action-resolve"' not in html
 
-    done = client.post(url, {"version": first.version, "amount": "600.00", "token": "c-1"})
+    done = client.post(
+        url, {"version": first.version, "amount": "600.00", "token": "c-1", "confirm": "on"}
+    )
     assert done.status_code == 302
     # EUR 600 paid; the EUR 400 left rolls onto milestone 2 (EUR 2,000 + 400 reserved).
     assert state(contract) == [("released", 0, 60_000, 0), ("funded", 240_000, 0, 40_000)]
@@ -105,10 +107,32 @@ def test_the_client_releases_part_and_the_rest_rolls_to_the_next_milestone(maya:
 
     # The browser sends the same form again: nothing more happens.
     journals = Journal.objects.count()
-    again = client.post(url, {"version": first.version, "amount": "600.00", "token": "c-1"})
+    again = client.post(
+        url, {"version": first.version, "amount": "600.00", "token": "c-1", "confirm": "on"}
+    )
     assert again.status_code in (302, 409)
     assert state(contract) == [("released", 0, 60_000, 0), ("funded", 240_000, 0, 40_000)]
     assert Journal.objects.count() == journals
+
+
+def test_the_client_confirms_a_release_before_it_goes(maya: User) -> None:
+    # One click on "Release to ..." paid the whole escrow, for good, with no second look.
+    contract = funded(maya)
+    token = client_links.issue_link(contract)
+    first = milestones(contract)[0]
+    client = Client()
+    page = client.get(f"/c/{token}/").content.decode()
+    assert page.count('name="confirm"') == 2  # one per milestone that can be released
+    journals = Journal.objects.count()
+    url = f"/c/{token}/milestones/{first.pk}/release/"
+    unticked = client.post(url, {"version": first.version, "token": "c-0"})
+    assert unticked.status_code == 400
+    assert "Tick the box to confirm: a release cannot be undone." in text(unticked)
+    assert state(contract) == [("funded", 100_000, 0, 0), ("funded", 200_000, 0, 0)]
+    assert Journal.objects.count() == journals
+    done = client.post(url, {"version": first.version, "token": "c-0", "confirm": "on"})
+    assert done.status_code == 302
+    assert state(contract)[0] == ("released", 0, 100_000, 0)
 
 
 def test_the_client_is_told_where_the_rest_of_a_part_release_goes(maya: User) -> None:
@@ -124,7 +148,9 @@ def test_the_client_is_told_where_the_rest_of_a_part_release_goes(maya: User) ->
     assert "the rest moves to the next milestone" not in page
 
     url = f"/c/{token}/milestones/{second.pk}/release/"
-    done = client.post(url, {"version": second.version, "amount": "500.00", "token": "c-2"})
+    done = client.post(
+        url, {"version": second.version, "amount": "500.00", "token": "c-2", "confirm": "on"}
+    )
     assert done.status_code == 302
     assert state(contract) == [("funded", 100_000, 0, 0), ("released", 0, 50_000, 0)]
     second.refresh_from_db()
@@ -159,7 +185,8 @@ def test_a_release_the_workers_books_refuse_tells_the_client_what_they_can_do(
     first = milestones(contract)[0]
     journals = Journal.objects.count()
     refused = Client().post(
-        f"/c/{token}/milestones/{first.pk}/release/", {"version": first.version, "token": "r-1"}
+        f"/c/{token}/milestones/{first.pk}/release/",
+        {"version": first.version, "token": "r-1", "confirm": "on"},
     )
     assert refused.status_code == 400
     page = text(refused)
@@ -210,12 +237,13 @@ def test_bad_links_and_actions_the_client_may_not_take_change_nothing(
     assert client.post(f"/c/{token}/milestones/{first.pk}/fund/", release).status_code == 404
     assert client.post(f"/c/{token}/milestones/{other.pk}/release/", release).status_code == 404
     stale = client.post(
-        f"/c/{token}/milestones/{first.pk}/release/", {"version": first.version + 1}
+        f"/c/{token}/milestones/{first.pk}/release/",
+        {"version": first.version + 1, "confirm": "on"},
     )
     assert stale.status_code == 409
     too_much = client.post(
         f"/c/{token}/milestones/{first.pk}/release/",
-        {"version": first.version, "amount": "1000.01"},
+        {"version": first.version, "amount": "1000.01", "confirm": "on"},
     )
     assert too_much.status_code == 400
 
