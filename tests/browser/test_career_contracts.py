@@ -80,3 +80,50 @@ def test_create_fund_deliver_release_and_the_income_shows(
     assert m2.state == MilestoneState.PLANNED
     assert ledger.verify().ok
     assert page_problems == []
+
+
+def test_the_client_releases_part_and_disputes_on_their_link(
+    page: Page, page_problems: list[str]
+) -> None:
+    # The page told the browser to send no referrer, so Chromium sent "Origin: null" with
+    # the client's form and Django's CSRF check refused every release and dispute (403).
+    from django.utils import timezone
+
+    from keel.career import client_links, services
+
+    maya = create_worker("maya@example.org", name="Maya Maker", password=PASSWORD, currency="EUR")
+    contract = services.create_contract(
+        maya,
+        title="Podcast season",
+        client_name="Wave Media",
+        client_email="ap@wave.example",
+        currency="EUR",
+        credit_limit=500_000,
+        milestones=[
+            services.MilestoneInput("Episodes 1-4", 120_000),
+            services.MilestoneInput("Episodes 5-8", 130_000),
+        ],
+    )
+    for milestone in contract.milestones.order_by("sequence"):
+        services.fund_milestone(milestone, on=timezone.localdate(), recorded_by=maya)
+    page.goto(f"/c/{client_links.issue_link(contract)}/")
+
+    first = page.get_by_test_id("milestone").nth(0)
+    first.get_by_label("Amount to release").fill("1,000.00")
+    first.get_by_label("I release this money for good").check()
+    first.get_by_role("button", name="Release to Maya Maker").click()
+    expect(page.get_by_role("alert").or_(page.get_by_role("status")).first).to_contain_text(
+        "You released €1,000.00; €200.00 moves to the next milestone."
+    )
+    second = page.get_by_test_id("milestone").nth(1)
+    second.get_by_text("Dispute this milestone…").click()
+    second.get_by_label("What you dispute").fill("Episode 6 is missing")
+    second.get_by_role("button", name="Dispute").click()
+    second = page.get_by_test_id("milestone").nth(1)
+    expect(second.get_by_test_id("milestone-state")).to_have_text("Disputed")
+
+    m1, m2 = contract.milestones.order_by("sequence")
+    assert (m1.state, m1.released) == (MilestoneState.RELEASED, 100_000)
+    assert (m2.state, m2.reserved) == (MilestoneState.DISPUTED, 150_000)
+    assert ledger.verify().ok
+    assert page_problems == []
