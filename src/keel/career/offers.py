@@ -40,6 +40,7 @@ from keel.accounts.models import User
 from keel.income import services as income
 from keel.income.importers.base import ParsedRow, RowKind
 from keel.income.models import IncomeItem, ItemKind, SourceKind, StreamKind
+from keel.money import format_amount
 
 from .errors import CareerError
 from .models import (
@@ -95,6 +96,10 @@ _NEXT_STATUS = {
     "resume": SubscriberStatus.ACTIVE,
     "cancel": SubscriberStatus.CANCELLED,
 }
+
+
+def _money(minor: int, currency: str) -> str:
+    return format_amount(minor, currency, symbol=True)
 
 
 def _text(value: object, field: str, *, max_length: int, required: bool = True) -> str:
@@ -291,10 +296,19 @@ def record_event(
                 code="not_recurring",
             )
         if kind in ("start", "change"):
-            if price is None:
-                price = offer.price
             if not interval:
                 interval = row.interval if kind == "change" and row.interval else offer.interval
+            if price is None:
+                if interval != offer.interval:
+                    # The list price is per the offer's interval: taken for another one, a
+                    # EUR 8.00 monthly plan moved to yearly billing became EUR 10.00 a year.
+                    raise CareerError(
+                        f"price: the list price, {_money(offer.price, offer.currency)}, is a"
+                        f" {offer.interval}: give the price a {interval}",
+                        field="price",
+                        code="required",
+                    )
+                price = offer.price
         else:
             if price is not None:
                 raise CareerError(

@@ -196,6 +196,34 @@ def test_an_invalid_event_is_refused_naming_the_field_and_nothing_is_saved(maya:
     assert (sub.status, sub.price) == ("active", 100_00)
 
 
+def test_a_new_interval_without_a_price_is_refused_not_given_the_monthly_list_price(
+    maya: User,
+) -> None:
+    # EUR 80.00 a month moved to yearly billing with the price box empty became EUR 100.00
+    # a year (the monthly list price taken as a yearly one), MRR 80.00 -> 8.33.
+    offer = membership(maya)
+    sub = offers.add_subscriber(offer, name="Ana", start_on=date(2025, 1, 5), price=80_00)
+    before = list(SubscriptionEvent.objects.values_list("id", "kind"))
+    with pytest.raises(CareerError) as refused:
+        offers.record_event(sub, "change", date(2025, 2, 1), interval="year")
+    assert refused.value.field == "price"
+    assert (
+        refused.value.message == "price: the list price, €100.00, is a month: give the price a year"
+    )
+    with pytest.raises(CareerError) as refused:
+        offers.add_subscriber(offer, name="Bo", start_on=date(2025, 1, 5), interval="year")
+    assert refused.value.field == "price"
+    assert list(SubscriptionEvent.objects.values_list("id", "kind")) == before
+    assert list(offer.subscribers.values_list("name", flat=True)) == ["Ana"]
+    sub.refresh_from_db()
+    assert (sub.price, sub.interval) == (80_00, "month")
+    # With its price, or on the offer's own interval, it goes through.
+    offers.record_event(sub, "change", date(2025, 2, 1), price=900_00, interval="year")
+    offers.record_event(sub, "change", date(2025, 3, 1), interval="month")
+    sub.refresh_from_db()
+    assert (sub.price, sub.interval) == (100_00, "month")
+
+
 def test_a_retainer_needs_its_terms_and_one_time_offers_have_no_interval(maya: User) -> None:
     with pytest.raises(CareerError) as refused:
         membership(maya, kind="retainer", name="Care plan")
