@@ -303,3 +303,33 @@ def test_salary_pay_for_a_worker_without_a_salary_is_a_plain_error(capsys):
     capsys.readouterr()
     assert main(["salary", "pay", "--worker", "lee@example.org"]) == 1
     assert capsys.readouterr().err.strip() == "error: set a salary above zero first"
+
+
+@pytest.mark.django_db
+def test_salary_buffer_fills_and_pays_a_salary_that_was_refused_before(capsys):
+    # A new worker's buffer is empty and nothing else ever filled it: the salary was
+    # refused for good. Putting $1,500.00 aside pays a $1,200.00 salary, leaving $300.00.
+    assert main(["worker", "add", "lee@example.org", "--name", "Lee Park"]) == 0
+    from keel.accounts.models import User
+    from keel.income import services as income
+
+    lee = User.objects.get(email="lee@example.org")
+    settings = income.income_settings(lee)
+    settings.salary = 120_000
+    settings.save()
+    capsys.readouterr()
+    assert main(["salary", "buffer", "--worker", "lee@example.org", "--put", "1,500.00"]) == 0
+    assert capsys.readouterr().out == (
+        "lee@example.org: $1,500.00 put into the buffer\n"
+        "lee@example.org: the buffer holds $1,500.00\n"
+    )
+    assert main(["salary", "pay", "--worker", "lee@example.org"]) == 0
+    capsys.readouterr()
+    journals = Journal.objects.count()
+    assert main(["salary", "buffer", "--worker", "lee@example.org", "--take", "300.01"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: the buffer holds $300.00: no more than that can come out"
+    )
+    assert Journal.objects.count() == journals
+    assert main(["salary", "buffer", "--worker", "lee@example.org"]) == 0
+    assert capsys.readouterr().out == "lee@example.org: the buffer holds $300.00\n"

@@ -741,6 +741,51 @@ def salary_pay(on: str | None, email: str | None) -> None:
     click.echo(f"{len(outcomes)} salary(ies) due on {day.isoformat()}")
 
 
+@salary.command("buffer")
+@click.option("--worker", "email", required=True, help="The worker's email address.")
+@click.option("--put", "put", metavar="AMOUNT", help="Put this much of their cash into the buffer.")
+@click.option("--take", "take", metavar="AMOUNT", help="Take this much out of the buffer.")
+def salary_buffer(email: str, put: str | None, take: str | None) -> None:
+    """Move a worker's money between their cash and their salary buffer (amounts in their
+    home currency, e.g. 1250.00); with neither option, show what the buffer holds."""
+    setup_django()
+    import uuid
+
+    from django.utils import timezone
+
+    from keel.income import services as income
+    from keel.ledger.services import balance
+    from keel.money import MoneyError, format_amount, parse_amount
+
+    worker = _worker_or_none(email)
+    currency = worker.home_currency
+    if put is not None and take is not None:
+        raise click.ClickException("give --put or --take, not both")
+    text = put if put is not None else take
+    if text is not None:
+        try:
+            amount = parse_amount(text, currency)
+        except MoneyError as exc:
+            raise click.ClickException(f"amount: {exc}") from None
+        try:
+            income.move_buffer(
+                worker,
+                amount,
+                into_buffer=put is not None,
+                on=timezone.localdate(),
+                # One run is one move: a run repeated on purpose moves the money again.
+                idempotency_key=f"cli:{uuid.uuid4().hex}",
+            )
+        except income.IncomeError as exc:
+            raise click.ClickException(str(exc)) from None
+        moved = format_amount(amount, currency, symbol=True)
+        click.echo(
+            f"{email}: {moved} {'put into' if put is not None else 'taken out of'} the buffer"
+        )
+    held = balance(f"worker:{worker.pk}:buffer").posted
+    click.echo(f"{email}: the buffer holds {format_amount(held, currency, symbol=True)}")
+
+
 @main_group.command("report")
 @click.option("--worker", "email", required=True, help="The worker's email address.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

@@ -247,6 +247,8 @@ INCOME = _area(
         "income:rate_add": Route(get=GET_405, post=signed_in()),
         "income:rate_upload": Route(get=GET_405, post=signed_in()),
         "income:settings": Route(get=signed_in(), post=signed_in()),
+        # Moves only the caller's own money between their cash and buffer.
+        "income:buffer_move": Route(get=GET_405, post=signed_in()),
     },
 )
 

@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from keel.accounts.models import User
 from keel.ledger.rules import MAX_LEG_AMOUNT
 from keel.money import MoneyError, exponent, format_amount, is_currency, parse_amount
-from keel.web.forms import BootstrapFormMixin
+from keel.web.forms import BootstrapFormMixin, new_form_token
 
 from .importers import FORMATS
 from .models import ImportProfileRecord, IncomeSettings, Source, SourceKind, StreamKind
@@ -377,6 +377,33 @@ class IncomeSettingsForm(BootstrapFormMixin, forms.Form):
         settings.tax_rate_bps = self.cleaned_data["tax_rate"]
         settings.salary = self.cleaned_data["salary"]
         settings.salary_day = self.cleaned_data["salary_day"]
+
+
+class BufferMoveForm(BootstrapFormMixin, forms.Form):
+    """Money put into the salary buffer or taken back out, in the home currency. The hidden
+    token is the move's idempotency key: the same rendering sent twice moves money once."""
+
+    amount = forms.CharField(
+        max_length=40, label="Amount", error_messages={"required": "Enter an amount."}
+    )
+    direction = forms.ChoiceField(
+        choices=[("in", "Put into the buffer"), ("out", "Take out of the buffer")],
+        widget=forms.HiddenInput,
+    )
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64, initial=new_form_token)
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "buffer")
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].label = f"Amount ({currency})"
+        self.fields["amount"].widget.attrs["inputmode"] = "decimal"
+
+    def clean_amount(self) -> int:
+        minor = parse_money_field(self.cleaned_data["amount"], self.currency, allow_blank=False)
+        if minor == 0:
+            raise forms.ValidationError("Enter an amount above zero.")
+        return minor
 
 
 def percent_to_bps(text: str) -> int:

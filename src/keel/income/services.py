@@ -34,8 +34,15 @@ from django.utils.text import slugify
 
 from keel.accounts.models import User
 from keel.ledger import services as ledger
-from keel.ledger.rules import JournalSpec, LedgerError, LegSpec
-from keel.money import MoneyError, apply_rate, get_currency
+from keel.ledger.rules import (
+    MAX_LEG_AMOUNT,
+    FloorBreached,
+    IdempotencyConflict,
+    JournalSpec,
+    LedgerError,
+    LegSpec,
+)
+from keel.money import MoneyError, apply_rate, format_amount, get_currency
 from keel.sql import in_values
 
 from .importers import ImportFormatError, check_head, gc_paused, parse
@@ -1201,6 +1208,53 @@ def pay_salary(worker: User, on: date, amount: int | None = None) -> ledger.Post
             metadata={"salary": salary},
         )
     )
+
+
+def move_buffer(
+    worker: User, amount: int, *, into_buffer: bool, on: date, idempotency_key: str
+) -> ledger.PostedJournal:
+    """Move the worker's own money between their cash and their salary buffer: putting
+    money in sets it aside for the salaries to come, taking it out gives it back to spend.
+
+    One journal, idempotent by ``idempotency_key`` (a form's token): the same form sent
+    twice moves the money once. Cash has no floor (it mirrors a bank account Keel only
+    partly sees), so money can go in before Keel has seen it arrive; the buffer never goes
+    below zero, so no more can come out than it holds. Nothing moves on a refusal."""
+    if type(amount) is not int or amount <= 0:
+        raise IncomeError("enter an amount above zero", field="amount")
+    currency = worker.home_currency
+    if amount > MAX_LEG_AMOUNT:
+        limit = format_amount(MAX_LEG_AMOUNT, currency, symbol=True)
+        raise IncomeError(f"the amount is out of range (at most {limit})", field="amount")
+    if on > timezone.localdate():
+        raise IncomeError("a move cannot be dated after today", field="on")
+    buffer = _code(worker.pk, "buffer")
+    cash = cash_code(worker, currency)
+    sign = 1 if into_buffer else -1
+    try:
+        return ledger.post_journal(
+            JournalSpec(
+                idempotency_key=f"buffer:{worker.pk}:{idempotency_key}",
+                kind="buffer_in" if into_buffer else "buffer_out",
+                effective_date=on,
+                legs=(
+                    LegSpec(buffer, sign * amount, currency),
+                    LegSpec(cash, -sign * amount, currency),
+                ),
+                memo="Put aside in the salary buffer"
+                if into_buffer
+                else "Taken back from the salary buffer",
+            )
+        )
+    except FloorBreached:
+        held = format_amount(ledger.balance(buffer).available, currency, symbol=True)
+        raise IncomeError(
+            f"the buffer holds {held}: no more than that can come out", field="amount"
+        ) from None
+    except IdempotencyConflict:
+        raise IncomeError(
+            "this form was already sent with other figures; reload the page to start again"
+        ) from None
 
 
 def pay_salaries_due(on: date) -> list[tuple[User, str]]:

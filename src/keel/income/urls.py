@@ -18,4 +18,5 @@ urlpatterns = [
     path("rates/add/", views.rate_add, name="rate_add"),
     path("rates/upload/", views.rate_upload, name="rate_upload"),
     path("settings/", views.settings_page, name="settings"),
+    path("buffer/", views.buffer_move, name="buffer_move"),
 ]

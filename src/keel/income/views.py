@@ -21,9 +21,11 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from keel.accounts.models import User
+from keel.money import format_amount
 from keel.uploads import limit_upload_size, refuse_oversized
 from keel.web.services import account_label
 
@@ -48,6 +50,7 @@ from .services import (
     format_error_message,
     import_rates,
     income_settings,
+    move_buffer,
     receive_upload,
     save_import_profile,
     set_rate,
@@ -243,6 +246,12 @@ def _buffer_percent(balance: int, target: int) -> int:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    return _dashboard(request)
+
+
+def _dashboard(
+    request: HttpRequest, *, buffer_form: forms.BufferMoveForm | None = None, status: int = 200
+) -> HttpResponse:
     worker = _worker(request)
     if not queries.has_income(worker):
         return render(request, "income/dashboard_empty.html", {"section": "dashboard"})
@@ -291,8 +300,40 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "tax_rate": forms.format_percent_bps(report.tax.rate_bps),
         "se_tax_explanation": _first_paragraph(tax.self_employment_tax),
         "due_explanation": DUE_DATES_EXPLANATION,
+        "buffer_form": buffer_form or forms.BufferMoveForm(currency=report.currency),
     }
-    return render(request, "income/dashboard.html", context)
+    return render(request, "income/dashboard.html", context, status=status)
+
+
+@login_required
+@require_POST
+def buffer_move(request: HttpRequest) -> HttpResponse:
+    """Put money into the salary buffer or take it back out (the dashboard's buffer card)."""
+    worker = _worker(request)
+    form = forms.BufferMoveForm(request.POST, currency=worker.home_currency)
+    if not form.is_valid():
+        return _dashboard(request, buffer_form=form, status=400)
+    into_buffer = form.cleaned_data["direction"] == "in"
+    try:
+        moved = move_buffer(
+            worker,
+            form.cleaned_data["amount"],
+            into_buffer=into_buffer,
+            on=timezone.localdate(),
+            idempotency_key=form.cleaned_data["token"],
+        )
+    except IncomeError as exc:
+        field = exc.field if exc.field in form.fields else None
+        form.add_error(field, str(exc)[:1].upper() + str(exc)[1:] + ".")
+        return _dashboard(request, buffer_form=form, status=400)
+    amount = format_amount(form.cleaned_data["amount"], worker.home_currency, symbol=True)
+    if not moved.created:
+        messages.info(request, f"Already done: {amount} was moved when this form was first sent.")
+    elif into_buffer:
+        messages.success(request, f"{amount} put aside in your salary buffer.")
+    else:
+        messages.success(request, f"{amount} taken out of your salary buffer into your cash.")
+    return redirect(reverse("income:dashboard") + "#salary")
 
 
 # ---------------------------------------------------------------------------- sources

@@ -3,10 +3,11 @@ payouts are transfers, foreign income converted at its own day's rate, all or no
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from keel.accounts.services import create_worker
 from keel.income import services as income
@@ -406,3 +407,58 @@ def test_money_spent_from_a_balance_does_not_reach_cash(worker, upwork):
     assert balance(worker, "cash") == 0
     assert balance(worker, "expenses:spent") == 2_999
     assert ledger.verify().ok
+
+
+def test_money_goes_into_the_buffer_and_back_out_once_per_key(worker):
+    # $1,200.00 put aside, $450.00 taken back: the buffer holds $750.00, cash gave $750.00.
+    put = income.move_buffer(
+        worker, 120_000, into_buffer=True, on=date(2026, 3, 2), idempotency_key="form-1"
+    )
+    again = income.move_buffer(
+        worker, 120_000, into_buffer=True, on=date(2026, 3, 2), idempotency_key="form-1"
+    )
+    assert put.created and not again.created and again.id == put.id
+    income.move_buffer(
+        worker, 45_000, into_buffer=False, on=date(2026, 3, 3), idempotency_key="form-2"
+    )
+    assert balance(worker, "buffer") == 75_000
+    assert balance(worker, "cash") == -75_000
+    # Salary then comes out of what was put aside.
+    settings = income.income_settings(worker)
+    settings.salary = 70_000
+    settings.save()
+    income.pay_salary(worker, date(2026, 3, 25))
+    assert balance(worker, "buffer") == 5_000
+    assert balance(worker, "cash") == -5_000
+
+
+@pytest.mark.parametrize(
+    ("amount", "into_buffer", "key", "message"),
+    [
+        (5_001, False, "k-over", r"the buffer holds \$50\.00: no more than that can come out"),
+        (0, True, "k-zero", "enter an amount above zero"),
+        (-100, False, "k-negative", "enter an amount above zero"),
+        (10**15 + 1, True, "k-huge", "out of range"),
+        (2_000, True, "form-1", "already sent with other figures"),
+    ],
+)
+def test_buffer_moves_that_cannot_happen_change_nothing(worker, amount, into_buffer, key, message):
+    income.move_buffer(
+        worker, 5_000, into_buffer=True, on=date(2026, 3, 2), idempotency_key="form-1"
+    )
+    journals = Journal.objects.count()
+    with pytest.raises(income.IncomeError, match=message):
+        income.move_buffer(
+            worker, amount, into_buffer=into_buffer, on=date(2026, 3, 4), idempotency_key=key
+        )
+    assert Journal.objects.count() == journals
+    assert balance(worker, "buffer") == 5_000
+    assert balance(worker, "cash") == -5_000
+
+
+def test_a_buffer_move_is_not_dated_after_today(worker):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    with pytest.raises(income.IncomeError, match="after today") as refused:
+        income.move_buffer(worker, 100, into_buffer=True, on=tomorrow, idempotency_key="k")
+    assert refused.value.field == "on"
+    assert balance(worker, "buffer") == 0

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from keel.accounts.models import User
 from keel.accounts.services import create_worker
@@ -983,3 +984,63 @@ def test_import_profile_page_saves_a_valid_profile_and_names_a_bad_key(client, d
     not_json = client.post(url, {"config": "{name"})
     assert "This is not JSON" in not_json.content.decode()
     assert ImportProfileRecord.objects.count() == 1
+
+
+def _buffer_held(worker: User) -> int:
+    from keel.ledger.services import balance as ledger_balance
+
+    return ledger_balance(f"worker:{worker.pk}:buffer").posted
+
+
+def test_the_dashboard_puts_money_into_the_buffer_and_takes_it_out(ana, worker, two_items):
+    page = html(ana.get("/income/"))
+    token = re.search(r'name="buffer-token" value="([^"]+)"', page)
+    assert token is not None
+    form = {"buffer-token": token.group(1), "buffer-amount": "1,250.00", "buffer-direction": "in"}
+    response = ana.post("/income/buffer/", form)
+    assert response.status_code == 302
+    assert response["Location"] == "/income/#salary"
+    assert "$1,250.00 put aside in your salary buffer." in text(ana.get("/income/"))
+    # The browser sends the same form again: the money moved once.
+    journals = Journal.objects.count()
+    again = ana.post("/income/buffer/", form, follow=True)
+    assert "Already done: $1,250.00 was moved when this form was first sent." in text(again)
+    assert Journal.objects.count() == journals
+    assert _buffer_held(worker) == 125_000
+    out = {"buffer-token": "second-form-token", "buffer-amount": "250", "buffer-direction": "out"}
+    assert ana.post("/income/buffer/", out).status_code == 302
+    assert _buffer_held(worker) == 100_000
+
+
+@pytest.mark.parametrize(
+    ("amount", "direction", "error"),
+    [
+        ("20.01", "out", "The buffer holds $20.00: no more than that can come out."),
+        ("0", "in", "Enter an amount above zero."),
+        ("", "in", "Enter an amount."),
+        ("12.345", "in", "USD"),
+    ],
+)
+def test_a_refused_buffer_move_says_why_and_moves_nothing(
+    ana, worker, two_items, amount, direction, error
+):
+    income.move_buffer(
+        worker,
+        2_000,
+        into_buffer=True,
+        on=timezone.localdate(),
+        idempotency_key="first",
+    )
+    journals = Journal.objects.count()
+    form = {"buffer-token": "t-refused", "buffer-amount": amount, "buffer-direction": direction}
+    response = ana.post("/income/buffer/", form)
+    assert response.status_code == 400
+    assert error in text(response)
+    assert Journal.objects.count() == journals
+    assert _buffer_held(worker) == 2_000
+
+
+def test_another_person_cannot_move_a_workers_buffer(ben, worker, two_items):
+    form = {"buffer-token": "t-ben", "buffer-amount": "10", "buffer-direction": "in"}
+    ben.post("/income/buffer/", form)
+    assert _buffer_held(worker) == 0
