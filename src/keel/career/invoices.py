@@ -135,7 +135,8 @@ def _story(doc: InvoiceDocument) -> list[Flowable]:
     ]
     rows += [
         ["Subtotal", money_text(inv.subtotal, inv.currency)],
-        ["Paid", money_text(-inv.paid, inv.currency) if inv.paid else money_text(0, inv.currency)],
+        # As the page shows it: what was paid, not a negative payment.
+        ["Paid", money_text(inv.paid, inv.currency)],
         ["Balance due", money_text(inv.balance_due, inv.currency)],
     ]
     table = Table(rows, colWidths=[width * 0.72, width * 0.28], repeatRows=1, hAlign="LEFT")

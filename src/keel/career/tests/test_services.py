@@ -669,6 +669,20 @@ def test_the_invoice_pdf_is_a_pdf(contract: Contract) -> None:
     assert "Balance due €1,000.00" in words
 
 
+def test_the_invoice_pdf_shows_what_was_paid_as_the_page_does(contract: Contract) -> None:
+    # The page said "Paid €600.00" and the PDF of the same invoice "Paid -€600.00" (a minus sign).
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from keel.career import invoices
+
+    m1 = release(deliver(fund(milestones(contract)[0])), amount=60_000)
+    doc = invoices.invoice_document(fresh(m1), D(2026, 4, 10))
+    words = " ".join(PdfReader(BytesIO(invoices.render_pdf(doc))).pages[0].extract_text().split())
+    assert "Subtotal €600.00 Paid €600.00 Balance due €0.00" in words
+
+
 # ---------------------------------------------------------------------------- forecast
 
 
