@@ -69,5 +69,11 @@ def test_demo_loads_three_years_once_and_balances():
     assert {"settled", "short", "excess", "open"} <= statuses
     assert sum(b.balance for b in gateway.bucket_balances(demo)) > 0
     assert Bundle.objects.filter(link__worker=demo, status="accepted").count() == 1
+    # DashEats pays 4% of pre-tip earnings, bonuses included: the bundle's guarantee
+    # top-ups bring contributions like any other pay.
+    topups = EarningsEvent.objects.filter(platform__name="DashEats", kind="topup")
+    assert topups.exists()
+    # (Not every one: a top-up before the worker crosses the quarter's $1,000 brings none.)
+    assert any(t.contribution > 0 for t in topups)
     assert Plan.objects.count() == 3
     assert later.notes and "earnings events added" in later.notes[0]

@@ -49,6 +49,9 @@ PLATFORMS = (
         {
             "currency": "USD",
             "rate_bps": 400,
+            # Pre-tip earnings are base pay and promotions: bonuses (the bundle's weekly
+            # guarantee top-ups among them) count, tips do not.
+            "include_bonus": True,
             "threshold": 100_000,
             "threshold_period": "quarter",
             "backdate": True,
