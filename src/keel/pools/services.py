@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -83,6 +84,8 @@ from .rules.pool_rules import (
     rules_to_json,
 )
 from .rules.simulate import ClaimHistory
+
+logger = logging.getLogger(__name__)
 
 VOTE_DAYS = 7
 CLAIM_KIND = {
@@ -1413,16 +1416,36 @@ def adopt_rules(vote: Vote) -> RulesVersion:
     return version
 
 
-def close_due_votes(now: datetime | None = None) -> int:
+@dataclass(frozen=True, slots=True)
+class ClosedVotes:
+    """What ``close_due_votes`` did: how many votes it closed, and the reason each pool's
+    vote that could not be closed gave (by pool slug)."""
+
+    closed: int
+    failures: dict[str, str]
+
+
+def close_due_votes(now: datetime | None = None) -> ClosedVotes:
+    """Close and count every open vote whose week is up. A vote whose outcome cannot be
+    carried out yet (a passed grant the common fund cannot pay, an admission into a full
+    pool) stays open, rolled back whole, and is tried again on the next call: one pool's
+    refusal must not keep the other pools' votes, deposits and gift runs from being done."""
     now = now or timezone.now()
     closed = 0
-    for vote in Vote.objects.filter(status=VoteStatus.OPEN, closes_at__lte=now):
-        with transaction.atomic():
-            vote = Vote.objects.select_for_update().select_related("pool").get(pk=vote.pk)
-            if vote.status == VoteStatus.OPEN:
-                _close(vote, closed=True)
-                closed += 1
-    return closed
+    failures: dict[str, str] = {}
+    for vote in Vote.objects.filter(status=VoteStatus.OPEN, closes_at__lte=now).select_related(
+        "pool"
+    ):
+        try:
+            with transaction.atomic():
+                locked = Vote.objects.select_for_update().select_related("pool").get(pk=vote.pk)
+                if locked.status == VoteStatus.OPEN:
+                    _close(locked, closed=True)
+                    closed += 1
+        except (PoolError, LedgerError) as exc:
+            logger.exception("closing vote %s of %s failed", vote.pk, vote.pool.slug)
+            failures[vote.pool.slug] = f"vote {vote.pk}: {exc.message}"
+    return ClosedVotes(closed, failures)
 
 
 # ---------------------------------------------------------------------------- rotating

@@ -1,9 +1,11 @@
 """The pools' scheduled jobs, run by Huey (``keel tasks``; found by djhuey's autodiscovery).
 
-* ``daily`` (00:30 UTC): votes whose week is up are closed and counted; every pool gets
-  this month's deposits due; every sick-leave fund gets this month's gift run. The run is
-  once per pool and month (a unique row under a lock), so the job can run every day, be
-  retried or run twice at once, and each month's gifts are given exactly once.
+* ``daily`` (00:30 UTC): votes whose week is up are closed and counted (one whose outcome
+  cannot be carried out yet, such as a passed grant the fund cannot pay, stays open and is
+  tried again the next day); every pool gets this month's deposits due; every sick-leave
+  fund gets this month's gift run. The run is once per pool and month (a unique row under
+  a lock), so the job can run every day, be retried or run twice at once, and each month's
+  gifts are given exactly once.
 * ``yearly_refunds`` (2 January, 01:00 UTC): reserves above the cap are refunded for the
   year that ended, once per member and year.
 
@@ -51,7 +53,8 @@ class DailyReport:
 
 def daily(today: date | None = None) -> DailyReport:
     today = today or timezone.localdate()
-    report = DailyReport(votes_closed=services.close_due_votes())
+    votes = services.close_due_votes()
+    report = DailyReport(votes_closed=votes.closed, failures=dict(votes.failures))
     for pool in Pool.objects.order_by("pk"):
         try:
             added, made = services.run_pool_month(pool, today)

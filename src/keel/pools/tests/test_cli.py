@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner, Result
@@ -14,7 +14,7 @@ from keel.accounts.services import create_worker
 from keel.cli import main, main_group
 from keel.ledger.models import Account, Journal
 from keel.pools import services
-from keel.pools.models import Claim, ClaimKind, ClaimStatus, GiftRun, Pool
+from keel.pools.models import Claim, ClaimKind, ClaimStatus, GiftRun, Pool, Vote, VoteStatus
 from keel.pools.rules.pool_rules import broodfonds_default, rules_to_json
 
 SIMULATE = [
@@ -194,3 +194,52 @@ def test_run_refuses_a_pool_whose_gift_the_ledger_refuses_and_runs_the_others(db
     assert not GiftRun.objects.filter(pool=broken).exists()
     assert GiftRun.objects.filter(pool=sound).count() == 1
     assert not Journal.objects.filter(kind="pool.gift").exists()
+
+
+def test_run_leaves_open_a_passed_grant_the_fund_cannot_pay_and_runs_the_others(
+    db: None,
+) -> None:
+    # A grant above the vote threshold is approved and put to a vote; while the vote is
+    # open a smaller grant drains the fund. When the vote's week is up it has passed but
+    # cannot be paid: the vote stays open (tried again the next day) and the other
+    # pools' deposits and gift runs are still made.
+    first, sound = two_funds()
+    people = [
+        create_worker(f"e{i}@example.org", name=f"E{i}", password=None, currency="EUR")
+        for i in range(5)
+    ]
+    rules = services.default_rules("emergency", "EUR") | {
+        "admission_by_vote": False,
+        "approvals_required": 1,
+    }
+    grants = services.create_pool(people[0], name="Grants", rules=rules, today=date(2026, 6, 1))
+    for person in people[1:]:
+        services.apply(grants, person, today=date(2026, 6, 1))
+    for month in range(6, 11):
+        for member in services.active_members(grants):
+            services.pay_deposit(member, date(2026, month, 1), on=date(2026, month, 1))
+    fund = services.fund_code(grants)
+    # 5 members x 5 months x EUR 25 = EUR 625; the vote is above EUR 500.
+    assert services.balances(grants)[fund] == 62_500
+    big = services.report_own_claim(grants, people[1], start_date=date(2026, 10, 5), amount=60_000)
+    services.decide_claim(big, people[0], "approve")
+    vote = Vote.objects.get(claim=big)
+    small = services.report_own_claim(
+        grants, people[2], start_date=date(2026, 10, 6), amount=10_000
+    )
+    services.decide_claim(small, people[0], "approve")
+    # Two yes of four eligible: quorum, but the two outstanding could still tie it.
+    for voter in (people[0], people[2]):
+        services.cast_ballot(vote, voter, "yes")
+    Vote.objects.filter(pk=vote.pk).update(closes_at=timezone.now() - timedelta(days=1))
+    result = run_november()
+    assert result.exit_code == 1
+    assert f"gift runs made for: {first.slug}, {sound.slug}" in result.stdout
+    assert result.stderr.splitlines()[-1] == (
+        f"error: {grants.slug}: vote {vote.pk}: The fund holds €525.00, less than the"
+        " €600.00 asked for."
+    )
+    vote.refresh_from_db()
+    assert vote.status == VoteStatus.OPEN
+    assert services.balances(grants)[fund] == 52_500
+    assert GiftRun.objects.filter(pool=sound).count() == 1
