@@ -1124,8 +1124,13 @@ def run_pool_month(pool: Pool, today: date) -> tuple[int, bool]:
     """This month's deposits for the pool and, in a sick-leave fund, this month's gift run:
     (deposits added, whether the run was made now). Idempotent."""
     month = month_start(today)
-    with transaction.atomic():
-        added = ensure_deposits(pool, month)
+    try:
+        with transaction.atomic():
+            added = ensure_deposits(pool, month)
+    except RulesError as exc:
+        # A member on a tier the rules no longer have (rows from before rule changes were
+        # checked for it): this pool's deposits are refused, the daily job goes on.
+        raise _error_from_rules(exc) from None
     made = pool.kind == PoolKind.SICK_LEAVE and run_month(pool, month, today=today).created
     return added, made
 
@@ -1302,7 +1307,32 @@ def _amended(pool: Pool, changes: Mapping[str, Any]) -> tuple[PoolRules, list[st
     changed = diff_rules(old, new)
     if not changed:
         raise PoolError("the proposal changes nothing", field="rules")
+    if isinstance(new, SickLeaveRules):
+        _check_tiers_held(pool, new)
     return new, changed
+
+
+def _check_tiers_held(pool: Pool, new: SickLeaveRules) -> None:
+    """Refuse rules that drop a tier someone is insured for: their deposit and their
+    share of every gift are reckoned from it, so the pool's deposits and gift runs would
+    be refused until they moved, and nothing lets a member move while the tier is gone."""
+    held = sorted(
+        {
+            tier
+            for tier in pool.memberships.filter(
+                status__in=(MemberStatus.ACTIVE, MemberStatus.APPLIED)
+            )
+            .exclude(tier_gift__in=new.tiers)
+            .values_list("tier_gift", flat=True)
+            if tier is not None
+        }
+    )
+    if held:
+        named = ", ".join(format_amount(t, new.currency, symbol=True) for t in held)
+        raise PoolError(
+            f"members are insured for {named}: a tier cannot be removed while members hold it",
+            field="rules.tiers",
+        )
 
 
 def tally_of(vote: Vote, *, closed: bool = False) -> votes.Outcome:

@@ -640,9 +640,5 @@ def _tiers_change(old: list[int], new: list[int], old_cur: str, new_cur: str) ->
     if added:
         parts.append("added " + ", ".join(_money(t, new_cur) for t in added))
     if removed:
-        parts.append(
-            "removed "
-            + ", ".join(_money(t, new_cur) for t in removed)
-            + " (members on a removed tier must pick another)"
-        )
+        parts.append("removed " + ", ".join(_money(t, new_cur) for t in removed))
     return "Tiers: " + "; ".join(parts) + "."

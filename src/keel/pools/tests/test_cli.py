@@ -14,7 +14,17 @@ from keel.accounts.services import create_worker
 from keel.cli import main, main_group
 from keel.ledger.models import Account, Journal
 from keel.pools import services
-from keel.pools.models import Claim, ClaimKind, ClaimStatus, GiftRun, Pool, Vote, VoteStatus
+from keel.pools.models import (
+    Claim,
+    ClaimKind,
+    ClaimStatus,
+    Deposit,
+    GiftRun,
+    Pool,
+    RulesVersion,
+    Vote,
+    VoteStatus,
+)
 from keel.pools.rules.pool_rules import broodfonds_default, rules_to_json
 
 SIMULATE = [
@@ -242,4 +252,29 @@ def test_run_leaves_open_a_passed_grant_the_fund_cannot_pay_and_runs_the_others(
     vote.refresh_from_db()
     assert vote.status == VoteStatus.OPEN
     assert services.balances(grants)[fund] == 52_500
+    assert GiftRun.objects.filter(pool=sound).count() == 1
+
+
+def test_run_refuses_a_pool_whose_member_holds_a_dropped_tier_and_runs_the_others(
+    db: None,
+) -> None:
+    # Rules written before rule changes were checked for held tiers: the broken pool's
+    # members are on €750, which its rules no longer list. Its deposits cannot be
+    # reckoned; the other pools' deposits and runs must still be made.
+    broken, sound = two_funds()
+    rules = services.current_rules(broken)
+    RulesVersion.objects.create(
+        pool=broken,
+        version=2,
+        rules=rules_to_json(rules) | {"tiers": [100_000]},
+        effective_from=date(2026, 10, 1),
+    )
+    result = run_november()
+    assert result.exit_code == 1
+    assert f"gift runs made for: {sound.slug}" in result.stdout
+    assert result.stderr.splitlines()[-1] == (
+        f"error: {broken.slug}: tier_gift: €750.00 is not one of the fund's tiers"
+    )
+    assert not GiftRun.objects.filter(pool=broken).exists()
+    assert not Deposit.objects.filter(membership__pool=broken, month=date(2026, 11, 1)).exists()
     assert GiftRun.objects.filter(pool=sound).count() == 1

@@ -285,6 +285,34 @@ def test_rules_change_only_through_a_vote_that_passes(db: None) -> None:
     assert RulesVersion.objects.get(pool=pool, version=2).adopted_by_vote == second
 
 
+def test_a_rule_change_cannot_remove_a_tier_members_are_insured_for(db: None) -> None:
+    # Members 1 and 2 are on €1,000, 3 and 4 on €1,500. Without the €1,000 tier their
+    # deposits and shares could not be reckoned, and nothing lets them move.
+    users = people(4)
+    rules = rules_to_json(broodfonds_default("EUR")) | {
+        "tiers": [75_000, 100_000, 150_000],
+        "admission_by_vote": False,
+        "min_members": 3,
+        "approvals_required": 1,
+    }
+    pool = services.create_pool(users[0], name="Fund", rules=rules, tier_gift=100_000)
+    for user, tier in zip(users[1:], [100_000, 150_000, 150_000], strict=True):
+        services.apply(pool, user, tier_gift=tier)
+    for changes in ({"tiers": [150_000]}, {"tiers": [75_000, 150_000, 200_000]}):
+        with pytest.raises(PoolError) as refused:
+            services.preview_rule_change(pool, changes)
+        assert refused.value.field == "rules.tiers"
+        assert refused.value.message == (
+            "members are insured for €1,000.00: a tier cannot be removed while members hold it"
+        )
+        with pytest.raises(PoolError):
+            services.propose_rule_change(pool, users[0], changes)
+    assert not pool.votes.exists()
+    # A tier nobody holds can go.
+    vote = services.propose_rule_change(pool, users[0], {"tiers": [100_000, 150_000]})
+    assert vote.title == "Change the rules: Tiers: removed €750.00."
+
+
 def test_bad_rules_are_refused_naming_the_field_and_nothing_is_created(db: None) -> None:
     steward = people(1)[0]
     rules = rules_to_json(broodfonds_default("EUR")) | {"tiers": [75_000, 50_000]}

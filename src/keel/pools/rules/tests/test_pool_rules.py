@@ -328,7 +328,7 @@ def test_diff_lists_each_change_in_words():
         }
     )
     assert diff_rules(old, new) == [
-        "Tiers: added €2,750.00; removed €750.00 (members on a removed tier must pick another).",
+        "Tiers: added €2,750.00; removed €750.00.",
         "Monthly deposit: 4.5% of the tier → 5% of the tier.",
         "Waiting period: 1 month → 2 months.",
         "Majority: more than half of the votes cast → at least 66.66% of the votes cast.",
