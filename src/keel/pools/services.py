@@ -71,6 +71,7 @@ from .models import (
 )
 from .rules import emergency, gifts, rotating, sharing, votes
 from .rules.pool_rules import (
+    MAX_AMOUNT,
     EmergencyRules,
     HealthSharingRules,
     PoolRules,
@@ -630,6 +631,10 @@ def report_claim(
         if type(amount) is not int or amount <= 0:
             raise PoolError(
                 "the amount must be a positive whole number of minor units", field="amount"
+            )
+        if amount > MAX_AMOUNT:
+            raise PoolError(
+                f"the amount must be at most {MAX_AMOUNT:,} minor units", field="amount"
             )
         if isinstance(rules, EmergencyRules):
             check = emergency.assess_grant(

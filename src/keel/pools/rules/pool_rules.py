@@ -51,6 +51,7 @@ from keel.money import exponent, format_amount, is_currency, percent_of_bps
 __all__ = [
     "CUT_RULE",
     "KINDS",
+    "MAX_AMOUNT",
     "ClaimRules",
     "EmergencyRules",
     "HealthSharingRules",
@@ -70,6 +71,9 @@ __all__ = [
 ]
 
 BPS_WHOLE = 10_000
+# The ledger's largest leg (keel.ledger.rules.MAX_LEG_AMOUNT): a rule amount above it could
+# never be paid, and the database's 64-bit integers could not even store it.
+MAX_AMOUNT = 10**15
 
 # How the rule modules name a member: the service's membership id.
 MemberId: TypeAlias = int | str
@@ -112,13 +116,11 @@ class RulesError(ValueError):
 # --------------------------------------------------------------------------- field types
 
 
-def _between(low: int, high: int | None, *, unit: str = "") -> AfterValidator:
+def _between(low: int, high: int | None) -> AfterValidator:
     if high is not None:
-        message = f"must be between {low} and {high}{unit}"
+        message = f"must be between {low} and {high}"
     elif low == 0:
         message = "must not be negative"
-    elif low == 1 and unit:
-        message = f"must be more than zero{unit}"
     else:
         message = f"must be at least {low}"
 
@@ -140,11 +142,26 @@ def _check_currency(code: str) -> str:
     return code
 
 
+def _amount(low: int) -> AfterValidator:
+    below = "must be more than zero (in minor units)" if low else "must not be negative"
+
+    def check(value: int) -> int:
+        if value < low:
+            raise PydanticCustomError("out_of_range", below)
+        if value > MAX_AMOUNT:
+            raise PydanticCustomError(
+                "out_of_range", f"must be at most {MAX_AMOUNT:,} (in minor units)"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
 Currency = Annotated[StrictStr, AfterValidator(_check_currency)]
 Bps = Annotated[StrictInt, _between(1, BPS_WHOLE)]
 # Amounts that a pool pays or asks for: a zero would be a rule that does nothing.
-Amount = Annotated[StrictInt, _between(1, None, unit=" (in minor units)")]
-Fee = Annotated[StrictInt, _between(0, None)]
+Amount = Annotated[StrictInt, _amount(1)]
+Fee = Annotated[StrictInt, _amount(0)]
 Headcount = Annotated[StrictInt, _between(2, 10_000)]
 Approvals = Annotated[StrictInt, _between(1, 1_000)]
 GraceMonths = Annotated[StrictInt, _between(0, 12)]

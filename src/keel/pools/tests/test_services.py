@@ -313,6 +313,21 @@ def test_a_rule_change_cannot_remove_a_tier_members_are_insured_for(db: None) ->
     assert vote.title == "Change the rules: Tiers: removed €750.00."
 
 
+def test_a_need_too_large_for_the_books_is_refused_naming_the_amount(db: None) -> None:
+    # A health-sharing need is checked against its caps only when approved; an amount no
+    # 64-bit column holds must be refused when reported, not fail the database write.
+    users = people(3)
+    rules = services.default_rules("health_sharing", "EUR") | {"admission_by_vote": False}
+    pool = services.create_pool(users[0], name="Health", rules=rules)
+    for user in users[1:]:
+        services.apply(pool, user)
+    with pytest.raises(PoolError) as refused:
+        services.report_claim(member(pool, 2), start_date=date(2026, 3, 1), amount=10**19)
+    assert refused.value.field == "amount"
+    assert refused.value.message == "the amount must be at most 1,000,000,000,000,000 minor units"
+    assert not Claim.objects.exists()
+
+
 def test_bad_rules_are_refused_naming_the_field_and_nothing_is_created(db: None) -> None:
     steward = people(1)[0]
     rules = rules_to_json(broodfonds_default("EUR")) | {"tiers": [75_000, 50_000]}

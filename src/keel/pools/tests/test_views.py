@@ -279,6 +279,14 @@ def test_bad_amount_text_is_refused_by_the_form(login, ana):
     assert "“lots” is not an amount in EUR" in text(response)
 
 
+def test_a_tier_too_large_for_the_books_is_refused_by_the_form(login, ana):
+    huge = "99,999,999,999,999,999"  # 10**19 cents: more than a 64-bit integer holds
+    response = login(ana).post("/pools/new/", new_pool_data(tiers=f"750; {huge}", tier_gift=huge))
+    assert response.status_code == 400
+    assert "must be at most 1,000,000,000,000,000" in text(response)
+    assert not Pool.objects.filter(name="Carpenters").exists()
+
+
 def test_other_kinds_of_pool_get_their_own_rule_fields(login, ana):
     client = login(ana)
     body = text(client.get("/pools/new/?kind=emergency&currency=USD"))

@@ -218,6 +218,19 @@ def test_tiers_must_be_positive_whole_amounts():
     assert errors_of({**TEMPLATE_JSON, "tiers": "750"}) == [("tiers", "must be a list, not str")]
 
 
+def test_amounts_above_the_ledgers_largest_are_refused():
+    # 10**15 minor units is the most one ledger leg can carry; 10**20 would not even fit
+    # the database's 64-bit integers.
+    too_big = 10**15 + 1
+    assert errors_of({**TEMPLATE_JSON, "tiers": [75_000, too_big]}) == [
+        ("tiers[1]", "must be at most 1,000,000,000,000,000 (in minor units)")
+    ]
+    assert errors_of({**TEMPLATE_JSON, "entry_fee": 10**20}) == [
+        ("entry_fee", "must be at most 1,000,000,000,000,000 (in minor units)")
+    ]
+    assert parse_rules({**TEMPLATE_JSON, "tiers": [75_000, 10**15]}).tiers[-1] == 10**15
+
+
 def test_deposit_rate_bounds():
     for bad in (0, 10_001):
         assert errors_of({**TEMPLATE_JSON, "deposit_rate_bps": bad}) == [
