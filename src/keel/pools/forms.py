@@ -24,7 +24,7 @@ from keel.web.forms import BootstrapFormMixin, OnceTokenMixin
 
 from .errors import PoolError
 from .models import Choice, Decision, PoolKind
-from .rules.pool_rules import format_percent
+from .rules.pool_rules import BPS_WHOLE, format_percent
 from .rules.simulate import MAX_YEARS, ClaimHistory
 
 # Up to 3 whole digits and 2 decimals, an optional % sign: "4.5", "50.01", "100%".
@@ -108,11 +108,14 @@ class AmountField(forms.CharField):
 
 
 class PercentField(forms.CharField):
-    """A percentage typed with at most two decimals; cleans to basis points."""
+    """A percentage typed with at most two decimals; cleans to basis points. With
+    ``bounds`` (in basis points) a percentage outside them is refused in percent, the
+    unit the person typed, rather than by the rules in basis points."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, bounds: tuple[int, int] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 8)
         super().__init__(*args, **kwargs)
+        self.bounds = bounds
         self.widget.attrs.update({"inputmode": "decimal", "size": 6})
 
     def clean(self, value: Any) -> int | None:
@@ -122,6 +125,9 @@ class PercentField(forms.CharField):
         bps = parse_percent(text)
         if bps is None:
             raise forms.ValidationError("Enter a percentage such as 4.5 (at most 2 decimals).")
+        if self.bounds is not None and not self.bounds[0] <= bps <= self.bounds[1]:
+            low, high = (format_percent(b) for b in self.bounds)
+            raise forms.ValidationError(f"Enter a percentage from {low} to {high}.")
         return bps
 
 
@@ -149,10 +155,12 @@ class RulesForm(BootstrapFormMixin, forms.Form):
     max_members = _count("Most members", minimum=2)
     quorum = PercentField(
         label="Quorum (% of members)",
+        bounds=(1, BPS_WHOLE),
         help_text="The share of the members who must cast a ballot for a vote to count.",
     )
     majority = PercentField(
         label="Majority (% of votes cast)",
+        bounds=(1, BPS_WHOLE),
         help_text="50.01 is more than half; 100 is every vote.",
     )
     admission_by_vote = forms.BooleanField(label="Admit new members by a vote", required=False)
@@ -265,6 +273,7 @@ class SickLeaveRulesForm(RulesForm):
     )
     deposit_rate = PercentField(
         label="Monthly deposit (% of the tier)",
+        bounds=(1, BPS_WHOLE),
         help_text="Each member deposits this share of their tier's gift into their own"
         " reserve every month.",
     )
