@@ -702,9 +702,12 @@ def _fund() -> tuple[Pool, User]:
     from keel.pools.tests.conftest import EUR_1000, EUR_1500, small_fund_rules, this_month
 
     ana, ben, cy = (_worker(f"{n}@example.org", "EUR") for n in ("ana", "ben", "cy"))
-    pool = pools.create_pool(ana, name="Bakers Fund", rules=small_fund_rules(), tier_gift=EUR_1500)
-    pools.apply(pool, ben, tier_gift=EUR_1000)
-    pools.apply(pool, cy, tier_gift=EUR_1000)
+    # Members since the first of the month, so a sickness from then is covered.
+    pool = pools.create_pool(
+        ana, name="Bakers Fund", rules=small_fund_rules(), tier_gift=EUR_1500, today=this_month()
+    )
+    pools.apply(pool, ben, tier_gift=EUR_1000, today=this_month())
+    pools.apply(pool, cy, tier_gift=EUR_1000, today=this_month())
     for user in (ana, ben, cy):
         pools.pay_own_deposit(pool, user, this_month())
     claim = pools.report_own_claim(pool, cy, start_date=this_month())

@@ -159,10 +159,13 @@ def _build_world() -> World:
     rules.update(
         {"min_members": 2, "approvals_required": 1, "admission_by_vote": False, "waiting_months": 0}
     )
-    fund = pools.create_pool(worker, name="Bakers Fund", rules=rules, tier_gift=150_000)
-    pools.apply(fund, ben, tier_gift=100_000)
-    pools.apply(fund, cy, tier_gift=200_000)
+    # Members since the first of the month, so a sickness from then is covered.
     month = today.replace(day=1)
+    fund = pools.create_pool(
+        worker, name="Bakers Fund", rules=rules, tier_gift=150_000, today=month
+    )
+    pools.apply(fund, ben, tier_gift=100_000, today=month)
+    pools.apply(fund, cy, tier_gift=200_000, today=month)
     for member in (worker, ben, cy):
         pools.pay_own_deposit(fund, member, month)
     pools.report_own_claim(fund, ben, start_date=month)

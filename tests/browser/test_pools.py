@@ -48,11 +48,12 @@ def test_create_join_claim_approve_and_the_gift_is_in_the_ledger(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Woodworkers Fund")
     expect(page.get_by_test_id("my-status")).to_have_text("steward")
 
-    # Bea and Cal join, and everyone pays this month's deposit.
+    # Bea and Cal joined on the first of the month (a sickness from before joining is not
+    # covered), and everyone pays this month's deposit.
     pool = Pool.objects.get(name="Woodworkers Fund")
-    services.apply(pool, bea, tier_gift=EUR_1000)
-    services.apply(pool, cal, tier_gift=EUR_2000)
     month = timezone.localdate().replace(day=1)
+    services.apply(pool, bea, tier_gift=EUR_1000, today=month)
+    services.apply(pool, cal, tier_gift=EUR_2000, today=month)
     for user in (sam, bea, cal):
         services.pay_own_deposit(pool, user, month)
 

@@ -218,11 +218,16 @@ def _pool_tenant(
 ) -> None:
     """A private sick-leave fund with a pending claim by its second member and an open
     rule-change vote."""
+    # Members since the first of the month, so a sickness from then is covered.
     pool = pools.create_pool(
-        steward, name=f"{marker} Fund", rules=small_fund_rules(), tier_gift=EUR_1500
+        steward,
+        name=f"{marker} Fund",
+        rules=small_fund_rules(),
+        tier_gift=EUR_1500,
+        today=this_month(),
     )
     for member in members:
-        pools.apply(pool, member, tier_gift=EUR_1000)
+        pools.apply(pool, member, tier_gift=EUR_1000, today=this_month())
     for person in (steward, *members):
         pools.pay_own_deposit(pool, person, this_month())
     claim = pools.report_own_claim(

@@ -597,6 +597,14 @@ def report_claim(
         raise PoolError("the start date must be a date", field="start_date")
     if start_date > today:
         raise PoolError("the start date cannot be in the future", field="start_date")
+    if membership.joined_on is not None and start_date < membership.joined_on:
+        # Cover begins with membership: a sickness already running when the member joined
+        # would skip the waiting period and be paid from the first month.
+        raise PoolError(
+            f"you joined the pool on {membership.joined_on:%d %B %Y}: a sickness or need"
+            " that began before then is not covered",
+            field="start_date",
+        )
     members = pool.memberships.filter(status=MemberStatus.ACTIVE).count()
     if members < rules.min_members:
         raise Conflict(

@@ -68,12 +68,12 @@ def dee(db: None) -> User:
 @pytest.fixture
 def fund(ana: User, ben: User, cy: User) -> Pool:
     """A private sick-leave fund: Ana (steward, EUR 1,500), Ben (EUR 1,000), Cy (EUR 2,000),
-    each with this month's deposit paid."""
+    members since the first of the month, each with this month's deposit paid."""
     pool = services.create_pool(
-        ana, name="Bakers Fund", rules=small_fund_rules(), tier_gift=EUR_1500
+        ana, name="Bakers Fund", rules=small_fund_rules(), tier_gift=EUR_1500, today=this_month()
     )
-    services.apply(pool, ben, tier_gift=EUR_1000)
-    services.apply(pool, cy, tier_gift=EUR_2000)
+    services.apply(pool, ben, tier_gift=EUR_1000, today=this_month())
+    services.apply(pool, cy, tier_gift=EUR_2000, today=this_month())
     for user in (ana, ben, cy):
         services.pay_own_deposit(pool, user, this_month())
     return pool
@@ -82,9 +82,13 @@ def fund(ana: User, ben: User, cy: User) -> Pool:
 @pytest.fixture
 def public_fund(ana: User, ben: User) -> Pool:
     pool = services.create_pool(
-        ana, name="Open Fund", rules=small_fund_rules(public=True), tier_gift=EUR_1500
+        ana,
+        name="Open Fund",
+        rules=small_fund_rules(public=True),
+        tier_gift=EUR_1500,
+        today=this_month(),
     )
-    services.apply(pool, ben, tier_gift=EUR_1000)
+    services.apply(pool, ben, tier_gift=EUR_1000, today=this_month())
     for user in (ana, ben):
         services.pay_own_deposit(pool, user, this_month())
     return pool

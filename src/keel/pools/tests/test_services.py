@@ -318,9 +318,9 @@ def test_a_need_too_large_for_the_books_is_refused_naming_the_amount(db: None) -
     # 64-bit column holds must be refused when reported, not fail the database write.
     users = people(3)
     rules = services.default_rules("health_sharing", "EUR") | {"admission_by_vote": False}
-    pool = services.create_pool(users[0], name="Health", rules=rules)
+    pool = services.create_pool(users[0], name="Health", rules=rules, today=START)
     for user in users[1:]:
-        services.apply(pool, user)
+        services.apply(pool, user, today=START)
     with pytest.raises(PoolError) as refused:
         services.report_claim(member(pool, 2), start_date=date(2026, 3, 1), amount=10**19)
     assert refused.value.field == "amount"
@@ -396,6 +396,25 @@ def test_a_claim_closed_by_recovery_before_approval_is_never_paid(db: None) -> N
     result = services.run_month(pool, date(2026, 3, 1), today=date(2026, 11, 1))
     assert list(result.run.gifts.all()) == []
     assert journal_count() == journals
+
+
+def test_a_sickness_that_began_before_joining_is_not_covered(db: None) -> None:
+    # Member 4 joins on 10 March, already sick since 9 March: with the wait counted from
+    # 9 March the gifts would start in May, as if they had been a member all along.
+    users = people(4)
+    pool = sick_fund(users[:3], [EUR_1500] * 3, min_members=3, approvals_required=1)
+    late = services.apply(pool, users[3], tier_gift=EUR_1500, today=date(2026, 3, 10))
+    with pytest.raises(PoolError) as refused:
+        services.report_claim(late, start_date=date(2026, 3, 9), today=date(2026, 3, 20))
+    assert refused.value.field == "start_date"
+    assert refused.value.message == (
+        "you joined the pool on 10 March 2026: a sickness or need that began before then"
+        " is not covered"
+    )
+    assert not Claim.objects.exists()
+    # Sick from the day they joined: covered.
+    claim = services.report_claim(late, start_date=date(2026, 3, 10), today=date(2026, 3, 20))
+    assert claim.status == ClaimStatus.PENDING
 
 
 def test_a_new_sickness_cannot_start_before_the_last_one_ended(db: None) -> None:
