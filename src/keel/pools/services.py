@@ -489,11 +489,20 @@ def deposit_amount(membership: Membership, rules: PoolRules) -> int:
 
 def ensure_deposits(pool: Pool, month: date) -> int:
     """The month's deposit for every active member who had joined by its last day;
-    returns how many were added (running it again adds none)."""
+    returns how many were added (running it again adds none).
+
+    In a rotating savings pool a contribution is owed for a round only, by the members
+    of its cycle: the pot was counted for them, and a contribution from anyone else (a
+    newcomer mid-cycle, any member between cycles) would go to no one."""
     month = month_start(month)
     rules = current_rules(pool)
     next_month = gifts.add_months(month, 1)
     members = pool.memberships.filter(status=MemberStatus.ACTIVE, joined_on__lt=next_month)
+    if pool.kind == PoolKind.ROTATING_SAVINGS:
+        cycle = pool.rounds.filter(month=month).values_list("cycle", flat=True).first()
+        if cycle is None:
+            return 0
+        members = members.filter(pk__in=pool.rounds.filter(cycle=cycle).values("recipient_id"))
     have = set(
         Deposit.objects.filter(membership__pool=pool, month=month).values_list(
             "membership_id", flat=True
@@ -1211,6 +1220,22 @@ def leave(membership: Membership, *, today: date | None = None) -> int:
         and not others.filter(role=MemberRole.STEWARD).exists()
     ):
         raise Conflict("hand stewardship to another member before leaving")
+    if pool.kind == PoolKind.ROTATING_SAVINGS:
+        # A taker who has had the pot still owes the later rounds; one who has not would
+        # leave their contributions in the others' pots. Either way the pot comes up short.
+        last = (
+            pool.rounds.filter(
+                journal_id__isnull=True,
+                cycle__in=pool.rounds.filter(recipient=membership).values("cycle"),
+            )
+            .order_by("-month")
+            .first()
+        )
+        if last is not None:
+            raise Conflict(
+                "you are in the cycle that runs until the round of"
+                f" {gifts.month_name(last.month)}: leave once its last pot is paid"
+            )
     payout = 0
     if pool.kind == PoolKind.SICK_LEAVE:
         payout = gifts.exit_payout(reserves(pool).get(membership.number, 0))

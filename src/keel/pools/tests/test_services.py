@@ -328,6 +328,45 @@ def test_a_need_too_large_for_the_books_is_refused_naming_the_amount(db: None) -
     assert not Claim.objects.exists()
 
 
+def test_a_rotating_cycle_keeps_its_members_and_only_they_pay_its_rounds(db: None) -> None:
+    # Three members take €300 pots in January, February and March (agreed order 1, 2, 3).
+    users = people(4)
+    rules = services.default_rules("rotating_savings", "EUR") | {
+        "admission_by_vote": False,
+        "order": "agreement",
+    }
+    pool = services.create_pool(users[0], name="Savers", rules=rules, today=START)
+    for user in users[1:3]:
+        services.apply(pool, user, today=START)
+    services.start_cycle(pool, users[0], first_month=date(2026, 1, 1), agreed=[1, 2, 3])
+    services.make_steward(pool, users[0], member(pool, 2))
+    for n in (1, 2, 3):
+        pay(pool, n, 1)
+    services.pay_round(pool, date(2026, 1, 1))
+    # Member 1 has had the pot: leaving now would take €200 of the others' money with them.
+    with pytest.raises(Conflict) as refused:
+        services.leave(member(pool, 1))
+    assert refused.value.message == (
+        "you are in the cycle that runs until the round of March 2026: leave once its last"
+        " pot is paid"
+    )
+    assert member(pool, 1).status == MemberStatus.ACTIVE
+    # A newcomer in February is not in the cycle: the pot was counted without them, so
+    # they owe nothing for its rounds, and the pot is paid from the three contributions.
+    newcomer = services.apply(pool, users[3], today=date(2026, 2, 10))
+    assert services.ensure_deposits(pool, date(2026, 2, 1)) == 3
+    assert not newcomer.deposits.exists()
+    for n in (1, 2, 3):
+        pay(pool, n, 2, 3)
+    services.pay_round(pool, date(2026, 2, 1))
+    services.pay_round(pool, date(2026, 3, 1))
+    assert services.balances(pool)[services.fund_code(pool)] == 0
+    # Between cycles no round is due, so neither is a contribution.
+    assert services.ensure_deposits(pool, date(2026, 4, 1)) == 0
+    assert services.leave(member(pool, 1)) == 0
+    assert member(pool, 1).status == MemberStatus.LEFT
+
+
 def test_bad_rules_are_refused_naming_the_field_and_nothing_is_created(db: None) -> None:
     steward = people(1)[0]
     rules = rules_to_json(broodfonds_default("EUR")) | {"tiers": [75_000, 50_000]}
