@@ -687,6 +687,21 @@ def _past_shares(membership: Membership) -> list[sharing.PastShare]:
     ]
 
 
+def paid_from_fund(pool: Pool, claims: Iterable[Claim]) -> dict[int, int]:
+    """What the common fund paid for each of ``claims`` that it paid (emergency grants,
+    shared health costs), by claim id, read from their journals' legs on the bank."""
+    by_journal = {c.journal_id: c.pk for c in claims if c.journal_id is not None}
+    if not by_journal:
+        return {}
+    legs = Leg.objects.filter(
+        journal_id__in=list(by_journal),
+        account__owner_type="pool",
+        account__owner_id=pool.pk,
+        account__code=bank_code(pool),
+    ).values_list("journal_id", "amount")
+    return {by_journal[journal]: -amount for journal, amount in legs}
+
+
 def _shared_of(claim: Claim) -> int:
     """What the pool paid for a need: the journal's credit to the bank."""
     if claim.journal_id is None:

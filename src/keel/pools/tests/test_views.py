@@ -671,6 +671,26 @@ def test_ballots_once_and_only_by_eligible_members(login, fund, ana, ben, dee):
 # ---------------------------------------------------------------------------- rotating
 
 
+def test_a_paid_grant_shows_what_the_fund_paid(login, ana, ben, cy):
+    # A grant is paid once from the common fund, never by monthly gifts: its page must
+    # not say "No gift yet" once it is paid.
+    rules = services.default_rules("emergency", "EUR") | {"admission_by_vote": False}
+    pool = services.create_pool(ana, name="Rainy Day", rules=rules, today=this_month())
+    for user in (ben, cy):
+        services.apply(pool, user, today=this_month())
+    for user in (ana, ben, cy):
+        services.pay_own_deposit(pool, user, this_month())
+    claim = services.report_own_claim(pool, ben, start_date=this_month(), amount=4_000)
+    page = text(login(ana).get(f"/pools/{pool.slug}/claims/{claim.pk}/"))
+    assert "Not paid yet." in page
+    for user in (ana, cy):
+        services.decide_claim(claim, user, "approve")
+    page = text(login(ben).get(f"/pools/{pool.slug}/claims/{claim.pk}/"))
+    assert "€40.00 paid from the common fund." in page
+    assert "No gift yet" not in page
+    assert "€40.00 received" in text(login(ben).get(f"/pools/{pool.slug}/"))
+
+
 def test_rotating_pool_cycle_and_round(login, ana, ben):
     pool = services.create_pool(
         ana,

@@ -150,6 +150,8 @@ def _claim_rows(pool: Pool, v: present.Viewer, claims: list[Claim]) -> list[Clai
         .values("claim_id")
         .annotate(total=Sum("received"), months=Count("id", filter=Q(received__gt=0)))
     }
+    # A grant or a shared cost is paid once, from the common fund, not by monthly gifts.
+    paid = services.paid_from_fund(pool, claims)
     rows = []
     for claim in claims:
         approvals = rejections = 0
@@ -158,7 +160,7 @@ def _claim_rows(pool: Pool, v: present.Viewer, claims: list[Claim]) -> list[Clai
             approval = services.approval_of(claim)
             approvals, rejections = len(approval.approvals), len(approval.rejections)
             required, still = approval.required, approval.still_needed
-        total, months = received.get(claim.pk, (0, 0))
+        total, months = received.get(claim.pk, (paid.get(claim.pk, 0), 0))
         rows.append(
             ClaimRow(
                 claim=claim,
@@ -362,6 +364,11 @@ def claim_page(
         )
         for gift in claim.gifts.select_related("run").order_by("run__month")
     ]
+    paid = (
+        None
+        if claim.kind == ClaimKind.SICKNESS
+        else services.paid_from_fund(pool, [claim]).get(claim.pk, 0)
+    )
     me = membership
     is_claimant = me is not None and me.pk == claim.membership_id
     decided = me is not None and any(d.membership_id == me.pk for d in decisions)
@@ -381,6 +388,7 @@ def claim_page(
         "approval": approval,
         "reminders": reminders,
         "gifts": gifts,
+        "paid": paid,
         "forms": made,
         "can_decide": v.active and pending and not is_claimant and not decided,
         "is_claimant": is_claimant,
