@@ -29,6 +29,7 @@ from keel.pools.models import (
     Vote,
     VoteStatus,
 )
+from keel.pools.rules.gifts import add_months, month_name
 from keel.pools.rules.pool_rules import rules_to_json
 
 from .conftest import EUR_1000, EUR_1500, person, small_fund_rules, this_month
@@ -669,6 +670,32 @@ def test_ballots_once_and_only_by_eligible_members(login, fund, ana, ben, dee):
 
 
 # ---------------------------------------------------------------------------- rotating
+
+
+def test_a_member_in_arrears_is_told_about_their_right_to_claim(login, ana, ben, cy):
+    # Ben has paid nothing for two months, Cy only misses this month's deposit: with one
+    # month of grace Ben may no longer claim and Cy must pay before next month.
+    first = add_months(this_month(), -2)
+    pool = services.create_pool(
+        ana, name="Arrears", rules=small_fund_rules(), tier_gift=EUR_1500, today=first
+    )
+    for user in (ben, cy):
+        services.apply(pool, user, tier_gift=EUR_1000, today=first)
+    for k in range(3):
+        services.pay_own_deposit(pool, ana, add_months(first, k))
+    for k in range(2):
+        services.pay_own_deposit(pool, cy, add_months(first, k))
+    ben_page = text(login(ben).get(f"/pools/{pool.slug}/"))
+    assert (
+        f"The deposit for {month_name(first)} is unpaid: the right to claim is suspended"
+        f" from {add_months(first, 1).isoformat()} until it is paid."
+    ) in ben_page
+    cy_page = text(login(cy).get(f"/pools/{pool.slug}/"))
+    assert (
+        f"The deposit for {month_name(this_month())} is unpaid: pay it before"
+        f" {add_months(this_month(), 1).isoformat()} to keep the right to claim."
+    ) in cy_page
+    assert 'data-testid="my-claim-right"' not in text(login(ana).get(f"/pools/{pool.slug}/"))
 
 
 def test_a_paid_grant_shows_what_the_fund_paid(login, ana, ben, cy):

@@ -289,6 +289,14 @@ def pool_page(
     entries = present.ledger_entries(lines)
     figures = _money_figures(pool, v, lines)
     me = membership
+    my_unpaid = [d for d in unpaid if me is not None and d.membership.pk == me.pk]
+    # Whether the member may still claim, said before they need to: a claim reported
+    # while the right is suspended is refused, and sickness does not wait.
+    my_right = (
+        services.claim_right(me)
+        if me is not None and my_unpaid and v.active and pool.kind != PoolKind.ROTATING_SAVINGS
+        else None
+    )
     context = {
         "pool": pool,
         "v": v,
@@ -305,7 +313,8 @@ def pool_page(
         "rotating": pool.kind == PoolKind.ROTATING_SAVINGS,
         "claims_allowed": pool.kind != PoolKind.ROTATING_SAVINGS,
         "unpaid": [(v.name(d.membership), d) for d in unpaid],
-        "my_unpaid": [d for d in unpaid if me is not None and d.membership.pk == me.pk],
+        "my_unpaid": my_unpaid,
+        "my_right": my_right,
         "open_claims": _claim_rows(pool, v, open_claims),
         "closed_claims": _claim_rows(pool, v, closed_claims),
         "open_votes": _vote_rows(v, list(votes.filter(status=VoteStatus.OPEN))),
