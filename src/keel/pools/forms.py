@@ -539,7 +539,9 @@ class CycleForm(BootstrapFormMixin, forms.Form):
 # ---------------------------------------------------------------------------- claims
 
 
-class ClaimForm(BootstrapFormMixin, forms.Form):
+class ClaimForm(BootstrapFormMixin, OnceTokenMixin):
+    # Once only: a grant or a shared cost may be asked for twice on purpose, so a doubled
+    # or reloaded POST cannot be told from a second claim by its contents.
     start_date = forms.DateField(
         label="Sick since",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

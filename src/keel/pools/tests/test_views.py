@@ -698,6 +698,31 @@ def test_a_member_in_arrears_is_told_about_their_right_to_claim(login, ana, ben,
     assert 'data-testid="my-claim-right"' not in text(login(ana).get(f"/pools/{pool.slug}/"))
 
 
+def test_a_grant_claim_sent_twice_is_made_once(login, ana, ben, cy):
+    # A double click or a reload re-sends the same form: two identical grants would each
+    # be approved and paid. A refused form, corrected, can still be sent with its token.
+    rules = services.default_rules("emergency", "EUR") | {"admission_by_vote": False}
+    pool = services.create_pool(ana, name="Rainy Day", rules=rules, today=this_month())
+    for user in (ben, cy):
+        services.apply(pool, user, today=this_month())
+    for user in (ana, ben, cy):
+        services.pay_own_deposit(pool, user, this_month())
+    client = login(ben)
+    page = client.get(f"/pools/{pool.slug}/").content.decode()
+    token = re.search(r'name="claim-token" value="([^"]+)"', page).group(1)
+    form = {"claim-token": token, "claim-start_date": this_month().isoformat()}
+    too_much = client.post(f"/pools/{pool.slug}/claims/", form | {"claim-amount": "80.00"})
+    assert too_much.status_code == 400
+    assert not Claim.objects.exists()
+    first = client.post(f"/pools/{pool.slug}/claims/", form | {"claim-amount": "40.00"})
+    claim = Claim.objects.get()
+    assert first["Location"] == f"/pools/{pool.slug}/claims/{claim.pk}/"
+    again = client.post(f"/pools/{pool.slug}/claims/", form | {"claim-amount": "40.00"})
+    assert again.status_code == 302
+    assert again["Location"] == f"/pools/{pool.slug}/#claims"
+    assert Claim.objects.count() == 1
+
+
 def test_a_paid_grant_shows_what_the_fund_paid(login, ana, ben, cy):
     # A grant is paid once from the common fund, never by monthly gifts: its page must
     # not say "No gift yet" once it is paid.

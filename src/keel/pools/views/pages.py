@@ -40,6 +40,7 @@ from .render import (
 View = Callable[..., HttpResponseBase]
 LEDGER_PAGE = 100
 ALREADY_STARTED = "That form was already sent: the pool it started is in your list below."
+CLAIM_SENT = "That claim was already sent: it is in the claims below."
 
 
 def _money(minor: int, currency: str) -> str:
@@ -300,14 +301,20 @@ def claim_new(request: HttpRequest, pool: Pool, membership: Membership | None) -
     if not form.is_valid():
         return _again(request, pool, membership, "claim", form)
     data = form.cleaned_data
+    once = f"pool-claim:{pool.pk}:{person(request).pk}"
+    if not form.claim(once):
+        # The browser sent the form again (a reload, a double click): it is reported.
+        messages.info(request, CLAIM_SENT)
+        return _back(pool, "claims")
     try:
-        claim = services.report_own_claim(
-            pool,
-            person(request),
-            start_date=data["start_date"],
-            amount=data.get("amount"),
-            description=data.get("description") or "",
-        )
+        with form.given_back_on_error(once):
+            claim = services.report_own_claim(
+                pool,
+                person(request),
+                start_date=data["start_date"],
+                amount=data.get("amount"),
+                description=data.get("description") or "",
+            )
     except PoolError as exc:
         return _again(request, pool, membership, "claim", form, exc)
     messages.success(request, "Your claim is reported. It is paid once enough members approve it.")
