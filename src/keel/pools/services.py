@@ -872,7 +872,8 @@ def remind(claim: Claim, by: User) -> ClaimReminder:
 
 @transaction.atomic
 def report_recovery(claim: Claim, by: User, recovered_on: date) -> Claim:
-    """The claimant (or a steward) reports recovery: gifts stop from the month after."""
+    """The claimant (or a steward) reports recovery: no gift is given for a month that
+    begins on or after ``recovered_on`` (``gifts.first_month_after_recovery``)."""
     claim = Claim.objects.select_for_update().select_related("pool", "membership").get(pk=claim.pk)
     member = require_active(claim.pool, by)
     if member.pk != claim.membership_id and member.role != MemberRole.STEWARD:

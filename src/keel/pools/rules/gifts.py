@@ -85,6 +85,7 @@ __all__ = [
     "claim_right",
     "cut_percent",
     "exit_payout",
+    "first_month_after_recovery",
     "gift_due",
     "month_name",
     "monthly_deposit",
@@ -396,6 +397,15 @@ def not_due_reason(
             f"{month_name(first)}"
         )
     return None
+
+
+def first_month_after_recovery(recovered_on: date) -> date:
+    """The first calendar month (its first day) that gets no gift once the member has
+    recovered on ``recovered_on``: the month itself when that is its first day, the next
+    month otherwise (see "Which months a claim is paid for")."""
+    day = _date(recovered_on, "recovered_on")
+    first = day.replace(day=1)
+    return first if day.day == 1 else add_months(first, 1)
 
 
 def gift_due(claim: Claim, month: date, rules: SickLeaveRules, months_already_paid: int) -> bool:

@@ -553,13 +553,19 @@ def test_remind_and_report_recovery(login, fund, ana, ben, cy):
     assert refused.status_code == 403
     claim.refresh_from_db()
     assert claim.recovered_on is None
-    done = login(ben).post(
+    ben_client = login(ben)
+    done = ben_client.post(
         f"/pools/{fund.slug}/claims/{claim.pk}/recovery/",
         {"recovery-recovered_on": this_month().isoformat()},
     )
     assert done.status_code == 302
     claim.refresh_from_db()
     assert claim.recovered_on == this_month()
+    # Recovered on the first: this month has no gift either (not "from the month after").
+    page = text(ben_client.get(done["Location"]))
+    assert f"Recovery is recorded: no gift is given for {month_name(this_month())} or later." in (
+        page
+    )
 
 
 def test_an_outsider_cannot_claim_in_a_public_pool(login, public_fund, dee):

@@ -23,7 +23,7 @@ from keel.money import format_amount
 from .. import forms, present, services
 from ..errors import PoolError
 from ..models import ClaimStatus, Membership, MemberStatus, Pool, PoolKind
-from ..rules.gifts import month_name
+from ..rules.gifts import first_month_after_recovery, month_name
 from ..rules.pool_rules import SickLeaveRules, kind_name, rules_to_json
 from .render import (
     claim_of,
@@ -374,12 +374,14 @@ def claim_recovery(
     form = forms.RecoveryForm(request.POST, prefix="recovery")
     if not form.is_valid():
         return claim_page(request, pool, membership, claim, forms={"recovery": form}, status=400)
+    recovered_on = form.cleaned_data["recovered_on"]
     try:
-        services.report_recovery(claim, person(request), form.cleaned_data["recovered_on"])
+        services.report_recovery(claim, person(request), recovered_on)
     except PoolError as exc:
         status = refuse(request, exc, form)
         return claim_page(request, pool, membership, claim, forms={"recovery": form}, status=status)
-    messages.success(request, "Recovery is recorded: gifts stop from the month after.")
+    stop = month_name(first_month_after_recovery(recovered_on))
+    messages.success(request, f"Recovery is recorded: no gift is given for {stop} or later.")
     return redirect("pools:claim", slug=pool.slug, claim_id=claim.pk)
 
 

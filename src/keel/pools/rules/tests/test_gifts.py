@@ -22,6 +22,7 @@ from keel.pools.rules.gifts import (
     claim_right,
     cut_percent,
     exit_payout,
+    first_month_after_recovery,
     gift_due,
     monthly_deposit,
     monthly_gifts,
@@ -127,6 +128,12 @@ def test_sickness_from_the_first_of_a_month_is_paid_from_the_next_month():
     c = claim(date(2025, 1, 1))
     assert not gift_due(c, date(2025, 1, 1), RULES, 0)
     assert gift_due(c, date(2025, 2, 1), RULES, 0)
+
+
+def test_the_first_month_without_a_gift_after_recovery():
+    assert first_month_after_recovery(date(2026, 5, 15)) == date(2026, 6, 1)
+    assert first_month_after_recovery(date(2026, 5, 1)) == date(2026, 5, 1)
+    assert first_month_after_recovery(date(2026, 12, 31)) == date(2027, 1, 1)
 
 
 def test_recovery_on_the_first_of_a_month_ends_gifts_before_that_month():
