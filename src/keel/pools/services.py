@@ -1406,6 +1406,13 @@ def cast_ballot(vote: Vote, by: User, choice: str) -> Vote:
     member = require_active(vote.pool, by)
     if vote.status != VoteStatus.OPEN:
         raise Conflict(f"this vote has closed: {vote.get_status_display().lower()}")
+    if vote.closes_at <= timezone.now():
+        # Its week is up and the daily job counts it as it stood then: a ballot taken
+        # now, before the job runs, could still turn the result.
+        raise Conflict(
+            f"this vote closed on {vote.closes_at:%d %B %Y at %H:%M} UTC: it is counted"
+            " without further ballots"
+        )
     if not vote.eligible.filter(pk=member.pk).exists():
         raise NotAllowed(
             "you are not eligible in this vote (you joined after it opened, or it is about you)"
@@ -1417,7 +1424,7 @@ def cast_ballot(vote: Vote, by: User, choice: str) -> Vote:
             Ballot.objects.create(vote=vote, membership=member, choice=choice)
     except IntegrityError:
         raise Conflict("you have already voted") from None
-    _close(vote, closed=vote.closes_at <= timezone.now())
+    _close(vote, closed=False)
     return vote
 
 

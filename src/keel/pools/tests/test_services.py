@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from keel.accounts.models import User
 from keel.accounts.services import create_worker
@@ -30,6 +31,7 @@ from keel.pools.models import (
     Pool,
     Refund,
     RulesVersion,
+    Vote,
     VoteStatus,
 )
 from keel.pools.rules.pool_rules import broodfonds_default, rules_to_json
@@ -365,6 +367,29 @@ def test_a_rotating_cycle_keeps_its_members_and_only_they_pay_its_rounds(db: Non
     assert services.ensure_deposits(pool, date(2026, 4, 1)) == 0
     assert services.leave(member(pool, 1)) == 0
     assert member(pool, 1).status == MemberStatus.LEFT
+
+
+def test_a_ballot_after_the_vote_has_closed_is_refused(db: None) -> None:
+    # One yes of four by the end of the week: no quorum (two ballots), so the proposal
+    # fails. A yes sent after the closing time, before the daily job counts the vote,
+    # would have made the quorum and passed it.
+    users = people(4)
+    pool = sick_fund(users, [20_000] * 4, min_members=3, approvals_required=1)
+    vote = services.propose_rule_change(pool, users[0], {"max_gift_months": 12})
+    services.cast_ballot(vote, users[0], "yes")
+    closed_at = timezone.now() - timedelta(minutes=5)
+    Vote.objects.filter(pk=vote.pk).update(closes_at=closed_at)
+    with pytest.raises(Conflict) as refused:
+        services.cast_ballot(vote, users[1], "yes")
+    assert refused.value.message == (
+        f"this vote closed on {closed_at:%d %B %Y at %H:%M} UTC: it is counted without"
+        " further ballots"
+    )
+    assert vote.ballots.count() == 1
+    assert services.close_due_votes().closed == 1
+    vote.refresh_from_db()
+    assert vote.status == VoteStatus.FAILED
+    assert services.sick_leave_rules(pool).max_gift_months == 24
 
 
 def test_bad_rules_are_refused_naming_the_field_and_nothing_is_created(db: None) -> None:
