@@ -729,6 +729,30 @@ def test_a_grant_claim_sent_twice_is_made_once(login, ana, ben, cy):
     assert Claim.objects.count() == 1
 
 
+def test_a_grant_waiting_for_the_vote_says_so_on_its_page(login, ana, ben, cy):
+    # Above €20.00 a grant needs a vote besides the approvals: "Approved" alone would
+    # read as if it were granted.
+    rules = services.default_rules("emergency", "EUR") | {
+        "admission_by_vote": False,
+        "vote_above": 2_000,
+    }
+    pool = services.create_pool(ana, name="Rainy Day", rules=rules, today=this_month())
+    for user in (ben, cy):
+        services.apply(pool, user, today=this_month())
+    for user in (ana, ben, cy):
+        services.pay_own_deposit(pool, user, this_month())
+    claim = services.report_own_claim(pool, ben, start_date=this_month(), amount=4_000)
+    for user in (ana, cy):
+        services.decide_claim(claim, user, "approve")
+    vote = claim.votes.get()
+    page = text(login(ben).get(f"/pools/{pool.slug}/claims/{claim.pk}/"))
+    assert (
+        "a grant this large is paid only if the members' vote passes:"
+        f' <a href="/pools/{pool.slug}/votes/{vote.pk}/">Grant of €40.00 to Member 2</a>'
+    ) in page
+    assert "Not paid yet." in page
+
+
 def test_a_paid_grant_shows_what_the_fund_paid(login, ana, ben, cy):
     # A grant is paid once from the common fund, never by monthly gifts: its page must
     # not say "No gift yet" once it is paid.

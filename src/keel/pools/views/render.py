@@ -378,6 +378,9 @@ def claim_page(
         if claim.kind == ClaimKind.SICKNESS
         else services.paid_from_fund(pool, [claim]).get(claim.pk, 0)
     )
+    # A grant above the rules' threshold is paid only if the members' vote passes: an
+    # "Approved" claim may still be waiting for it, or have been turned down by it.
+    vote = claim.votes.filter(pool=pool).order_by("-opened_at").first()
     me = membership
     is_claimant = me is not None and me.pk == claim.membership_id
     decided = me is not None and any(d.membership_id == me.pk for d in decisions)
@@ -398,6 +401,7 @@ def claim_page(
         "reminders": reminders,
         "gifts": gifts,
         "paid": paid,
+        "vote": vote,
         "forms": made,
         "can_decide": v.active and pending and not is_claimant and not decided,
         "is_claimant": is_claimant,
