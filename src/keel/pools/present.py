@@ -17,7 +17,16 @@ from datetime import date
 from typing import Any
 
 from . import services
-from .models import Membership, MemberStatus, Pool, Vote, VoteStatus, VoteSubject
+from .models import (
+    Claim,
+    ClaimStatus,
+    Membership,
+    MemberStatus,
+    Pool,
+    Vote,
+    VoteStatus,
+    VoteSubject,
+)
 from .rules.pool_rules import SickLeaveRules, diff_rules, parse_rules
 
 KIND_LABELS = {
@@ -94,6 +103,20 @@ def member_rows(v: Viewer) -> list[MemberRow]:
             )
         )
     return rows
+
+
+def has_ended(claim: Claim, today: date) -> bool:
+    """An approved sickness whose member has recovered by ``today``: it stays approved in
+    the books (the gift of its last month may still be run), but it is no longer open."""
+    return (
+        claim.status == ClaimStatus.APPROVED
+        and claim.recovered_on is not None
+        and claim.recovered_on <= today
+    )
+
+
+def claim_status_label(claim: Claim, today: date) -> str:
+    return "Recovered" if has_ended(claim, today) else str(claim.get_status_display())
 
 
 def vote_title(vote: Vote, v: Viewer) -> str:

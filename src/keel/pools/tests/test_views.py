@@ -568,6 +568,17 @@ def test_remind_and_report_recovery(login, fund, ana, ben, cy):
     )
 
 
+def test_a_recovered_sickness_is_no_longer_listed_as_open(login, fund, ana, ben, cy):
+    claim = claim_of(fund, ben)
+    services.decide_claim(claim, cy, "approve")
+    services.report_recovery(claim, ben, this_month())
+    page = login(ana).get(f"/pools/{fund.slug}/").content.decode()
+    assert 'data-testid="no-open-claims"' in page
+    assert "Ben Baker (Member 2), since" in page and "</a>: recovered" in page
+    claim_page = text(login(ana).get(f"/pools/{fund.slug}/claims/{claim.pk}/"))
+    assert re.search(r'data-testid="claim-status">\s*Recovered\s*<', claim_page)
+
+
 def test_an_outsider_cannot_claim_in_a_public_pool(login, public_fund, dee):
     response = login(dee).post(
         f"/pools/{public_fund.slug}/claims/", {"claim-start_date": this_month().isoformat()}

@@ -15,6 +15,7 @@ from django.db.models import Count, Prefetch, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 
 from keel.accounts.models import User
 
@@ -124,6 +125,7 @@ class ClaimRow:
     gifts_received: int
     gift_months: int
     is_mine: bool
+    status_label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ def _claim_rows(pool: Pool, v: present.Viewer, claims: list[Claim]) -> list[Clai
     }
     # A grant or a shared cost is paid once, from the common fund, not by monthly gifts.
     paid = services.paid_from_fund(pool, claims)
+    today = timezone.localdate()
     rows = []
     for claim in claims:
         approvals = rejections = 0
@@ -172,6 +175,7 @@ def _claim_rows(pool: Pool, v: present.Viewer, claims: list[Claim]) -> list[Clai
                 gifts_received=int(total),
                 gift_months=int(months),
                 is_mine=v.membership is not None and claim.membership_id == v.membership.pk,
+                status_label=present.claim_status_label(claim, today),
             )
         )
     return rows
@@ -279,10 +283,15 @@ def pool_page(
     active = [m for m in members if m.status == MemberStatus.ACTIVE]
     unpaid = services.unpaid_deposits(pool)
     claims = pool.claims.select_related("membership").order_by("-reported_at")
-    open_claims = list(claims.filter(status__in=(ClaimStatus.PENDING, ClaimStatus.APPROVED)))
-    closed_claims = list(
-        claims.exclude(status__in=(ClaimStatus.PENDING, ClaimStatus.APPROVED))[:RECENT]
-    )
+    today = timezone.localdate()
+    current = list(claims.filter(status__in=(ClaimStatus.PENDING, ClaimStatus.APPROVED)))
+    open_claims = [c for c in current if not present.has_ended(c, today)]
+    closed_claims = sorted(
+        [c for c in current if present.has_ended(c, today)]
+        + list(claims.exclude(status__in=(ClaimStatus.PENDING, ClaimStatus.APPROVED))[:RECENT]),
+        key=lambda c: (c.reported_at, c.pk),
+        reverse=True,
+    )[:RECENT]
     votes = pool.votes.select_related("applicant", "pool").order_by("-opened_at")
     runs = _run_rows(pool)
     lines = services.ledger_lines(pool, with_names=v.with_names)
@@ -402,6 +411,7 @@ def claim_page(
         "gifts": gifts,
         "paid": paid,
         "vote": vote,
+        "status_label": present.claim_status_label(claim, timezone.localdate()),
         "forms": made,
         "can_decide": v.active and pending and not is_claimant and not decided,
         "is_claimant": is_claimant,
