@@ -158,9 +158,11 @@ class RulesForm(BootstrapFormMixin, forms.Form):
         bounds=(1, BPS_WHOLE),
         help_text="The share of the members who must cast a ballot for a vote to count.",
     )
+    # At least half: below it a proposal most voters reject would pass. The rules
+    # themselves accept less so that pools stored before this check still load.
     majority = PercentField(
         label="Majority (% of votes cast)",
-        bounds=(1, BPS_WHOLE),
+        bounds=(BPS_WHOLE // 2, BPS_WHOLE),
         help_text="50.01 is more than half; 100 is every vote.",
     )
     admission_by_vote = forms.BooleanField(label="Admit new members by a vote", required=False)

@@ -290,13 +290,23 @@ def test_a_tier_too_large_for_the_books_is_refused_by_the_form(login, ana):
 
 def test_a_percentage_out_of_range_is_refused_in_percent(login, ana):
     # The rules count in basis points; the person typed percent and reads percent.
-    for field, typed in (("quorum", "0"), ("deposit_rate", "150"), ("majority", "100.01")):
+    for field, typed in (("quorum", "0"), ("deposit_rate", "150")):
         response = login(ana).post("/pools/new/", new_pool_data(**{field: typed}))
         assert response.status_code == 400
         body = text(response)
         assert "Enter a percentage from 0.01% to 100%." in body
         assert "10000" not in body
     assert not Pool.objects.exists()
+
+
+def test_a_majority_below_half_is_refused(login, ana):
+    # With 49% a proposal voted 49 yes against 51 no would pass: a minority decides.
+    for typed in ("49", "100.01"):
+        response = login(ana).post("/pools/new/", new_pool_data(majority=typed))
+        assert response.status_code == 400
+        assert "Enter a percentage from 50% to 100%." in text(response)
+    assert not Pool.objects.exists()
+    assert login(ana).post("/pools/new/", new_pool_data(majority="50")).status_code == 302
 
 
 def test_other_kinds_of_pool_get_their_own_rule_fields(login, ana):
