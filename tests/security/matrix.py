@@ -280,6 +280,7 @@ POOLS = _area(
         "pools:refund": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:start_cycle": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:pay_round": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
+        "pools:appoint_steward": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         # A member doing a steward's or another member's part, with a form that would
         # do it: refused, and nothing changes.
         "pools:run_gifts#member": Route(
@@ -287,6 +288,14 @@ POOLS = _area(
             post=owned("P", "act", pool_member="deny-403"),
             tenant="P",
             data={"run-month": "@shared.this_month"},
+            refusals=("pool_member",),
+            probe=True,
+        ),
+        "pools:appoint_steward#member": Route(
+            get=GET_405,
+            post=owned("P", "act", pool_member="deny-403"),
+            tenant="P",
+            data={"member": "2"},
             refusals=("pool_member",),
             probe=True,
         ),

@@ -477,6 +477,12 @@ class InviteForm(BootstrapFormMixin, forms.Form):
     email = forms.EmailField(label="Email of the person to invite", max_length=254)
 
 
+class StewardForm(forms.Form):
+    """The member (by number) a steward hands stewardship to."""
+
+    member = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
 class MonthForm(BootstrapFormMixin, forms.Form):
     """A calendar month, typed (or picked) as YYYY-MM."""
 

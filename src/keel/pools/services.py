@@ -1805,6 +1805,15 @@ def steward_refund(pool: Pool, user: User, year: int) -> list[Refund]:
     return refund_above_cap(pool, year)
 
 
+def steward_appoint(pool: Pool, user: User, number: int) -> Membership:
+    """A steward makes member ``number`` a steward too (how a sole steward can leave)."""
+    require_steward(pool, user)
+    target = pool.memberships.filter(number=number).first()
+    if target is None:
+        raise NotFound("no such member")
+    return make_steward(pool, user, target)
+
+
 def steward_pay_round(pool: Pool, user: User, month: date) -> Round:
     require_steward(pool, user)
     return pay_round(pool, month)

@@ -589,6 +589,26 @@ def test_a_recovered_sickness_is_no_longer_listed_as_open(login, fund, ana, ben,
     assert re.search(r'data-testid="claim-status">\s*Recovered\s*<', claim_page)
 
 
+def test_the_only_steward_hands_stewardship_over_and_can_leave(login, fund, ana, ben, cy):
+    # The leave page tells the only steward to hand stewardship over first: the pool page
+    # must let them, or their reserve stays locked in the pool.
+    client = login(ana)
+    refused = client.post(f"/pools/{fund.slug}/leave/")
+    assert fund.memberships.get(user=ana).status == MemberStatus.ACTIVE
+    assert refused.status_code == 409
+    page = client.get(f"/pools/{fund.slug}/").content.decode()
+    assert page.count(f'action="/pools/{fund.slug}/stewards/"') == 2  # Ben and Cy
+    # Ben is no steward: he cannot appoint one.
+    assert login(ben).post(f"/pools/{fund.slug}/stewards/", {"member": 3}).status_code == 403
+    assert fund.memberships.get(user=cy).role == "member"
+    made = client.post(f"/pools/{fund.slug}/stewards/", {"member": 2})
+    assert made.status_code == 302
+    assert fund.memberships.get(user=ben).role == "steward"
+    left = client.post(f"/pools/{fund.slug}/leave/")
+    assert left.status_code == 302
+    assert fund.memberships.get(user=ana).status == MemberStatus.LEFT
+
+
 def test_an_outsider_cannot_claim_in_a_public_pool(login, public_fund, dee):
     response = login(dee).post(
         f"/pools/{public_fund.slug}/claims/", {"claim-start_date": this_month().isoformat()}

@@ -432,6 +432,23 @@ def run_gifts(request: HttpRequest, pool: Pool, membership: Membership | None) -
 
 
 @pool_action
+def appoint_steward(
+    request: HttpRequest, pool: Pool, membership: Membership | None
+) -> HttpResponse:
+    form = forms.StewardForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the member to make a steward.")
+        return pool_page(request, pool, membership, status=400)
+    try:
+        made = services.steward_appoint(pool, person(request), form.cleaned_data["member"])
+    except PoolError as exc:
+        status = refuse(request, exc)
+        return pool_page(request, pool, membership, status=status)
+    messages.success(request, f"{present.viewer(pool, membership).name(made)} is a steward now.")
+    return _back(pool, "members")
+
+
+@pool_action
 def refund(request: HttpRequest, pool: Pool, membership: Membership | None) -> HttpResponse:
     form = forms.YearForm(request.POST, prefix="refund")
     if not form.is_valid():
@@ -592,6 +609,7 @@ urlpatterns: list[URLPattern] = [
     path("<slug:slug>/leave/", leave, name="leave"),
     path("<slug:slug>/gifts/", run_gifts, name="run_gifts"),
     path("<slug:slug>/refunds/", refund, name="refund"),
+    path("<slug:slug>/stewards/", appoint_steward, name="appoint_steward"),
     path("<slug:slug>/cycle/", start_cycle, name="start_cycle"),
     path("<slug:slug>/rounds/", pay_round, name="pay_round"),
 ]
