@@ -841,4 +841,8 @@ def test_rotating_pool_cycle_and_round(login, ana, ben):
     paid = login(ana).post(f"/pools/{pool.slug}/rounds/", {"round-month": month_value()})
     assert paid.status_code == 302
     assert Round.objects.get(pool=pool, month=this_month()).journal_id is not None
-    assert "paid" in text(login(ben).get(f"/pools/{pool.slug}/"))
+    page = text(login(ben).get(f"/pools/{pool.slug}/"))
+    assert "paid" in page
+    # Rounds pay no claims: an unpaid contribution suspends nothing, only holds the pot.
+    assert "Each month of a cycle every member of it pays their contribution" in page
+    assert "suspends the right to claim" not in page
