@@ -58,6 +58,10 @@ __all__ = [
 PERIODS = ("month", "quarter", "year")
 
 BPS_WHOLE = 10_000
+# The largest amount a policy may name (per job, minimum, cap, threshold, time-off unit):
+# the largest an earnings event may carry. A policy with more published nothing a platform
+# could pay, and every event under it was refused by the ledger.
+MAX_POLICY_AMOUNT = 10**12
 
 
 # --------------------------------------------------------------------------- errors
@@ -267,7 +271,7 @@ class Tier:
             )
         if self.rate_bps is not None:
             require_bps(self.rate_bps, "rate_bps")
-        require_optional_int(self.per_job, "per_job")
+        require_optional_int(self.per_job, "per_job", maximum=MAX_POLICY_AMOUNT)
         if self.rate_bps is None and self.per_job is None:
             raise PolicyError(
                 f"tier {self.status!r} changes nothing: give rate_bps, per_job or both",
@@ -354,15 +358,16 @@ class Policy:
         require_bps(self.rate_bps, "rate_bps")
         for name in ("include_gross", "include_tips", "include_bonus"):
             require_bool(getattr(self, name), name)
-        require_int(self.per_job, "per_job")
-        require_int(self.monthly_minimum, "monthly_minimum")
-        require_optional_int(self.monthly_cap, "monthly_cap")
-        require_optional_int(self.yearly_cap, "yearly_cap")
-        require_int(self.threshold, "threshold")
+        top = MAX_POLICY_AMOUNT
+        require_int(self.per_job, "per_job", maximum=top)
+        require_int(self.monthly_minimum, "monthly_minimum", maximum=top)
+        require_optional_int(self.monthly_cap, "monthly_cap", maximum=top)
+        require_optional_int(self.yearly_cap, "yearly_cap", maximum=top)
+        require_int(self.threshold, "threshold", maximum=top)
         require_choice(self.threshold_period, "threshold_period", PERIODS)
         require_bool(self.threshold_includes_tips, "threshold_includes_tips")
         require_bool(self.backdate, "backdate")
-        require_optional_int(self.time_off_unit, "time_off_unit", minimum=1)
+        require_optional_int(self.time_off_unit, "time_off_unit", minimum=1, maximum=top)
         if not isinstance(self.tiers, tuple):
             raise PolicyError(
                 f"tiers must be a tuple of Tier, not {type(self.tiers).__name__}",

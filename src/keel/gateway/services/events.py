@@ -33,7 +33,7 @@ from keel import collector
 from keel.accounts.models import User
 from keel.ledger import services as ledger
 from keel.ledger.models import Account
-from keel.ledger.rules import JournalSpec, LegSpec
+from keel.ledger.rules import MAX_LEG_AMOUNT, JournalSpec, LegSpec
 from keel.money import CURRENCIES, MoneyError, get_currency
 from keel.sql import in_values, select, sqlite_insert
 
@@ -778,6 +778,18 @@ def _book(platform: Platform, plan: list[_Planned], terms: dict[int, Policy]) ->
             eligible = eligible_amount(policy, earnings)
             rate_base = result.rate_base_after - before.rate_base
         amount = result.amount
+        if amount > MAX_LEG_AMOUNT:
+            # A per-job amount times a vast job count: no ledger entry can carry it. Named
+            # here, on its event, rather than as the ledger's refusal of a leg.
+            problem = _Problems()
+            problem.add(
+                index,
+                "jobs",
+                f"gives a contribution of {amount} minor units, more than one ledger entry"
+                f" can carry ({MAX_LEG_AMOUNT})",
+                code="out_of_range",
+            )
+            problem.raise_if_any()
         book.add(ref, currency, starts, threshold_basis, eligible, rate_base, amount)
         if amount <= 0:
             held = _NONE

@@ -394,6 +394,38 @@ def test_event_ids_of_keels_own_top_ups_are_refused(alia: Platform, worker: User
     ]
 
 
+def test_a_contribution_no_ledger_entry_can_carry_is_refused_on_its_event(
+    worker: User,
+) -> None:
+    # $20.00 a job times 10**12 jobs is 2 * 10**15 cents, and the ledger's largest entry
+    # is 10**15. It was refused as 'legs.0.amount', naming no event.
+    tidy = services.create_platform(
+        "Tidy", policy={"currency": "USD", "per_job": 2_000}, effective_from=date(2026, 1, 1)
+    )
+    services.link_with_code(tidy, "cleaner-1", services.create_link_code(worker))
+    journals = journal_count()
+    with pytest.raises(GatewayError) as refused:
+        services.record_events(
+            tidy,
+            [
+                event("ok", "2026-10-01", 8_000, worker_ref="cleaner-1"),
+                event("vast", "2026-10-02", 8_000, worker_ref="cleaner-1", jobs=10**12),
+            ],
+        )
+    assert refused.value.code == "invalid_batch"
+    assert refused.value.details == [
+        {
+            "index": 1,
+            "field": "events.1.jobs",
+            "message": "gives a contribution of 2000000000000000 minor units, more than one"
+            " ledger entry can carry (1000000000000000)",
+            "code": "out_of_range",
+        }
+    ]
+    assert journal_count() == journals
+    assert not EarningsEvent.objects.exists()
+
+
 def test_per_job_amounts_cover_the_month_minimum(alia: Platform, worker: User) -> None:
     # $5 per cleaning: one cleaning already meets the $5 minimum → no top-up.
     services.link_with_code(alia, "cleaner-1", services.create_link_code(worker))

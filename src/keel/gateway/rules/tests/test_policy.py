@@ -394,6 +394,18 @@ def test_from_dict_round_trips_and_has_stable_keys():
         ({"currency": "USD", "include_tips": 1}, "include_tips", "invalid_type"),
         ({"currency": "USD", "backdate": "yes"}, "backdate", "invalid_type"),
         ({"currency": "USD", "time_off_unit": 0}, "time_off_unit", "out_of_range"),
+        # Past the largest amount an event may carry (10**12 minor units).
+        ({"currency": "BHD", "per_job": 10**12 + 1}, "per_job", "out_of_range"),
+        ({"currency": "USD", "monthly_minimum": 10**23}, "monthly_minimum", "out_of_range"),
+        ({"currency": "USD", "monthly_cap": 10**12 + 1}, "monthly_cap", "out_of_range"),
+        ({"currency": "USD", "yearly_cap": 10**12 + 1}, "yearly_cap", "out_of_range"),
+        ({"currency": "USD", "threshold": 10**12 + 1}, "threshold", "out_of_range"),
+        ({"currency": "USD", "time_off_unit": 10**12 + 1}, "time_off_unit", "out_of_range"),
+        (
+            {"currency": "USD", "tiers": [{"status": "p", "per_job": 10**12 + 1}]},
+            "tiers.0.per_job",
+            "out_of_range",
+        ),
         ({"currency": "USD", "tiers": "platinum"}, "tiers", "invalid_type"),
         ({"currency": "USD", "tiers": ["platinum"]}, "tiers.0", "invalid_type"),
         ({"currency": "USD", "tiers": [{"rate_bps": 700}]}, "tiers.0.status", "required"),
@@ -695,3 +707,18 @@ def test_periods_tile_the_calendar(day: date, period: str):
     assert start.day == 1
     assert period_bounds(end + timedelta(days=1), period)[0] == end + timedelta(days=1)
     assert period_bounds(start - timedelta(days=1), period)[1] == start - timedelta(days=1)
+
+
+def test_policy_amounts_may_reach_the_largest_event_amount():
+    top = 10**12
+    policy = Policy(
+        currency="USD",
+        per_job=top,
+        monthly_minimum=top,
+        monthly_cap=top,
+        yearly_cap=top,
+        threshold=top,
+        time_off_unit=top,
+        tiers=(Tier("gold", per_job=top),),
+    )
+    assert Policy.from_dict(policy.to_dict()) == policy
