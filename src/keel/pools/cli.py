@@ -272,8 +272,18 @@ def _benefit_lines(
 def run(day: Any) -> None:
     """This month's deposits due and gift runs for every pool (once per month)."""
     _setup()
+    from django.utils import timezone
+
     from keel.pools.tasks import daily
 
+    today = timezone.localdate()
+    if day is not None and day.date() > today:
+        # A later day's month would be run now, with deposits not yet due and gifts for
+        # a month to come, and the real run of that month would then find it done.
+        raise click.ClickException(
+            f"date: {day.date().isoformat()} is after today ({today.isoformat()}); a month"
+            " is run once it has come"
+        )
     report = daily(day.date() if day else None)
     click.echo(
         f"{report.votes_closed} votes closed, {report.deposits_added} deposits due added,"

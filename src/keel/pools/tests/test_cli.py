@@ -103,6 +103,25 @@ def test_simulate_refuses_bad_input_naming_the_option(
     assert named in capsys.readouterr().err
 
 
+def test_run_refuses_a_day_after_today(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # It ran that month at once (deposits not yet due, a gift run for a month to come),
+    # and the real run of the month then found it done.
+    steward = create_worker("s@example.org", name="S", password=None, currency="EUR")
+    pool = services.create_pool(
+        steward,
+        name="Fund",
+        rules=rules_to_json(broodfonds_default("EUR")),
+        tier_gift=75_000,
+        today=date(2026, 11, 1),
+    )
+    later = (timezone.localdate() + timedelta(days=1)).isoformat()
+    journals = Journal.objects.count()
+    assert main(["pools", "run", "--date", later]) != 0
+    assert f"date: {later} is after today" in capsys.readouterr().err
+    assert Journal.objects.count() == journals
+    assert not GiftRun.objects.filter(pool=pool).exists()
+
+
 def test_run_makes_this_months_gift_run_once(db: None) -> None:
     steward = create_worker("s@example.org", name="S", password=None, currency="EUR")
     pool = services.create_pool(
