@@ -171,8 +171,12 @@ def two_workers() -> TwoWorkers:
     )
 
     # Pools: Ben's fund; Ana is a member, claims, and Ben's reserve gives to her gift.
-    fund = pools.create_pool(ben, name="Bakers Fund", rules=fund_rules(), tier_gift=USD_1500)
-    pools.apply(fund, ana, tier_gift=USD_1000)
+    # Both joined on the 1st, so Ana's flu from the 1st is covered (a sickness from before
+    # joining is not).
+    fund = pools.create_pool(
+        ben, name="Bakers Fund", rules=fund_rules(), tier_gift=USD_1500, today=this_month()
+    )
+    pools.apply(fund, ana, tier_gift=USD_1000, today=this_month())
     for user in (ben, ana):
         pools.pay_own_deposit(fund, user, this_month())
     claim = pools.report_own_claim(fund, ana, start_date=this_month(), description="Flu")
