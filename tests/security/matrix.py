@@ -547,6 +547,9 @@ CONSOLE = _area(
         "gateway:console_close": Route(get=GET_405, post=owned("X", "act"), tenant="X"),
         "gateway:console_batch": Route(get=owned("X"), post=owned("X"), tenant="X"),
         "gateway:console_statement": Route(get=owned("X"), tenant="X"),
+        "gateway:console_settlement_withdraw": Route(
+            get=GET_405, post=owned("X", "act"), tenant="X", data={"reason": "recorded twice"}
+        ),
         "gateway:platform_bundles": Route(get=owned("X"), post=owned("X"), tenant="X"),
         # X offering a bundle under Y's worker reference.
         "gateway:platform_bundles#foreign-ref": Route(

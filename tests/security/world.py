@@ -268,7 +268,7 @@ def _platform_tenant(
         ],
     )
     batch = gateway.close_period(platform, today - timedelta(days=6), today)[0]
-    gateway.record_settlement(
+    settlement = gateway.record_settlement(
         batch, reference=f"{marker} wire", amount=batch.owed, received_on=today, by=operator
     )
     monday = today - timedelta(days=today.weekday())
@@ -286,6 +286,7 @@ def _platform_tenant(
         "link_id": link.pk,
         "worker_ref": ref,
         "batch_id": batch.pk,
+        "settlement_id": settlement.pk,
         "bundle_id": bundle.pk,
         "week": 1,
         # After the bundle above: a second one may not overlap it.

@@ -526,6 +526,9 @@ class SettlementOut(Schema):
     amount: int
     received_on: date
     recorded_at: datetime
+    # Set when the operator withdrew a payment recorded in error: it no longer counts.
+    withdrawn_at: datetime | None = None
+    withdrawal_reason: str = ""
 
 
 class BatchDetailOut(BatchOut):
@@ -577,6 +580,8 @@ def get_clearing(request: HttpRequest, id: int) -> dict[str, Any]:
                 "amount": s.amount,
                 "received_on": s.received_on,
                 "recorded_at": s.recorded_at,
+                "withdrawn_at": s.withdrawn_at,
+                "withdrawal_reason": s.withdrawal_reason,
             }
             for s in batch.settlements.order_by("recorded_at", "id")
         ],

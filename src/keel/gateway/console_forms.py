@@ -404,6 +404,15 @@ class InviteForm(BootstrapFormMixin, forms.Form):
 # ---------------------------------------------------------------------------- clearing
 
 
+class WithdrawSettlementForm(BootstrapFormMixin, forms.Form):
+    reason = forms.CharField(
+        max_length=200,
+        label="Why it is withdrawn",
+        help_text="E.g. the amount was mistyped; it stays in the batch's history.",
+        error_messages={"required": "Say why the payment is withdrawn."},
+    )
+
+
 class SettlementForm(CurrencyFormMixin, BootstrapFormMixin, forms.Form):
     reference = forms.CharField(
         max_length=120,

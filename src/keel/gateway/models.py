@@ -371,9 +371,27 @@ class Settlement(models.Model):
     )
     journal_id = models.BigIntegerField()
     recorded_at = models.DateTimeField(default=timezone.now)
+    # A payment recorded in error is withdrawn, never deleted: its journal is reversed and
+    # the row stays, with who withdrew it and why.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    withdrawal_reason = models.CharField(max_length=200, blank=True)
+    withdrawal_journal_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ("recorded_at",)
         constraints = [
-            models.UniqueConstraint(fields=["batch", "reference"], name="settlement_reference"),
+            # One standing payment per reference: a withdrawn one frees its reference for
+            # the payment recorded again correctly.
+            models.UniqueConstraint(
+                fields=["batch", "reference"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="settlement_reference",
+            ),
         ]

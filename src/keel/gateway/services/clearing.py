@@ -22,6 +22,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from keel.accounts.models import User
+from keel.audit import services as audit
 from keel.csvsafe import neutralise_cell
 from keel.ledger import services as ledger
 from keel.ledger.rules import MAX_LEG_AMOUNT, JournalSpec, LegSpec
@@ -143,7 +144,7 @@ class BatchState:
 
 
 def batch_state(batch: ClearingBatch) -> BatchState:
-    paid = int(batch.settlements.aggregate(t=Sum("amount"))["t"] or 0)
+    paid = int(batch.settlements.filter(withdrawn_at=None).aggregate(t=Sum("amount"))["t"] or 0)
     return BatchState(
         batch=batch,
         paid=paid,
@@ -155,9 +156,9 @@ def batch_state(batch: ClearingBatch) -> BatchState:
 def batches_of(platform: Platform) -> list[BatchState]:
     batches = list(ClearingBatch.objects.filter(platform=platform))
     paid: dict[int, int] = defaultdict(int)
-    for batch_id, amount in Settlement.objects.filter(batch__in=batches).values_list(
-        "batch_id", "amount"
-    ):
+    for batch_id, amount in Settlement.objects.filter(
+        batch__in=batches, withdrawn_at=None
+    ).values_list("batch_id", "amount"):
         paid[batch_id] += amount
     return [
         BatchState(
@@ -212,7 +213,9 @@ def record_settlement(
             field="received_on",
         )
     ClearingBatch.objects.select_for_update().filter(pk=batch.pk).first()
-    existing = Settlement.objects.filter(batch=batch, reference=reference).first()
+    existing = Settlement.objects.filter(
+        batch=batch, reference=reference, withdrawn_at=None
+    ).first()
     if existing is not None:
         if existing.amount != amount:
             raise Conflict(
@@ -222,9 +225,13 @@ def record_settlement(
                 code="idempotency_conflict",
             )
         return existing
+    # A reference whose earlier payment was withdrawn is recorded again under a key of its
+    # own: the withdrawn payment's journal keeps the first.
+    withdrawn = Settlement.objects.filter(batch=batch, reference=reference).count()
+    key = f"gateway:settlement:{batch.pk}:{reference}" + (f":{withdrawn}" if withdrawn else "")
     posted = ledger.post_journal(
         JournalSpec(
-            idempotency_key=f"gateway:settlement:{batch.pk}:{reference}",
+            idempotency_key=key,
             kind="settlement",
             effective_date=received_on,
             legs=(
@@ -245,6 +252,67 @@ def record_settlement(
         recorded_by=by,
         journal_id=posted.id,
     )
+
+
+def batch_settlement(batch: ClearingBatch, settlement_id: int) -> Settlement:
+    found = batch.settlements.filter(pk=settlement_id).first()
+    if found is None:
+        raise NotFound(f"no payment with id {settlement_id} on this batch", field="id")
+    return found
+
+
+@transaction.atomic
+def withdraw_settlement(
+    settlement: Settlement, *, reason: str, by: User | None = None
+) -> Settlement:
+    """Take back a payment recorded in error (a mistyped amount, the wrong batch): its
+    journal is reversed, the row stays with who withdrew it and why, and the batch owes
+    again what it owed without it. Withdrawing it again changes nothing."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise GatewayError("say why the payment is withdrawn", field="reason")
+    if len(reason) > 200:
+        raise GatewayError("a reason has at most 200 characters", field="reason")
+    row = (
+        Settlement.objects.select_for_update()
+        .select_related("batch__platform")
+        .get(pk=settlement.pk)
+    )
+    if row.withdrawn_at is not None:
+        return row
+    batch = row.batch
+    reversal = ledger.reverse_journal(
+        row.journal_id,
+        idempotency_key=f"gateway:settlement:{row.pk}:withdrawn",
+        effective_date=timezone.localdate(),
+        memo=f"{batch.platform.name} payment {row.reference} for {batch} withdrawn: {reason}"[:500],
+    )
+    row.withdrawn_at = timezone.now()
+    row.withdrawn_by = by
+    row.withdrawal_reason = reason
+    row.withdrawal_journal_id = reversal.id
+    row.save(
+        update_fields=[
+            "withdrawn_at",
+            "withdrawn_by",
+            "withdrawal_reason",
+            "withdrawal_journal_id",
+        ]
+    )
+    audit.record(
+        "settlement.withdrawn",
+        actor=by,
+        subject=f"platform:{batch.platform_id}",
+        platform_id=batch.platform_id,
+        details={
+            "batch_id": batch.pk,
+            "reference": row.reference,
+            "amount": row.amount,
+            "currency": batch.currency,
+            "reason": reason,
+        },
+    )
+    return row
 
 
 STATEMENT_COLUMNS = (

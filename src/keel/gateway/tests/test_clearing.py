@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from keel.accounts.models import User
 from keel.gateway import services
-from keel.gateway.errors import Conflict, GatewayError
+from keel.gateway.errors import Conflict, GatewayError, NotFound
 from keel.gateway.models import ClearingBatch, EarningsEvent, Platform, Settlement
 from keel.gateway.services.platforms import custody_code, receivable_code
 from keel.gateway.tests.conftest import event
@@ -293,6 +293,62 @@ def test_same_reference_with_another_amount_is_refused(
     assert Journal.objects.count() == journals
     assert receivable(flat) == 500
     assert services.batch_state(batch).status == "short"
+
+
+def test_a_mistyped_payment_is_withdrawn_and_recorded_again_under_its_reference(
+    batch: ClearingBatch, flat: Platform, operator: User
+) -> None:
+    # $125.00 was owed; the operator typed $1,250.00. Withdrawn, the batch owes $125.00
+    # again, the books are as before, and the same bank reference takes the right amount.
+    wrong = pay(batch, "WIRE-1", 125_000)
+    assert services.batch_state(batch).status == "excess"
+    withdrawn = services.withdraw_settlement(wrong, reason="amount mistyped", by=operator)
+    assert (withdrawn.withdrawn_by, withdrawn.withdrawal_reason) == (operator, "amount mistyped")
+    reversal = Journal.objects.get(pk=withdrawn.withdrawal_journal_id)
+    assert (reversal.kind, reversal.reverses_id) == ("reversal", wrong.journal_id)
+    state = services.batch_state(batch)
+    assert (state.paid, state.difference, state.status) == (0, -12_500, "open")
+    [listed] = services.batches_of(flat)
+    assert listed.paid == 0
+    assert (receivable(flat), custody()) == (12_500, 0)
+    right = pay(batch, "WIRE-1", 12_500)
+    assert right.pk != wrong.pk
+    state = services.batch_state(batch)
+    assert (state.paid, state.status) == (12_500, "settled")
+    assert (receivable(flat), custody()) == (0, 12_500)
+    assert ledger.verify().ok
+    # Withdrawing again changes nothing; the corrected payment stands.
+    journals = Journal.objects.count()
+    again = services.withdraw_settlement(wrong, reason="again", by=operator)
+    assert again.withdrawal_reason == "amount mistyped"
+    assert Journal.objects.count() == journals
+    assert services.batch_state(batch).status == "settled"
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 201])
+def test_a_withdrawal_needs_a_reason_and_changes_nothing_without_one(
+    batch: ClearingBatch, flat: Platform, reason: str
+) -> None:
+    payment = pay(batch, "WIRE-1", 12_500)
+    journals = Journal.objects.count()
+    with pytest.raises(GatewayError) as refused:
+        services.withdraw_settlement(payment, reason=reason)
+    assert refused.value.field == "reason"
+    assert Journal.objects.count() == journals
+    payment.refresh_from_db()
+    assert payment.withdrawn_at is None
+    assert services.batch_state(batch).status == "settled"
+
+
+def test_a_payment_of_another_batch_is_not_found(batch: ClearingBatch, flat: Platform) -> None:
+    payment = pay(batch, "WIRE-1", 12_500)
+    today = timezone.localdate()
+    second = services.create_platform("Second", policy=TENTH, effective_from=POLICY_START)
+    services.record_events(second, day_events("o", today, 10_000))
+    [other] = services.close_period(second, today, today)
+    with pytest.raises(NotFound):
+        services.batch_settlement(other, payment.pk)
+    assert services.batch_settlement(batch, payment.pk) == payment
 
 
 @pytest.mark.parametrize(

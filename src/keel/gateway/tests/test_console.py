@@ -675,6 +675,32 @@ def test_excess_payment_shows_the_difference_in_amber(
     assert 'data-status="excess"' in listing
 
 
+def test_a_payment_recorded_in_error_is_withdrawn_from_the_batch_page(
+    flat: Platform, ops: Client, batch: ClearingBatch
+) -> None:
+    # $1,250.00 typed for the $125.00 owed: withdrawn, the batch is open again.
+    settle(ops, flat, batch, amount="1250")
+    payment = Settlement.objects.get()
+    withdraw = url("console_settlement_withdraw", flat.pk, batch.pk, payment.pk)
+    assert withdraw in html(ops.get(url("console_batch", flat.pk, batch.pk)))
+    refused = ops.post(withdraw, {"reason": ""})
+    assert refused.status_code == 400
+    assert "Say why the payment is withdrawn." in html(refused)
+    payment.refresh_from_db()
+    assert payment.withdrawn_at is None
+    response = ops.post(withdraw, {"reason": "amount mistyped"})
+    assert response.status_code == 302
+    page = html(ops.get(url("console_batch", flat.pk, batch.pk)))
+    assert "Payment WIRE-1 of $1,250.00 is withdrawn and its booking reversed" in page
+    assert "the batch is open" in page
+    assert re.search(
+        rf'data-testid="withdrawn-{payment.pk}">Withdrawn [^<]*: amount mistyped', page
+    )
+    # The same reference now takes the right amount.
+    assert settle(ops, flat, batch).status_code == 302
+    assert services.batch_state(batch).status == "settled"
+
+
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [

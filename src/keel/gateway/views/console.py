@@ -43,6 +43,7 @@ from ..console_forms import (
     PlatformKeyForm,
     PolicyForm,
     SettlementForm,
+    WithdrawSettlementForm,
     apply_error,
     apply_tier_error,
     tier_formset,
@@ -539,6 +540,8 @@ def _batch_page(
     form: SettlementForm,
     *,
     status: int = 200,
+    withdraw_form: WithdrawSettlementForm | None = None,
+    withdrawing: int | None = None,
 ) -> HttpResponse:
     # The statement's rows (services.statement_rows), a page at a time: a batch can be big.
     rows = batch.events.select_related("policy").order_by("occurred_at", "id")
@@ -546,9 +549,20 @@ def _batch_page(
     context = {
         "state": services.batch_state(batch),
         "batch": batch,
-        "settlements": list(batch.settlements.select_related("recorded_by")),
+        # Each payment with its own withdrawal form (ids of its own per payment); the one
+        # whose withdrawal was refused shows its error.
+        "settlements": [
+            (
+                s,
+                withdraw_form
+                if withdraw_form is not None and s.pk == withdrawing
+                else WithdrawSettlementForm(auto_id=f"id_withdraw_{s.pk}_%s"),
+            )
+            for s in batch.settlements.select_related("recorded_by", "withdrawn_by")
+        ],
         "page": events.get_page(request.GET.get("page")),
         "form": form,
+        "withdrawing": withdrawing,
     }
     return _render(request, platform, "batch", context, status=status)
 
@@ -588,6 +602,38 @@ def batch(request: HttpRequest, platform_id: int, batch_id: int) -> HttpResponse
 
 
 @login_required
+@require_POST
+def settlement_withdraw(
+    request: HttpRequest, platform_id: int, batch_id: int, settlement_id: int
+) -> HttpResponse:
+    platform, found = _batch(request, platform_id, batch_id)
+    try:
+        payment = services.batch_settlement(found, settlement_id)
+    except NotFound:
+        raise Http404("no such payment") from None
+    form = WithdrawSettlementForm(request.POST, auto_id=f"id_withdraw_{payment.pk}_%s")
+    today = timezone.localdate()
+    blank = SettlementForm(currency=found.currency, today=today, initial={"received_on": today})
+    if not form.is_valid():
+        return _batch_page(
+            request, platform, found, blank, status=400, withdraw_form=form, withdrawing=payment.pk
+        )
+    already = payment.withdrawn_at is not None
+    services.withdraw_settlement(payment, reason=form.cleaned_data["reason"], by=_operator(request))
+    amount = format_amount(payment.amount, found.currency, symbol=True)
+    if already:
+        messages.info(request, f"Payment {payment.reference} was already withdrawn.")
+    else:
+        state = services.batch_state(found)
+        messages.success(
+            request,
+            f"Payment {payment.reference} of {amount} is withdrawn and its booking reversed;"
+            f" the batch is {state.status}.",
+        )
+    return redirect("gateway:console_batch", platform_id=platform.pk, batch_id=found.pk)
+
+
+@login_required
 @require_GET
 def statement(request: HttpRequest, platform_id: int, batch_id: int) -> HttpResponse:
     platform, found = _batch(request, platform_id, batch_id)
@@ -618,6 +664,11 @@ urlpatterns = [
     path("platform/<int:platform_id>/clearing/", clearing, name="console_clearing"),
     path("platform/<int:platform_id>/clearing/close/", clearing_close, name="console_close"),
     path("platform/<int:platform_id>/clearing/<int:batch_id>/", batch, name="console_batch"),
+    path(
+        "platform/<int:platform_id>/clearing/<int:batch_id>/payments/<int:settlement_id>/withdraw/",
+        settlement_withdraw,
+        name="console_settlement_withdraw",
+    ),
     path(
         "platform/<int:platform_id>/clearing/<int:batch_id>/statement.csv",
         statement,
