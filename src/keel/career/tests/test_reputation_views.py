@@ -60,10 +60,16 @@ def test_the_link_is_shown_once_and_the_client_writes_once(maya: User, login: Lo
     client = Client()  # no account
     form = client.get(path)
     assert form.status_code == 200 and "A testimonial for Maya Maker" in text(form)
+    # It told the client the worker would choose to show it, though it is shown at once.
+    assert (
+        "What you write is shown at once, marked verified, on Maya Maker's profile when"
+        " their profile is public (Maya Maker can hide it at any time)"
+    ) in text(form)
     assert form["Cache-Control"].startswith("max-age=0")
     done = client.post(path, FEEDBACK)
     assert done.status_code == 200 and "Thank you" in text(done)
     assert Testimonial.objects.get().request.used_at is not None
+    assert Testimonial.objects.get().shown
     again = client.post(path, {**FEEDBACK, "text": "Second go"})
     assert again.status_code == 410 and "already been written" in text(again)
     assert client.get(path).status_code == 410
