@@ -919,7 +919,7 @@ def resolve_milestone(
                 return act
             current = rule_milestone(act.target)
             change = _run(lambda: rules.resolve(current, act.on, awarded), act)
-            return _finish(
+            resolved = _finish(
                 act,
                 change,
                 action=EventAction.RESOLVE,
@@ -930,6 +930,15 @@ def resolve_milestone(
                 note=note,
                 key=key,
             )
+            # It moves the escrow (to the worker, back to the client), as a release does.
+            _audit_milestone(
+                "milestone.resolved",
+                act,
+                recorded_by,
+                amount=change.milestone.released,
+                currency=act.contract.currency,
+            )
+            return resolved
     except LedgerError as exc:
         raise _refusing_ledger(exc) from exc
 

@@ -1,6 +1,6 @@
-"""A client's release of a milestone before Keel's automatic release, and a dispute, are
-recorded as the worker records them; Keel's own release after the review window is not a
-person's act and is not."""
+"""A client's release of a milestone before Keel's automatic release, a dispute and its
+resolution are recorded as the worker records them; Keel's own release after the review
+window is not a person's act and is not."""
 
 from __future__ import annotations
 
@@ -88,5 +88,32 @@ def test_a_dispute_is_recorded_without_its_reason(delivered, contract, alice):
             subject=f"milestone:{delivered.pk}",
             worker_id=alice.pk,
             details={"contract": contract.pk, "milestone": 1, "on": "2026-03-08"},
+        )
+    ]
+
+
+def test_a_resolution_moves_the_escrow_and_is_recorded(delivered, contract, alice):
+    # €600.00 of the €1,000.00 in escrow awarded to the worker, the rest back to the client.
+    services.dispute_milestone(delivered, on=ACTED, reason="Late pages", recorded_by=alice)
+    services.resolve_milestone(
+        delivered, on=date(2026, 3, 12), awarded=60_000, recorded_by=alice, key="resolve-1"
+    )
+    services.resolve_milestone(
+        delivered, on=date(2026, 3, 12), awarded=60_000, recorded_by=alice, key="resolve-1"
+    )
+    assert recorded()[1:] == [
+        event(
+            "milestone.resolved",
+            actor_id=alice.pk,
+            actor_label="alice@example.org",
+            subject=f"milestone:{delivered.pk}",
+            worker_id=alice.pk,
+            details={
+                "contract": contract.pk,
+                "milestone": 1,
+                "on": "2026-03-12",
+                "amount": 60_000,
+                "currency": "EUR",
+            },
         )
     ]

@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from keel.accounts.models import User
+from keel.audit.models import AuditEvent
 from keel.gateway import services
 from keel.gateway.errors import Conflict, GatewayError, NotFound
 from keel.gateway.models import ClearingBatch, EarningsEvent, Platform, Settlement
@@ -323,6 +324,23 @@ def test_a_mistyped_payment_is_withdrawn_and_recorded_again_under_its_reference(
     assert again.withdrawal_reason == "amount mistyped"
     assert Journal.objects.count() == journals
     assert services.batch_state(batch).status == "settled"
+    assert list(
+        AuditEvent.objects.filter(action="settlement.withdrawn").values_list(
+            "actor_id", "platform_id", "details"
+        )
+    ) == [
+        (
+            operator.pk,
+            flat.pk,
+            {
+                "batch_id": batch.pk,
+                "reference": "WIRE-1",
+                "amount": 125_000,
+                "currency": "USD",
+                "reason": "amount mistyped",
+            },
+        )
+    ]
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "x" * 201])
