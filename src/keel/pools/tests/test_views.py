@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from html import unescape
 
 from django.test import Client
+from django.utils import timezone
 
 from keel.accounts.models import User
 from keel.ledger.models import Journal
@@ -714,6 +716,21 @@ def test_ballots_once_and_only_by_eligible_members(login, fund, ana, ben, dee):
     bad = login(ana).post(f"/pools/{fund.slug}/votes/{vote.pk}/ballot/", {"choice": "maybe"})
     assert bad.status_code == 400
     assert Ballot.objects.count() == 1
+
+
+def test_a_vote_past_its_closing_time_offers_no_ballot(login, fund, ana, ben, dee):
+    # Until the daily job counted it, its page kept Yes/No/Abstain buttons that could only
+    # be refused (409).
+    vote = services.propose_rule_change(fund, ana, {"waiting_months": 2})
+    page = login(ben).get(f"/pools/{fund.slug}/votes/{vote.pk}/")
+    assert 'data-testid="ballot"' in page.content.decode()
+    ended = timezone.now() - timedelta(minutes=5)
+    Vote.objects.filter(pk=vote.pk).update(closes_at=ended)
+    page = login(ben).get(f"/pools/{fund.slug}/votes/{vote.pk}/")
+    assert 'data-testid="ballot"' not in page.content.decode()
+    assert "the result is counted in the next daily run" in text(page)
+    pool_page = login(ben).get(f"/pools/{fund.slug}/").content.decode()
+    assert f"/votes/{vote.pk}/ballot/" not in pool_page
 
 
 # ---------------------------------------------------------------------------- rotating

@@ -189,11 +189,15 @@ def _vote_rows(v: present.Viewer, votes: list[Vote]) -> list[VoteRow]:
             Ballot.objects.filter(vote__in=votes, membership=me).values_list("vote_id", "choice")
         )
     rows = []
+    now = timezone.now()
     for vote in votes:
         can_vote = (
             v.active
             and me is not None
             and vote.status == VoteStatus.OPEN
+            # Past its closing time a vote takes no ballot (the daily job counts it as it
+            # stood), so no buttons that could only be refused.
+            and vote.closes_at > now
             and vote.pk not in mine
             and vote.eligible.filter(pk=me.pk).exists()
         )
@@ -452,6 +456,7 @@ def vote_page(
         "ballots": ballots,
         "form": form or BallotForm(),
         "claim_label": v.name(vote.claim.membership) if vote.claim is not None else None,
+        "vote_time_is_up": vote.closes_at <= timezone.now(),
     }
     return render(request, "pools/vote.html", context, status=status)
 
