@@ -542,7 +542,8 @@ def _describe_health_sharing(r: HealthSharingRules) -> list[str]:
         first,
         f"The pool shares at most {_money(r.cap_per_need, cur)} per need and "
         f"{_money(r.cap_per_year, cur)} per member per calendar year; the shared part is "
-        "split equally among the other members.",
+        "paid from the common fund the monthly shares build, and stands for equal parts of "
+        "the other members' shares.",
         f"A need is shared once {_members(r.approvals_required)} other than the member approve it.",
         _grace_words(r.grace_months, "monthly share"),
     ]

@@ -143,7 +143,8 @@ def test_describe_the_other_kinds():
         "For each medical need the member pays the first €500.00 themselves; the pool shares "
         "the rest.",
         "The pool shares at most €5,000.00 per need and €8,000.00 per member per calendar "
-        "year; the shared part is split equally among the other members.",
+        "year; the shared part is paid from the common fund the monthly shares build, and"
+        " stands for equal parts of the other members' shares.",
     ]
     rotating = describe(parse_rules({**ROTATING, "public": True, "order": "agreement"}))
     assert rotating[:2] == [
