@@ -1176,6 +1176,10 @@ def run_pool_month(pool: Pool, today: date) -> tuple[int, bool]:
 @transaction.atomic
 def refund_above_cap(pool: Pool, year: int) -> list[Refund]:
     """The yearly refund of every reserve above its cap; once per member and year."""
+    if year > timezone.localdate().year:
+        # Made now, a year to come's refund would be done already when that year ends:
+        # the surplus its deposits build would wait another year.
+        raise PoolError(f"{year} has not begun: a year's refund is made once it has", field="year")
     rules = sick_leave_rules(pool)
     pool = Pool.objects.select_for_update().get(pk=pool.pk)
     members = active_members(pool)

@@ -211,6 +211,28 @@ def test_reserves_above_the_cap_are_refunded_once_a_year(db: None) -> None:
     assert Refund.objects.count() == 1
 
 
+def test_a_year_to_come_is_not_refunded_yet(db: None) -> None:
+    # Made now, next year's refund would be done when that year ends, and its surplus
+    # would wait another year.
+    users = people(3)
+    pool = sick_fund(
+        users,
+        [20_000] * 3,
+        min_members=3,
+        approvals_required=1,
+        deposit_rate_bps=2_500,
+        reserve_cap_deposits=2,
+    )
+    pay(pool, 1, 1, 2, 3)
+    next_year = timezone.localdate().year + 1
+    journals = journal_count()
+    with pytest.raises(PoolError, match=f"{next_year} has not begun") as refused:
+        services.refund_above_cap(pool, next_year)
+    assert refused.value.field == "year"
+    assert journal_count() == journals
+    assert not Refund.objects.exists()
+
+
 def test_a_member_who_leaves_takes_their_reserve(db: None) -> None:
     users = people(3)
     pool = sick_fund(
