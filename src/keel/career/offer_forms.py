@@ -23,12 +23,19 @@ def _blank(choices: Any, label: str = "—") -> list[tuple[str, str]]:
     return [("", label), *choices]
 
 
+# The earliest day an offer's history may hold: the revenue pages walk every month from
+# the first start, and a start typed as 0001-01-01 took them about nine seconds.
+EARLIEST_DAY = date(1970, 1, 1)
+
+
 def _come(day: date | None) -> date | None:
     # A subscriber's status changes the moment an event is recorded, while MRR and churn
     # count it from its date: a cancellation dated next month showed the subscriber as
     # cancelled on the offer page while every MRR figure still counted them.
     if day is not None and day > timezone.localdate():
         raise forms.ValidationError("Enter a day that has come: today or earlier.")
+    if day is not None and day < EARLIEST_DAY:
+        raise forms.ValidationError(f"Enter a day from {EARLIEST_DAY:%d %B %Y} on.")
     return day
 
 

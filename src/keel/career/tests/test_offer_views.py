@@ -102,6 +102,23 @@ def test_an_event_or_start_dated_after_today_is_refused(maya: User, login: Login
     assert sub.status == "cancelled"
 
 
+def test_a_start_event_or_payment_before_1970_is_refused(maya: User, login: Login) -> None:
+    # A start of 0001-01-01 made the revenue page walk two thousand years of months
+    # (about nine seconds), and a payment dated 0001-01-02 was booked as income.
+    offer = membership(maya)
+    sub = offers.add_subscriber(offer, name="Ana", start_on=date(2025, 1, 5))
+    client = login(maya)
+    before = (SubscriptionEvent.objects.count(), offer.subscribers.count())
+    added = client.post(
+        f"/career/offers/{offer.pk}/subscribers/", {"name": "Ben", "start_on": "0001-01-01"}
+    )
+    assert added.status_code == 400 and "Enter a day from 01 January 1970 on." in text(added)
+    url = f"/career/offers/{offer.pk}/subscribers/{sub.pk}/"
+    refused = client.post(url + "pause/", {"on": "1969-12-31"})
+    assert refused.status_code == 400 and "Enter a day from 01 January 1970 on." in text(refused)
+    assert (SubscriptionEvent.objects.count(), offer.subscribers.count()) == before
+
+
 def test_a_retainer_with_more_units_than_a_column_holds_is_refused(
     maya: User, login: Login
 ) -> None:
