@@ -403,6 +403,8 @@ def apply(
     if existing is not None and existing.status not in (
         MemberStatus.REJECTED,
         MemberStatus.INVITED,
+        # Someone who left may come back, as a new member: their number and history stay.
+        MemberStatus.LEFT,
     ):
         raise Conflict(f"you are already in this pool ({existing.get_status_display().lower()})")
     _check_room(pool, rules)
@@ -419,7 +421,12 @@ def apply(
         membership = existing
         membership.status = MemberStatus.APPLIED
         membership.tier_gift = tier
-        membership.save(update_fields=["status", "tier_gift"])
+        # Coming back after leaving is joining anew: no steward's role carried over, and
+        # the waiting period and cover count from the new joining day (set on admission).
+        membership.role = MemberRole.MEMBER
+        membership.left_on = None
+        membership.joined_on = None
+        membership.save(update_fields=["status", "tier_gift", "role", "left_on", "joined_on"])
     membership.pool = pool
     if rules.admission_by_vote:
         _open_vote(
@@ -443,9 +450,16 @@ def invite(pool: Pool, by: User, email: str) -> Membership:
     person = User.objects.filter(email__iexact=(email or "").strip()).first()
     if person is None:
         raise PoolError(f"no one with the email {email!r} uses Keel yet", field="email")
-    if pool.memberships.filter(user=person).exists():
+    earlier = pool.memberships.filter(user=person).first()
+    if earlier is not None and earlier.status != MemberStatus.LEFT:
         raise Conflict(f"{email} is already invited to or in this pool", field="email")
     _check_room(pool, current_rules(pool))
+    if earlier is not None:
+        # A member who left, invited back: their row (number, history) is the one.
+        earlier.status = MemberStatus.INVITED
+        earlier.invited_by = inviter.user
+        earlier.save(update_fields=["status", "invited_by"])
+        return earlier
     return Membership.objects.create(
         pool=pool,
         user=person,

@@ -26,6 +26,7 @@ from keel.pools.models import (
     Gift,
     GiftRun,
     GiftShortfall,
+    MemberRole,
     Membership,
     MemberStatus,
     Pool,
@@ -246,6 +247,39 @@ def test_a_member_who_leaves_takes_their_reserve(db: None) -> None:
     assert member(pool, 3).status == MemberStatus.LEFT
     with pytest.raises(Conflict):
         services.leave(member(pool, 3))
+
+
+def test_a_member_who_left_can_come_back_as_a_new_member(db: None) -> None:
+    # apply() answered "you are already in this pool (left)" and nothing else let them in.
+    users = people(3)
+    pool = sick_fund(
+        users, [20_000] * 3, min_members=3, approvals_required=1, deposit_rate_bps=2_500
+    )
+    services.make_steward(pool, users[0], member(pool, 3))
+    services.leave(member(pool, 3), today=date(2026, 4, 2))
+    back = services.apply(pool, users[2], tier_gift=20_000, today=date(2026, 9, 10))
+    assert (back.number, back.status, back.role) == (3, MemberStatus.ACTIVE, MemberRole.MEMBER)
+    assert (back.joined_on, back.left_on) == (date(2026, 9, 10), None)
+    assert pool.memberships.count() == 3
+    # Cover counts from the new joining day: a sickness from before it is not covered.
+    with pytest.raises(PoolError, match="you joined the pool on 10 September 2026"):
+        services.report_claim(back, start_date=date(2026, 9, 1), today=date(2026, 9, 12))
+    with pytest.raises(Conflict, match="already in this pool"):
+        services.apply(pool, users[2], tier_gift=20_000, today=date(2026, 9, 11))
+
+
+def test_a_member_who_left_can_be_invited_back(db: None) -> None:
+    users = people(3)
+    pool = sick_fund(
+        users, [20_000] * 3, min_members=3, approvals_required=1, deposit_rate_bps=2_500
+    )
+    services.leave(member(pool, 2), today=date(2026, 4, 2))
+    invited = services.invite(pool, users[0], users[1].email)
+    assert (invited.number, invited.status) == (2, MemberStatus.INVITED)
+    joined = services.accept_invitation(invited, tier_gift=20_000)
+    assert joined.status == MemberStatus.ACTIVE
+    with pytest.raises(Conflict, match="already invited to or in this pool"):
+        services.invite(pool, users[0], users[1].email)
 
 
 def test_a_claim_with_too_few_approvals_stays_pending_and_is_not_paid(db: None) -> None:

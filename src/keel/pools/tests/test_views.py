@@ -348,6 +348,16 @@ def test_join_a_public_pool(login, public_fund, dee):
     assert (m.status, m.tier_gift) == (MemberStatus.ACTIVE, EUR_1000)
 
 
+def test_a_member_who_left_is_offered_to_join_again(login, public_fund, dee):
+    services.apply(public_fund, dee, tier_gift=EUR_1000)
+    services.leave(public_fund.memberships.get(user=dee))
+    page = login(dee).get(f"/pools/{public_fund.slug}/")
+    assert "You left this pool on" in text(page) and "Apply to join" in text(page)
+    response = login(dee).post(f"/pools/{public_fund.slug}/join/", {"join-tier_gift": EUR_1000})
+    assert response.status_code == 302
+    assert public_fund.memberships.get(user=dee).status == MemberStatus.ACTIVE
+
+
 def test_a_tier_that_is_no_tier_is_refused_on_joining(login, public_fund, dee):
     response = login(dee).post(f"/pools/{public_fund.slug}/join/", {"join-tier_gift": 123})
     assert response.status_code == 400

@@ -343,7 +343,7 @@ def pool_page(
         ],
         "forms": pool_forms(pool, forms),
         "can_join": user_of(request) is not None
-        and (me is None or me.status == MemberStatus.REJECTED),
+        and (me is None or me.status in (MemberStatus.REJECTED, MemberStatus.LEFT)),
         "invited": me is not None and me.status == MemberStatus.INVITED,
         "simulate_url": reverse("pools:simulate") + f"?pool={pool.slug}"
         if isinstance(rules, SickLeaveRules)
