@@ -802,6 +802,98 @@ def _after_approval(claim: Claim, by: Membership, today: date) -> None:
         _pay_grant(claim, today)
     elif isinstance(rules, HealthSharingRules):
         _pay_need(claim, rules, today)
+    elif isinstance(rules, SickLeaveRules) and claim.kind == ClaimKind.SICKNESS:
+        _pay_arrears(claim, rules, today)
+
+
+def _pay_arrears(claim: Claim, rules: SickLeaveRules, today: date) -> list[Gift]:
+    """Gifts for the months whose run was made before the claim was approved.
+
+    A month's run pays the claims approved by then; one approved later (the approvers
+    took their time) would have lost every month already run. Each such month, oldest
+    first, gets the gift the run would have given it, by the same rules
+    (``gifts.monthly_gifts`` on this claim alone): from the reserves the members hold now,
+    in proportion to their tiers, cut or short as they allow. Members who received a gift
+    in that month's run do not give to it, as in the run itself. The gift joins the
+    month's run (one per claim and month) and counts toward the claim's maximum months."""
+    pool = claim.pool
+    made: list[Gift] = []
+    month = month_start(claim.start_date)
+    last = month_start(today)
+    db = transaction.get_connection()
+    while month <= last:
+        run = GiftRun.objects.filter(pool=pool, month=month).first()
+        if run is None or run.gifts.filter(claim=claim).exists():
+            month = gifts.add_months(month, 1)
+            continue
+        rows = _run_rows(db, pool, month)
+        numbers, members, _ = _gift_inputs(rows)
+        if claim.membership_id not in numbers:
+            break
+        paid = claim.gifts.filter(received__gt=0).count()
+        rule_claim = gifts.Claim(
+            claim.pk, claim.membership_id, claim.start_date, True, claim.recovered_on, paid
+        )
+        if gifts.not_due_reason(rule_claim, month, rules, paid) is not None:
+            month = gifts.add_months(month, 1)
+            continue
+        receivers = set(
+            run.gifts.filter(received__gt=0).values_list("claim__membership_id", flat=True)
+        )
+        plan = gifts.monthly_gifts(
+            [rule_claim], [m for m in members if m.id not in receivers], rules, month
+        )
+        [cg] = plan.claims
+        journal_id = None
+        if cg.received:
+            prefix = _reserve_prefix(pool.pk)
+            cut = f", cut to {plan.cut_percent}%" if plan.cut_percent < 100 else ""
+            posted = ledger.post_journal(
+                JournalSpec(
+                    idempotency_key=_gift_key(pool, claim.pk, month),
+                    kind="pool.gift",
+                    effective_date=today,
+                    legs=(
+                        *[
+                            LegSpec(f"{prefix}{numbers[giver]}", amount, rows.currency)
+                            for giver, amount in zip(plan.givers, plan.gives[0], strict=True)
+                            if amount
+                        ],
+                        LegSpec(bank_code(pool), -cg.received, rows.currency),
+                    ),
+                    memo=f"Gift for {gifts.month_name(month)} to"
+                    f" {pseudonym(numbers[cg.claimant])} (approved after the month's run{cut})",
+                    metadata={
+                        "pool": pool.pk,
+                        "claim": claim.pk,
+                        "month": month_key(month),
+                        "gross": cg.gross,
+                        "cut_percent": plan.cut_percent,
+                        "shortfall": cg.shortfall,
+                        "arrears": True,
+                    },
+                )
+            )
+            journal_id = posted.id
+        gift = Gift.objects.create(
+            run=run,
+            claim=claim,
+            gross=cg.gross,
+            after_cut=cg.cut_gift,
+            received=cg.received,
+            journal_id=journal_id,
+        )
+        GiftShortfall.objects.bulk_create(
+            GiftShortfall(gift=gift, giver_id=int(s.giver), owed=s.owed, given=s.given)
+            for s in plan.shortfalls
+        )
+        made.append(gift)
+        if cg.received and paid + 1 >= rules.max_gift_months:
+            claim.status = ClaimStatus.CLOSED
+            claim.save(update_fields=["status"])
+            break
+        month = gifts.add_months(month, 1)
+    return made
 
 
 def _pay_grant(claim: Claim, today: date) -> None:

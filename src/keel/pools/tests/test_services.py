@@ -123,6 +123,57 @@ def test_twenty_member_fund_one_member_sick_three_months_after_the_wait(db: None
     assert ledger.verify().ok
 
 
+def test_a_claim_approved_after_a_months_run_gets_that_months_gift(db: None) -> None:
+    # Member 1 falls ill on 2 March; with a one-month wait May is the first gift month.
+    # May's run is made on 1 May, the claim approved on 10 May: May's gift was lost. Now
+    # the approval pays it: €200.00 from members 2 and 3 (same tier), €100.00 each.
+    users = people(3)
+    pool = sick_fund(
+        users, [20_000] * 3, min_members=3, approvals_required=1, deposit_rate_bps=2_500
+    )
+    for n in (1, 2, 3):
+        pay(pool, n, 1, 2, 3, 4, 5)  # €50.00 a month: €250.00 each
+    for m in (3, 4, 5):
+        services.run_month(pool, date(2026, m, 1), today=date(2026, m, 1))
+    claim = services.report_claim(
+        member(pool, 1), start_date=date(2026, 3, 2), today=date(2026, 5, 10)
+    )
+    journals = journal_count()
+    services.decide_claim(claim, users[1], "approve", today=date(2026, 5, 10))
+    assert journal_count() == journals + 1
+    may = GiftRun.objects.get(pool=pool, month=date(2026, 5, 1))
+    gift = may.gifts.get(claim=claim)
+    assert (gift.gross, gift.after_cut, gift.received) == (20_000, 20_000, 20_000)
+    assert services.reserves(pool) == {1: 25_000, 2: 15_000, 3: 15_000}
+    journal = Journal.objects.get(pk=gift.journal_id)
+    assert journal.idempotency_key == f"pool:{pool.pk}:gift:{claim.pk}:2026-05"
+    assert journal.effective_date == date(2026, 5, 10)
+    # June's run pays June as usual, the claim's second month.
+    june = services.run_month(pool, date(2026, 6, 1), today=date(2026, 6, 1))
+    assert [(g.claim_id, g.received) for g in june.run.gifts.all()] == [(claim.pk, 20_000)]
+    assert ledger.verify().ok
+
+
+def test_no_arrears_for_months_not_yet_run_or_before_the_wait(db: None) -> None:
+    # Approved on 10 April, before May (the first gift month) is run: nothing is paid at
+    # approval; March and April were in the waiting period.
+    users = people(3)
+    pool = sick_fund(
+        users, [20_000] * 3, min_members=3, approvals_required=1, deposit_rate_bps=2_500
+    )
+    for n in (1, 2, 3):
+        pay(pool, n, 1, 2, 3, 4)
+    for m in (3, 4):
+        services.run_month(pool, date(2026, m, 1), today=date(2026, m, 1))
+    claim = services.report_claim(
+        member(pool, 1), start_date=date(2026, 3, 2), today=date(2026, 4, 10)
+    )
+    journals = journal_count()
+    services.decide_claim(claim, users[1], "approve", today=date(2026, 4, 10))
+    assert journal_count() == journals
+    assert not Gift.objects.filter(claim=claim).exists()
+
+
 def test_the_monthly_run_twice_changes_nothing(db: None) -> None:
     users = people(4)
     pool = sick_fund(users, [100_000] * 4, min_members=3, approvals_required=1)
