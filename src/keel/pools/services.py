@@ -846,35 +846,11 @@ def _pay_arrears(claim: Claim, rules: SickLeaveRules, today: date) -> list[Gift]
         [cg] = plan.claims
         journal_id = None
         if cg.received:
-            prefix = _reserve_prefix(pool.pk)
-            cut = f", cut to {plan.cut_percent}%" if plan.cut_percent < 100 else ""
-            posted = ledger.post_journal(
-                JournalSpec(
-                    idempotency_key=_gift_key(pool, claim.pk, month),
-                    kind="pool.gift",
-                    effective_date=today,
-                    legs=(
-                        *[
-                            LegSpec(f"{prefix}{numbers[giver]}", amount, rows.currency)
-                            for giver, amount in zip(plan.givers, plan.gives[0], strict=True)
-                            if amount
-                        ],
-                        LegSpec(bank_code(pool), -cg.received, rows.currency),
-                    ),
-                    memo=f"Gift for {gifts.month_name(month)} to"
-                    f" {pseudonym(numbers[cg.claimant])} (approved after the month's run{cut})",
-                    metadata={
-                        "pool": pool.pk,
-                        "claim": claim.pk,
-                        "month": month_key(month),
-                        "gross": cg.gross,
-                        "cut_percent": plan.cut_percent,
-                        "shortfall": cg.shortfall,
-                        "arrears": True,
-                    },
-                )
+            codes = _giver_codes(pool, plan, numbers)
+            spec = _gift_spec(
+                pool, rows.currency, plan, cg, plan.gives[0], codes, numbers, today, arrears=True
             )
-            journal_id = posted.id
+            journal_id = ledger.post_journal(spec).id
         gift = Gift.objects.create(
             run=run,
             claim=claim,
@@ -1145,6 +1121,58 @@ def _gift_key(pool: Pool, claim_id: int, month: date) -> str:
     return f"pool:{pool.pk}:gift:{claim_id}:{month_key(month)}"
 
 
+def _giver_codes(pool: Pool, plan: gifts.GiftRun, numbers: dict[gifts.MemberId, int]) -> list[str]:
+    prefix = _reserve_prefix(pool.pk)
+    return [f"{prefix}{numbers[giver]}" for giver in plan.givers]
+
+
+def _gift_spec(
+    pool: Pool,
+    currency: str,
+    plan: gifts.GiftRun,
+    cg: gifts.ClaimGift,
+    gives: Sequence[int],
+    codes: Sequence[str],
+    numbers: dict[gifts.MemberId, int],
+    today: date,
+    *,
+    arrears: bool = False,
+) -> JournalSpec:
+    """One claim's gift of a run: each giver's reserve debited their share, the bank
+    credited what the claim received. ``arrears``: paid on a late approval, after the
+    month's run (``_pay_arrears``)."""
+    month = plan.month
+    why = [f"cut to {plan.cut_percent}%"] if plan.cut_percent < 100 else []
+    if arrears:
+        why.insert(0, "approved after the month's run")
+    metadata: dict[str, Any] = {
+        "pool": pool.pk,
+        "claim": int(cg.claim),
+        "month": month_key(month),
+        "gross": cg.gross,
+        "cut_percent": plan.cut_percent,
+        "shortfall": cg.shortfall,
+    }
+    if arrears:
+        metadata["arrears"] = True
+    return JournalSpec(
+        idempotency_key=_gift_key(pool, int(cg.claim), month),
+        kind="pool.gift",
+        effective_date=today,
+        legs=(
+            *[
+                LegSpec(code, amount, currency)
+                for code, amount in zip(codes, gives, strict=True)
+                if amount
+            ],
+            LegSpec(bank_code(pool), -cg.received, currency),
+        ),
+        memo=f"Gift for {gifts.month_name(month)} to {pseudonym(numbers[cg.claimant])}"
+        + (f" ({', '.join(why)})" if why else ""),
+        metadata=metadata,
+    )
+
+
 def run_month(pool: Pool, month: date, *, today: date | None = None) -> GiftRunResult:
     """The monthly gift run of a sick-leave fund: once per pool and month, however often
     it is started (the pool row is locked and the run row is unique)."""
@@ -1171,37 +1199,11 @@ def run_month(pool: Pool, month: date, *, today: date | None = None) -> GiftRunR
             # left from before report_claim refused overlaps) refuse this pool's run, and
             # the daily job goes on with the other pools.
             raise _error_from_rules(exc) from None
-        currency = rows.currency
-        prefix = _reserve_prefix(pool.pk)
-        codes = [f"{prefix}{numbers[giver]}" for giver in plan.givers]
-        cut = f" (cut to {plan.cut_percent}%)" if plan.cut_percent < 100 else ""
-        name = gifts.month_name(month)
-        bank = bank_code(pool)
+        codes = _giver_codes(pool, plan, numbers)
         keys = [_gift_key(pool, int(cg.claim), month) for cg in plan.claims]
         specs = [
-            JournalSpec(
-                idempotency_key=key,
-                kind="pool.gift",
-                effective_date=today,
-                legs=(
-                    *[
-                        LegSpec(code, amount, currency)
-                        for code, amount in zip(codes, gives, strict=True)
-                        if amount
-                    ],
-                    LegSpec(bank, -cg.received, currency),
-                ),
-                memo=f"Gift for {name} to {pseudonym(numbers[cg.claimant])}{cut}",
-                metadata={
-                    "pool": pool.pk,
-                    "claim": int(cg.claim),
-                    "month": month_key(month),
-                    "gross": cg.gross,
-                    "cut_percent": plan.cut_percent,
-                    "shortfall": cg.shortfall,
-                },
-            )
-            for cg, gives, key in zip(plan.claims, plan.gives, keys, strict=True)
+            _gift_spec(pool, rows.currency, plan, cg, gives, codes, numbers, today)
+            for cg, gives in zip(plan.claims, plan.gives, strict=True)
             if cg.received
         ]
         posted = {p.idempotency_key: p.id for p in ledger.post_journals(specs)} if specs else {}
