@@ -232,6 +232,13 @@ class PolicyForm(CurrencyFormMixin, BootstrapFormMixin, forms.Form):
         label="Time off paid out in units of",
         help_text="For example 120.00. Blank to let workers take any amount.",
     )
+    # A published version is for good (a change never rewrites the past, and a correction
+    # can only start after it), so publishing takes a deliberate tick, not one click.
+    confirm = forms.BooleanField(
+        label="I publish these terms for good: from the date above they decide every"
+        " contribution, and a version cannot be withdrawn, only followed by a new one.",
+        error_messages={"required": "Tick the box to publish: a version cannot be withdrawn."},
+    )
 
     def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -371,6 +371,7 @@ def policy_form(**overrides: str) -> dict[str, str]:
         "threshold": "",
         "threshold_period": "quarter",
         "time_off_unit": "",
+        "confirm": "on",
         "tiers-TOTAL_FORMS": "2",
         "tiers-INITIAL_FORMS": "0",
         "tiers-MIN_NUM_FORMS": "0",
@@ -462,6 +463,8 @@ def field_errors(page: str, field: str) -> str:
             "The monthly minimum ($10.00) is above the monthly cap ($5.00)",
         ),
         ({"time_off_unit": "0"}, "time_off_unit", "more than zero"),
+        # Published in one click, a version was there for good.
+        ({"confirm": ""}, "confirm", "Tick the box to publish: a version cannot be withdrawn."),
         ({"rate_percent": "4", "include_gross": "off"}, "include_gross", "applies to nothing"),
         ({"tiers-0-rate_percent": "7"}, "tiers-0-status", "Name the worker status"),
         # The policy's own rules, reported by the service onto the field.
