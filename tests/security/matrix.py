@@ -547,6 +547,7 @@ CONSOLE = _area(
         "gateway:console_close": Route(get=GET_405, post=owned("X", "act"), tenant="X"),
         "gateway:console_batch": Route(get=owned("X"), post=owned("X"), tenant="X"),
         "gateway:console_statement": Route(get=owned("X"), tenant="X"),
+        "gateway:console_refund": Route(get=GET_405, post=owned("X"), tenant="X"),
         "gateway:console_settlement_withdraw": Route(
             get=GET_405, post=owned("X", "act"), tenant="X", data={"reason": "recorded twice"}
         ),

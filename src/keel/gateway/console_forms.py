@@ -411,6 +411,31 @@ class InviteForm(BootstrapFormMixin, forms.Form):
 # ---------------------------------------------------------------------------- clearing
 
 
+class RefundForm(CurrencyFormMixin, BootstrapFormMixin, forms.Form):
+    """Money sent back to the platform for what it paid above the batch's total."""
+
+    reference = forms.CharField(
+        max_length=120,
+        label="Refund reference",
+        help_text="As it appears on the bank statement of the transfer back.",
+    )
+    amount = MoneyField(required=True, label="Amount refunded")
+    refunded_on = forms.DateField(label="Sent on", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "refund")
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].help_text = f"In {currency}, at most what the batch holds in excess."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        self._parse_amounts()
+        if "amount" in self.cleaned_data and not self.cleaned_data["amount"]:
+            self.add_error("amount", "Enter the amount refunded, more than zero.")
+        return cleaned
+
+
 class WithdrawSettlementForm(BootstrapFormMixin, forms.Form):
     reason = forms.CharField(
         max_length=200,

@@ -254,6 +254,93 @@ def record_settlement(
     )
 
 
+@transaction.atomic
+def record_refund(
+    batch: ClearingBatch,
+    *,
+    reference: str,
+    amount: int,
+    refunded_on: date,
+    by: User | None = None,
+) -> Settlement:
+    """Record money sent back to the platform for what it paid above a batch's total: a
+    negative payment on the batch (its journal takes it out of custody and back onto the
+    platform's receivable), at most what the batch holds in excess. The same reference
+    again with the same amount changes nothing; with another amount it is refused."""
+    reference = (reference or "").strip()
+    if not reference:
+        raise GatewayError("the refund's reference is required", field="reference")
+    if len(reference) > 120:
+        raise GatewayError("a reference has at most 120 characters", field="reference")
+    if type(amount) is not int or amount <= 0:
+        raise GatewayError("the amount refunded must be more than zero", field="amount")
+    ClearingBatch.objects.select_for_update().filter(pk=batch.pk).first()
+    existing = Settlement.objects.filter(
+        batch=batch, reference=reference, withdrawn_at=None
+    ).first()
+    if existing is not None:
+        if existing.amount != -amount:
+            raise Conflict(
+                f"{reference} is already recorded on this batch for"
+                f" {format_amount(existing.amount, batch.currency, symbol=True)}",
+                field="reference",
+                code="idempotency_conflict",
+            )
+        return existing
+    if refunded_on > timezone.localdate():
+        raise GatewayError("a refund cannot be dated in the future", field="refunded_on")
+    if refunded_on < batch.period_start:
+        raise GatewayError(
+            f"a refund for the batch of {batch.period_start.isoformat()} to"
+            f" {batch.period_end.isoformat()} cannot have been sent before"
+            f" {batch.period_start.isoformat()}",
+            field="refunded_on",
+        )
+    excess = batch_state(batch).difference
+    if amount > excess:
+        held = format_amount(max(excess, 0), batch.currency, symbol=True)
+        raise GatewayError(
+            f"the batch holds {held} more than it owed: no more than that can be refunded",
+            field="amount",
+        )
+    withdrawn = Settlement.objects.filter(batch=batch, reference=reference).count()
+    key = f"gateway:refund:{batch.pk}:{reference}" + (f":{withdrawn}" if withdrawn else "")
+    posted = ledger.post_journal(
+        JournalSpec(
+            idempotency_key=key,
+            kind="settlement.refund",
+            effective_date=refunded_on,
+            legs=(
+                LegSpec(receivable_code(batch.platform_id, batch.currency), amount, batch.currency),
+                LegSpec(custody_code(batch.currency), -amount, batch.currency),
+            ),
+            memo=f"Refund {reference} to {batch.platform.name} of what it paid above {batch}",
+            metadata={"platform": batch.platform_id, "batch": batch.pk, "reference": reference},
+        )
+    )
+    refund = Settlement.objects.create(
+        batch=batch,
+        reference=reference,
+        amount=-amount,
+        received_on=refunded_on,
+        recorded_by=by,
+        journal_id=posted.id,
+    )
+    audit.record(
+        "settlement.refunded",
+        actor=by,
+        subject=f"platform:{batch.platform_id}",
+        platform_id=batch.platform_id,
+        details={
+            "batch_id": batch.pk,
+            "reference": reference,
+            "amount": amount,
+            "currency": batch.currency,
+        },
+    )
+    return refund
+
+
 def batch_settlement(batch: ClearingBatch, settlement_id: int) -> Settlement:
     found = batch.settlements.filter(pk=settlement_id).first()
     if found is None:

@@ -343,6 +343,47 @@ def test_a_mistyped_payment_is_withdrawn_and_recorded_again_under_its_reference(
     ]
 
 
+def test_an_excess_payment_refunded_settles_the_batch(
+    batch: ClearingBatch, flat: Platform, operator: User
+) -> None:
+    # $125.00 owed, $130.50 paid: $5.50 is sent back. Custody and the receivable are as
+    # if the platform had paid exactly.
+    pay(batch, "WIRE-1", 13_050)
+    today = timezone.localdate()
+    journals = Journal.objects.count()
+    with pytest.raises(GatewayError) as refused:
+        services.record_refund(batch, reference="BACK-1", amount=551, refunded_on=today)
+    assert (refused.value.field, Journal.objects.count()) == ("amount", journals)
+    assert "holds $5.50 more than it owed" in refused.value.message
+    refund = services.record_refund(
+        batch, reference="BACK-1", amount=550, refunded_on=today, by=operator
+    )
+    assert refund.amount == -550
+    assert Journal.objects.get(pk=refund.journal_id).kind == "settlement.refund"
+    state = services.batch_state(batch)
+    assert (state.paid, state.difference, state.status) == (12_500, 0, "settled")
+    assert (receivable(flat), custody()) == (0, 12_500)
+    # The same refund again is the same; nothing is left to refund.
+    again = services.record_refund(batch, reference="BACK-1", amount=550, refunded_on=today)
+    assert again.pk == refund.pk
+    with pytest.raises(GatewayError, match=r"holds \$0\.00 more"):
+        services.record_refund(batch, reference="BACK-2", amount=1, refunded_on=today)
+    assert AuditEvent.objects.filter(action="settlement.refunded").count() == 1
+    assert ledger.verify().ok
+
+
+def test_a_batch_paid_short_has_nothing_to_refund(batch: ClearingBatch) -> None:
+    pay(batch, "WIRE-1", 12_000)
+    journals = Journal.objects.count()
+    with pytest.raises(GatewayError) as refused:
+        services.record_refund(
+            batch, reference="BACK-1", amount=100, refunded_on=timezone.localdate()
+        )
+    assert refused.value.field == "amount"
+    assert Journal.objects.count() == journals
+    assert services.batch_state(batch).status == "short"
+
+
 @pytest.mark.parametrize("reason", ["", "   ", "x" * 201])
 def test_a_withdrawal_needs_a_reason_and_changes_nothing_without_one(
     batch: ClearingBatch, flat: Platform, reason: str

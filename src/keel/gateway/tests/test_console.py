@@ -678,6 +678,27 @@ def test_excess_payment_shows_the_difference_in_amber(
     assert 'data-status="excess"' in listing
 
 
+def test_an_excess_payment_is_refunded_from_the_batch_page(
+    flat: Platform, ops: Client, batch: ClearingBatch
+) -> None:
+    # The page only said a refund would settle it; there was no way to record one.
+    assert "Record a refund" not in html(ops.get(url("console_batch", flat.pk, batch.pk)))
+    settle(ops, flat, batch, amount="$130.50")
+    page = html(ops.get(url("console_batch", flat.pk, batch.pk)))
+    assert "The platform paid $5.50 more than the batch owed." in page
+    refund_url = url("console_refund", flat.pk, batch.pk)
+    today = timezone.localdate().isoformat()
+    form = {"refund-reference": "BACK-1", "refund-amount": "6.00", "refund-refunded_on": today}
+    refused = ops.post(refund_url, form)
+    assert refused.status_code == 400
+    assert "no more than that can be refunded" in field_errors(html(refused), "refund-amount")
+    response = ops.post(refund_url, {**form, "refund-amount": "5.50"})
+    assert response.status_code == 302
+    page = html(ops.get(url("console_batch", flat.pk, batch.pk)))
+    assert "Refund recorded: the batch is settled." in page
+    assert re.search(r'data-testid="difference">\$0\.00<', page)
+
+
 def test_a_payment_recorded_in_error_is_withdrawn_from_the_batch_page(
     flat: Platform, ops: Client, batch: ClearingBatch
 ) -> None:

@@ -42,6 +42,7 @@ from ..console_forms import (
     PlatformForm,
     PlatformKeyForm,
     PolicyForm,
+    RefundForm,
     SettlementForm,
     WithdrawSettlementForm,
     apply_error,
@@ -542,6 +543,7 @@ def _batch_page(
     status: int = 200,
     withdraw_form: WithdrawSettlementForm | None = None,
     withdrawing: int | None = None,
+    refund_form: RefundForm | None = None,
 ) -> HttpResponse:
     # The statement's rows (services.statement_rows), a page at a time: a batch can be big.
     rows = batch.events.select_related("policy").order_by("occurred_at", "id")
@@ -563,6 +565,8 @@ def _batch_page(
         "page": events.get_page(request.GET.get("page")),
         "form": form,
         "withdrawing": withdrawing,
+        "refund_form": refund_form
+        or RefundForm(currency=batch.currency, initial={"refunded_on": timezone.localdate()}),
     }
     return _render(request, platform, "batch", context, status=status)
 
@@ -634,6 +638,31 @@ def settlement_withdraw(
 
 
 @login_required
+@require_POST
+def refund(request: HttpRequest, platform_id: int, batch_id: int) -> HttpResponse:
+    platform, found = _batch(request, platform_id, batch_id)
+    form = RefundForm(request.POST, currency=found.currency)
+    today = timezone.localdate()
+    blank = SettlementForm(currency=found.currency, today=today, initial={"received_on": today})
+    if not form.is_valid():
+        return _batch_page(request, platform, found, blank, status=400, refund_form=form)
+    try:
+        services.record_refund(
+            found,
+            reference=form.cleaned_data["reference"],
+            amount=form.cleaned_data["amount"],
+            refunded_on=form.cleaned_data["refunded_on"],
+            by=_operator(request),
+        )
+    except GatewayError as exc:
+        apply_error(form, exc, {})
+        return _batch_page(request, platform, found, blank, status=400, refund_form=form)
+    state = services.batch_state(found)
+    messages.success(request, f"Refund recorded: the batch is {state.status}.")
+    return redirect("gateway:console_batch", platform_id=platform.pk, batch_id=found.pk)
+
+
+@login_required
 @require_GET
 def statement(request: HttpRequest, platform_id: int, batch_id: int) -> HttpResponse:
     platform, found = _batch(request, platform_id, batch_id)
@@ -668,6 +697,11 @@ urlpatterns = [
         "platform/<int:platform_id>/clearing/<int:batch_id>/payments/<int:settlement_id>/withdraw/",
         settlement_withdraw,
         name="console_settlement_withdraw",
+    ),
+    path(
+        "platform/<int:platform_id>/clearing/<int:batch_id>/refunds/",
+        refund,
+        name="console_refund",
     ),
     path(
         "platform/<int:platform_id>/clearing/<int:batch_id>/statement.csv",
