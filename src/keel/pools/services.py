@@ -975,6 +975,21 @@ def report_recovery(claim: Claim, by: User, recovered_on: date) -> Claim:
     return claim
 
 
+def gifts_after_recovery(claim: Claim) -> list[Gift]:
+    """Gifts given for months that began on or after the recovery: a recovery reported
+    late leaves them paid. They are not taken back by Keel (the givers' shares are in
+    their reserves' history); the claim page shows them so the member and the stewards can
+    settle them."""
+    if claim.recovered_on is None:
+        return []
+    first = gifts.first_month_after_recovery(claim.recovered_on)
+    return list(
+        claim.gifts.filter(received__gt=0, run__month__gte=first)
+        .select_related("run")
+        .order_by("run__month")
+    )
+
+
 # ---------------------------------------------------------------------------- gifts
 
 

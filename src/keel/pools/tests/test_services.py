@@ -174,6 +174,37 @@ def test_no_arrears_for_months_not_yet_run_or_before_the_wait(db: None) -> None:
     assert not Gift.objects.filter(claim=claim).exists()
 
 
+def test_gifts_given_after_a_late_reported_recovery_are_shown(db: None) -> None:
+    # Paid for May, June and July; the recovery, reported in August, was on 10 May: June
+    # and July (2 x €200.00) were given after it. The claim page says so.
+    from django.test import Client
+
+    users = people(3)
+    pool = sick_fund(
+        users, [20_000] * 3, min_members=3, approvals_required=1, deposit_rate_bps=2_500
+    )
+    for n in (1, 2, 3):
+        pay(pool, n, 1, 2, 3, 4, 5, 6, 7)
+    claim = approved_claim(pool, 1, date(2026, 3, 2), approvers=[2])
+    for m in (5, 6, 7):
+        services.run_month(pool, date(2026, m, 1), today=date(2026, m, 1))
+    assert services.gifts_after_recovery(claim) == []
+    services.report_recovery(claim, users[0], date(2026, 5, 10))
+    claim.refresh_from_db()
+    late = services.gifts_after_recovery(claim)
+    assert [(g.run.month, g.received) for g in late] == [
+        (date(2026, 6, 1), 20_000),
+        (date(2026, 7, 1), 20_000),
+    ]
+    client = Client()
+    client.force_login(users[1])
+    page = " ".join(client.get(f"/pools/{pool.slug}/claims/{claim.pk}/").content.decode().split())
+    assert (
+        "gifts were given for months that began on or after it: June 2026 (€200.00), July"
+        " 2026 (€200.00); €400.00 in all."
+    ) in page
+
+
 def test_the_monthly_run_twice_changes_nothing(db: None) -> None:
     users = people(4)
     pool = sick_fund(users, [100_000] * 4, min_members=3, approvals_required=1)

@@ -413,6 +413,8 @@ def claim_page(
         "approval": approval,
         "reminders": reminders,
         "gifts": gifts,
+        "overpaid": (overpaid := services.gifts_after_recovery(claim)),
+        "overpaid_total": sum(g.received for g in overpaid),
         "paid": paid,
         "vote": vote,
         "status_label": present.claim_status_label(claim, timezone.localdate()),
