@@ -178,6 +178,63 @@ def platform_batch(platform: Platform, batch_id: int) -> ClearingBatch:
     return batch
 
 
+def _checked_entry(
+    batch: ClearingBatch, reference: str, amount: int, day: date, *, paid: bool
+) -> str:
+    """The checks a payment and a refund share; returns the reference, stripped."""
+    noun, done = ("payment", "received") if paid else ("refund", "sent")
+    field = "received_on" if paid else "refunded_on"
+    amount_is = "the amount paid" if paid else "the amount refunded"
+    reference = (reference or "").strip()
+    if not reference:
+        raise GatewayError(f"the {noun} reference is required", field="reference")
+    if len(reference) > 120:
+        raise GatewayError(f"a {noun} reference has at most 120 characters", field="reference")
+    if type(amount) is not int or amount <= 0:
+        raise GatewayError(f"{amount_is} must be more than zero", field="amount")
+    if amount > MAX_LEG_AMOUNT:
+        # The ledger could never book it; refused here, on the field, not as its error.
+        raise GatewayError(
+            f"{amount_is} is out of range (at most"
+            f" {format_amount(MAX_LEG_AMOUNT, batch.currency, symbol=True)})",
+            field="amount",
+        )
+    if day < batch.period_start:
+        # Its journal would be dated before the debt existed, and every balance as of a
+        # day in between would show money that had not moved.
+        raise GatewayError(
+            f"a {noun} for the batch of {batch.period_start.isoformat()} to"
+            f" {batch.period_end.isoformat()} cannot have been {done} before"
+            f" {batch.period_start.isoformat()}",
+            field=field,
+        )
+    return reference
+
+
+def _standing_entry(batch: ClearingBatch, reference: str, signed_amount: int) -> Settlement | None:
+    """The standing entry under ``reference``: the same one again (returned) or, with
+    another amount (a refund's is negative), a refusal. None when the reference is free."""
+    existing = Settlement.objects.filter(
+        batch=batch, reference=reference, withdrawn_at=None
+    ).first()
+    if existing is not None and existing.amount != signed_amount:
+        raise Conflict(
+            f"{'payment' if existing.amount > 0 else 'refund'} {reference} is already"
+            " recorded for"
+            f" {format_amount(existing.amount, batch.currency, symbol=True)}",
+            field="reference",
+            code="idempotency_conflict",
+        )
+    return existing
+
+
+def _entry_key(batch: ClearingBatch, reference: str, kind: str) -> str:
+    # A reference whose earlier entry was withdrawn is recorded again under a key of its
+    # own: the withdrawn entry's journal keeps the first.
+    withdrawn = Settlement.objects.filter(batch=batch, reference=reference).count()
+    return f"gateway:{kind}:{batch.pk}:{reference}" + (f":{withdrawn}" if withdrawn else "")
+
+
 @transaction.atomic
 def record_settlement(
     batch: ClearingBatch,
@@ -189,46 +246,12 @@ def record_settlement(
 ) -> Settlement:
     """Record a payment the platform made for a batch. The same reference again with the
     same amount is the same payment (nothing changes); with another amount it is refused."""
-    reference = (reference or "").strip()
-    if not reference:
-        raise GatewayError("the payment reference is required", field="reference")
-    if len(reference) > 120:
-        raise GatewayError("a payment reference has at most 120 characters", field="reference")
-    if type(amount) is not int or amount <= 0:
-        raise GatewayError("the amount paid must be more than zero", field="amount")
-    if amount > MAX_LEG_AMOUNT:
-        # The ledger could never book it; refused here, on the field, not as its error.
-        raise GatewayError(
-            "the amount paid is out of range (at most"
-            f" {format_amount(MAX_LEG_AMOUNT, batch.currency, symbol=True)})",
-            field="amount",
-        )
-    if received_on < batch.period_start:
-        # Its journal would be dated before the debt existed, and every balance as of a
-        # day in between would show money that had not arrived.
-        raise GatewayError(
-            f"a payment for the batch of {batch.period_start.isoformat()} to"
-            f" {batch.period_end.isoformat()} cannot have been received before"
-            f" {batch.period_start.isoformat()}",
-            field="received_on",
-        )
+    reference = _checked_entry(batch, reference, amount, received_on, paid=True)
     ClearingBatch.objects.select_for_update().filter(pk=batch.pk).first()
-    existing = Settlement.objects.filter(
-        batch=batch, reference=reference, withdrawn_at=None
-    ).first()
+    existing = _standing_entry(batch, reference, amount)
     if existing is not None:
-        if existing.amount != amount:
-            raise Conflict(
-                f"payment {reference} is already recorded for"
-                f" {format_amount(existing.amount, batch.currency, symbol=True)}",
-                field="reference",
-                code="idempotency_conflict",
-            )
         return existing
-    # A reference whose earlier payment was withdrawn is recorded again under a key of its
-    # own: the withdrawn payment's journal keeps the first.
-    withdrawn = Settlement.objects.filter(batch=batch, reference=reference).count()
-    key = f"gateway:settlement:{batch.pk}:{reference}" + (f":{withdrawn}" if withdrawn else "")
+    key = _entry_key(batch, reference, "settlement")
     posted = ledger.post_journal(
         JournalSpec(
             idempotency_key=key,
@@ -267,35 +290,13 @@ def record_refund(
     negative payment on the batch (its journal takes it out of custody and back onto the
     platform's receivable), at most what the batch holds in excess. The same reference
     again with the same amount changes nothing; with another amount it is refused."""
-    reference = (reference or "").strip()
-    if not reference:
-        raise GatewayError("the refund's reference is required", field="reference")
-    if len(reference) > 120:
-        raise GatewayError("a reference has at most 120 characters", field="reference")
-    if type(amount) is not int or amount <= 0:
-        raise GatewayError("the amount refunded must be more than zero", field="amount")
-    ClearingBatch.objects.select_for_update().filter(pk=batch.pk).first()
-    existing = Settlement.objects.filter(
-        batch=batch, reference=reference, withdrawn_at=None
-    ).first()
-    if existing is not None:
-        if existing.amount != -amount:
-            raise Conflict(
-                f"{reference} is already recorded on this batch for"
-                f" {format_amount(existing.amount, batch.currency, symbol=True)}",
-                field="reference",
-                code="idempotency_conflict",
-            )
-        return existing
+    reference = _checked_entry(batch, reference, amount, refunded_on, paid=False)
     if refunded_on > timezone.localdate():
         raise GatewayError("a refund cannot be dated in the future", field="refunded_on")
-    if refunded_on < batch.period_start:
-        raise GatewayError(
-            f"a refund for the batch of {batch.period_start.isoformat()} to"
-            f" {batch.period_end.isoformat()} cannot have been sent before"
-            f" {batch.period_start.isoformat()}",
-            field="refunded_on",
-        )
+    ClearingBatch.objects.select_for_update().filter(pk=batch.pk).first()
+    existing = _standing_entry(batch, reference, -amount)
+    if existing is not None:
+        return existing
     excess = batch_state(batch).difference
     if amount > excess:
         held = format_amount(max(excess, 0), batch.currency, symbol=True)
@@ -303,8 +304,7 @@ def record_refund(
             f"the batch holds {held} more than it owed: no more than that can be refunded",
             field="amount",
         )
-    withdrawn = Settlement.objects.filter(batch=batch, reference=reference).count()
-    key = f"gateway:refund:{batch.pk}:{reference}" + (f":{withdrawn}" if withdrawn else "")
+    key = _entry_key(batch, reference, "refund")
     posted = ledger.post_journal(
         JournalSpec(
             idempotency_key=key,
