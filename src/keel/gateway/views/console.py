@@ -534,6 +534,12 @@ def _batch(request: HttpRequest, platform_id: int, batch_id: int) -> tuple[Platf
         raise Http404("no such batch") from None
 
 
+def _new_settlement_form(batch: ClearingBatch) -> SettlementForm:
+    """The empty "Record a payment" form, received today, that every batch page shows."""
+    today = timezone.localdate()
+    return SettlementForm(currency=batch.currency, today=today, initial={"received_on": today})
+
+
 def _batch_page(
     request: HttpRequest,
     platform: Platform,
@@ -575,11 +581,9 @@ def _batch_page(
 @require_http_methods(["GET", "POST"])
 def batch(request: HttpRequest, platform_id: int, batch_id: int) -> HttpResponse:
     platform, found = _batch(request, platform_id, batch_id)
-    today = timezone.localdate()
     if request.method != "POST":
-        form = SettlementForm(currency=found.currency, today=today, initial={"received_on": today})
-        return _batch_page(request, platform, found, form)
-    form = SettlementForm(request.POST, currency=found.currency, today=today)
+        return _batch_page(request, platform, found, _new_settlement_form(found))
+    form = SettlementForm(request.POST, currency=found.currency, today=timezone.localdate())
     if not form.is_valid():
         return _batch_page(request, platform, found, form, status=400)
     try:
@@ -616,8 +620,7 @@ def settlement_withdraw(
     except NotFound:
         raise Http404("no such payment") from None
     form = WithdrawSettlementForm(request.POST, auto_id=f"id_withdraw_{payment.pk}_%s")
-    today = timezone.localdate()
-    blank = SettlementForm(currency=found.currency, today=today, initial={"received_on": today})
+    blank = _new_settlement_form(found)
     if not form.is_valid():
         return _batch_page(
             request, platform, found, blank, status=400, withdraw_form=form, withdrawing=payment.pk
@@ -642,8 +645,7 @@ def settlement_withdraw(
 def refund(request: HttpRequest, platform_id: int, batch_id: int) -> HttpResponse:
     platform, found = _batch(request, platform_id, batch_id)
     form = RefundForm(request.POST, currency=found.currency)
-    today = timezone.localdate()
-    blank = SettlementForm(currency=found.currency, today=today, initial={"received_on": today})
+    blank = _new_settlement_form(found)
     if not form.is_valid():
         return _batch_page(request, platform, found, blank, status=400, refund_form=form)
     try:
