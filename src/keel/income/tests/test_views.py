@@ -1044,3 +1044,24 @@ def test_another_person_cannot_move_a_workers_buffer(ben, worker, two_items):
     form = {"buffer-token": "t-ben", "buffer-amount": "10", "buffer-direction": "in"}
     ben.post("/income/buffer/", form)
     assert _buffer_held(worker) == 0
+
+
+def test_rejected_rows_of_a_file_with_a_title_block_are_numbered_by_the_files_own_lines(
+    client, db
+):
+    # The bank download opens with three lines (account, period, blank) before its header,
+    # so its first row is line 5. The page said line numbers "count the header as line 1",
+    # which sent the reader four rows too far down in their spreadsheet.
+    pia = create_worker("pia@example.org", name="Pia", password="x-long-pass-1", currency="EUR")
+    client.force_login(pia)
+    config = (SAMPLES / "csv-bank.profile.json").read_text()
+    client.post(reverse("income:import_profiles"), {"config": config})
+    profile = ImportProfileRecord.objects.get(worker=pia)
+    content = (SAMPLES / "csv-bank.csv").read_bytes().replace(b";1.250,00;", b";1.25x,00;")
+    upload_form = {"file": upload("bank.csv", content), "format": "csv", "profile": profile.pk}
+    client.post("/income/import/", {**upload_form, "source_name": "Girokonto"})
+    batch = ImportBatch.objects.get(worker=pia)
+    words = text(client.get(f"/income/import/{batch.pk}/"))
+    assert "Line numbers are the file's own lines, counted from its first" in words
+    assert "count the header as line 1" not in words
+    assert "Line Column Reason 5 Betrag" in words
