@@ -40,7 +40,7 @@ from .models import (
 )
 from .reports import IncomeReport, income_report
 from .rules import smoothing, tax
-from .rules.analytics import EXPLANATIONS, STREAM_KINDS
+from .rules.analytics import EXPLANATIONS, STREAM_KINDS, StabilitySummary
 from .rules.dates import Month
 from .services import (
     FORMAT_SOURCES,
@@ -121,6 +121,33 @@ def _committed_labels(report: IncomeReport) -> str:
     return "; ".join(labels)
 
 
+def _spikes_and_dips(s: StabilitySummary, cur: str, flags: tuple[dict[str, Any], ...]) -> Metric:
+    money = charts.money_text
+    if s.median_month <= 0:
+        # Half the months or more brought nothing: a percentage above or below nothing means
+        # nothing, so no month is flagged. "No month stood out" would tell someone who
+        # earned in two months of twelve that their income was steady.
+        earning = sum(1 for month in s.months if s.monthly.get(month, 0) > 0)
+        return Metric(
+            "spikes_and_dips",
+            "Spikes and dips",
+            "—",
+            f"Not measured: your median month is {money(s.median_month, cur)}, because "
+            f"only {earning} of {len(s.months)} months brought income.",
+            EXPLANATIONS["spikes_and_dips"],
+        )
+    return Metric(
+        "spikes_and_dips",
+        "Spikes and dips",
+        f"{len(s.flags)} month{'s' if len(s.flags) != 1 else ''}",
+        f"Compared with the median month of {money(s.median_month, cur)}."
+        if s.flags
+        else "No month stood out.",
+        EXPLANATIONS["spikes_and_dips"],
+        flags=flags,
+    )
+
+
 def stability_metrics(report: IncomeReport, month_urls: dict[Month, str]) -> list[Metric]:
     """The stability panel: each figure with the plain-language text of its rule."""
     s, cur = report.stability, report.currency
@@ -156,16 +183,7 @@ def stability_metrics(report: IncomeReport, month_urls: dict[Month, str]) -> lis
             f"Total over the window {money(s.total_income, cur)}.",
             EXPLANATIONS["median_month"],
         ),
-        Metric(
-            "spikes_and_dips",
-            "Spikes and dips",
-            f"{len(s.flags)} month{'s' if len(s.flags) != 1 else ''}",
-            f"Compared with the median month of {money(s.median_month, cur)}."
-            if s.flags
-            else "No month stood out.",
-            EXPLANATIONS["spikes_and_dips"],
-            flags=flags,
-        ),
+        _spikes_and_dips(s, cur, flags),
         Metric(
             "source_concentration",
             "Largest source",

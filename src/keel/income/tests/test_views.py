@@ -226,8 +226,13 @@ def test_dashboard_shows_the_report(ana, worker, two_items):
         assert EXPLANATIONS[key] in words
     # One source brings everything: 100% and one effective source.
     assert "Largest source 100.0% Acme Studio; effective number of sources 1.0 of 1." in words
-    # Eleven empty months make the median month $0.00, and a share of nothing flags nothing.
-    assert "No month stood out." in words
+    # Eleven empty months make the median month $0.00: a share of nothing flags nothing, and
+    # the page says why instead of calling the income steady.
+    assert (
+        "Spikes and dips — Not measured: your median month is $0.00, because only 1 of 12"
+        " months brought income."
+    ) in words
+    assert "No month stood out." not in words
     # Recurring baseline coverage: no recurring income against $2,000.00 of essentials.
     assert "Recurring income $0.00 a month against essential expenses of $2,000.00." in words
     # The forecast: the fan chart's figure, the lowest point in words, three windows.
@@ -1046,9 +1051,7 @@ def test_another_person_cannot_move_a_workers_buffer(ben, worker, two_items):
     assert _buffer_held(worker) == 0
 
 
-def test_rejected_rows_of_a_file_with_a_title_block_are_numbered_by_the_files_own_lines(
-    client, db
-):
+def test_rejected_rows_after_a_title_block_keep_the_files_line_numbers(client, db):
     # The bank download opens with three lines (account, period, blank) before its header,
     # so its first row is line 5. The page said line numbers "count the header as line 1",
     # which sent the reader four rows too far down in their spreadsheet.
