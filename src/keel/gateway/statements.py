@@ -468,12 +468,22 @@ class CurrencyBalances:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkedPolicy:
-    platform: str
+class PolicyText:
+    """One version of a platform's policy in its own words."""
+
     version: int
     name: str
     effective_from: date
     lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedPolicy:
+    platform: str
+    current: PolicyText | None  # None while the first version has not started yet
+    # Versions published to start after today, soonest first: a worker learns of a cut in
+    # their contributions before it applies, not from their statement afterwards.
+    upcoming: tuple[PolicyText, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,27 +510,38 @@ class BenefitsOverview:
 
 
 def linked_policies(links: Iterable[WorkerLink], on: date) -> list[LinkedPolicy]:
-    """The policy in effect today for each platform with an active link (once, however
-    many of the worker's references it links), in the platform's own words."""
+    """For each platform with an active link (once, however many of the worker's
+    references it links): the policy in effect on ``on`` and every version published to
+    start later, in the platform's own words."""
     out = []
     seen: set[int] = set()
     for link in links:
         if link.status != "active" or link.platform_id in seen:
             continue
         seen.add(link.platform_id)
-        version = services.current_policy(link.platform, on)
-        if version is None:
+        current = services.current_policy(link.platform, on)
+        upcoming = list(
+            link.platform.policies.filter(effective_from__gt=on).order_by("effective_from")
+        )
+        if current is None and not upcoming:
             continue
         out.append(
             LinkedPolicy(
                 platform=link.platform.name,
-                version=version.version,
-                name=version.name,
-                effective_from=version.effective_from,
-                lines=tuple(Policy.from_dict(version.terms).describe()),
+                current=None if current is None else _policy_text(current),
+                upcoming=tuple(_policy_text(version) for version in upcoming),
             )
         )
     return out
+
+
+def _policy_text(version: ContributionPolicy) -> PolicyText:
+    return PolicyText(
+        version=version.version,
+        name=version.name,
+        effective_from=version.effective_from,
+        lines=tuple(Policy.from_dict(version.terms).describe()),
+    )
 
 
 def contributions_by_month(worker: User) -> list[MonthlyContribution]:

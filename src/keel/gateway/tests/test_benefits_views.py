@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from datetime import date
+from datetime import date, timedelta
 from html import unescape
 
 import pytest
@@ -96,7 +96,11 @@ def buckets(worker: User) -> dict[str, int]:
 
 def text(response) -> str:
     """The page's visible text, tags removed and whitespace collapsed."""
-    body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return text_of(response.content.decode())
+
+
+def text_of(html: str) -> str:
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
 
 
@@ -628,3 +632,40 @@ def test_used_on_is_today(ana, funded):
     token = token_of(ana.get(BENEFITS), "emergency")
     use(ana, "emergency", token, "1")
     assert BenefitUse.objects.get().used_on == timezone.localdate()
+
+
+def test_a_published_change_is_shown_before_it_starts(ana, worker, alia, tidy_link):
+    # Tidy cuts its $5.00 a cleaning to $3.00 from a month ahead. The worker must read the
+    # cut on their benefits page before it applies, not find it on a later statement.
+    today = timezone.localdate()
+    starts = today + timedelta(days=30)
+    cut = {**ALIA, "per_job": 300}
+    services.publish_policy(alia, cut, name="Tidy 2027", effective_from=starts)
+    response = ana.get(BENEFITS)
+    page, html = text(response), response.content.decode()
+    assert "version 1 · in effect since January 1, 2026" in page
+    assert html.count('data-testid="policy-upcoming"') == 1
+    assert f"Coming From {starts:%B} {starts.day}, {starts.year}: Tidy 2027 · version 2" in page
+    upcoming = html.split('data-testid="policy-upcoming"', 1)[1]
+    for line in Policy.from_dict(cut).describe():
+        assert line in text_of(upcoming)
+    assert "$3.00" not in text_of(html.split('data-testid="policy-upcoming"', 1)[0])
+
+
+def test_a_platform_whose_first_version_has_not_started_shows_it_as_coming(ana, worker):
+    starts = timezone.localdate() + timedelta(days=10)
+    later = services.create_platform("Later", policy=ALIA, effective_from=starts)
+    services.link_with_code(later, "l-1", services.create_link_code(worker))
+    page = text(ana.get(BENEFITS))
+    assert "No policy is in effect yet: Later pays nothing for work before its first" in page
+    assert f"Coming From {starts:%B} {starts.day}, {starts.year}: " in page
+
+
+def test_a_version_that_has_started_is_no_longer_coming(ana, worker, alia, tidy_link):
+    yesterday = timezone.localdate() - timedelta(days=1)
+    services.publish_policy(
+        alia, {**ALIA, "per_job": 300}, name="Tidy v2", effective_from=yesterday
+    )
+    page = text(ana.get(BENEFITS))
+    assert "Tidy v2 · version 2 · in effect since" in page
+    assert "Coming" not in page
