@@ -76,4 +76,12 @@ def test_demo_loads_three_years_once_and_balances():
     # (Not every one: a top-up before the worker crosses the quarter's $1,000 brings none.)
     assert any(t.contribution > 0 for t in topups)
     assert Plan.objects.count() == 3
+    # RideCo has published a raise to 3% from the month after the first load's end; the
+    # later load kept it, and its July events were paid under it.
+    rideco = Platform.objects.get(name="RideCo")
+    versions = rideco.policies.order_by("version")
+    assert [(v.version, v.terms["rate_bps"]) for v in versions] == [(1, 200), (2, 300)]
+    assert versions[1].effective_from == date(2026, 7, 1)
+    july = EarningsEvent.objects.filter(platform=rideco, occurred_at__date__gte=date(2026, 7, 1))
+    assert july.exists() and set(july.values_list("policy__version", flat=True)) == {2}
     assert later.notes and "earnings events added" in later.notes[0]

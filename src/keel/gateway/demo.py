@@ -249,10 +249,28 @@ def load_gateway_demo(
         ).update(received_at=F("occurred_at"))
         _clear(platform, start, end)
         progress(f"{spec.name}: {len(events):,} earnings events, clearing up to {end}")
+    _upcoming_change(operator, end)
     _uses(demo_worker, end)
     _bundle(demo_worker, end)
     _plans([demo_worker, *others], end)
     return summary
+
+
+def _upcoming_change(operator: User, end: date) -> None:
+    """RideCo raises its base rate from 2% to 3% from the first of next month, so the
+    workers' pages show a version that is coming and the console a version not yet in
+    effect."""
+    platform = Platform.objects.get(name="RideCo")
+    if platform.policies.count() > 1:
+        return  # a later load keeps the change the first one published
+    spec = next(p for p in PLATFORMS if p.name == "RideCo")
+    services.publish_policy(
+        platform,
+        {**spec.policy, "rate_bps": 300},
+        name="RideCo portable benefits 2.0",
+        effective_from=(end.replace(day=1) + timedelta(days=32)).replace(day=1),
+        by=operator,
+    )
 
 
 def _bundle(worker: User, end: date) -> None:
