@@ -177,21 +177,13 @@ def parse_policy(terms: Mapping[str, Any], *, currency: str | None = None) -> Po
 POLICY_LEAD = timedelta(days=366)
 
 
-@transaction.atomic
-def publish_policy(
-    platform: Platform,
-    terms: Mapping[str, Any],
-    *,
-    name: str,
-    effective_from: date,
-    by: User | None = None,
-) -> ContributionPolicy:
-    """Publish a new version. It may only start after every event already received (so
-    no recorded contribution would have been computed differently) and after the
-    version before it."""
-    Platform.objects.select_for_update().filter(pk=platform.pk).first()
+def check_policy(
+    platform: Platform, terms: Mapping[str, Any], effective_from: date
+) -> tuple[Policy, ContributionPolicy | None]:
+    """The terms as a policy, and the latest version, when a version with these terms may
+    start on ``effective_from``; GatewayError naming the field when not. Writes nothing,
+    so the console's preview asks what publishing will."""
     policy = parse_policy(terms, currency=platform.currency)
-    name = name.strip() or f"{platform.name} contribution policy"
     horizon = timezone.localdate() + POLICY_LEAD
     if effective_from > horizon:
         # A version can only be followed by one that starts later, so a mistyped year
@@ -216,6 +208,24 @@ def publish_policy(
             " start after that day",
             field="effective_from",
         )
+    return policy, latest
+
+
+@transaction.atomic
+def publish_policy(
+    platform: Platform,
+    terms: Mapping[str, Any],
+    *,
+    name: str,
+    effective_from: date,
+    by: User | None = None,
+) -> ContributionPolicy:
+    """Publish a new version. It may only start after every event already received (so
+    no recorded contribution would have been computed differently) and after the
+    version before it."""
+    Platform.objects.select_for_update().filter(pk=platform.pk).first()
+    policy, latest = check_policy(platform, terms, effective_from)
+    name = name.strip() or f"{platform.name} contribution policy"
     open_platform_accounts(platform, policy.currency)
     published = ContributionPolicy.objects.create(
         platform=platform,

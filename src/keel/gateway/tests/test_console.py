@@ -491,6 +491,52 @@ def test_publish_errors_name_the_field(
     assert ContributionPolicy.objects.filter(platform=flat).count() == 1
 
 
+def test_a_preview_shows_the_draft_in_workers_words_and_publishes_nothing(
+    flat: Platform, ops: Client
+) -> None:
+    # Publishing is for good, so the operator reads the terms as their workers will, and
+    # what changes, before ticking the box. No tick is needed to preview.
+    response = ops.post(
+        url("console_policies", flat.pk),
+        policy_form(rate_percent="4.5", per_job="1.25", confirm="off", preview="1"),
+    )
+    assert response.status_code == 200
+    page = html(response)
+    preview = page.split('data-testid="policy-preview"', 1)[1].split("</section>", 1)[0]
+    assert f"Preview: version 2 · Autumn terms, from {LATER.day} {LATER:%B %Y}" in preview
+    assert "Nothing is published yet." in preview
+    new = "The platform contributes 4.5% of your earnings before tips and bonuses, plus $1.25"
+    assert re.search(rf'data-change="added">.*?new</span>{re.escape(new)} per job\.', preview)
+    assert re.search(
+        r'data-change="dropped">.*?no longer</span>The platform contributes 10% of your',
+        preview,
+    )
+    # The form keeps the draft, and the box is still to be ticked.
+    assert 'value="4.5"' in page and 'value="1.25"' in page
+    assert ContributionPolicy.objects.filter(platform=flat).count() == 1
+
+
+def test_a_preview_of_the_same_terms_says_nothing_changes(flat: Platform, ops: Client) -> None:
+    response = ops.post(
+        url("console_policies", flat.pk), policy_form(rate_percent="10", preview="1")
+    )
+    assert "These are the terms of version 1, word for word" in html(response)
+    assert ContributionPolicy.objects.filter(platform=flat).count() == 1
+
+
+def test_a_preview_asks_what_publishing_would(flat: Platform, ops: Client) -> None:
+    # A draft that could not be published says so at the preview, on its field.
+    services.record_events(flat, [event("e1", "2026-06-30", 10_000)])
+    response = ops.post(
+        url("console_policies", flat.pk),
+        policy_form(rate_percent="5", effective_from="2026-06-30", preview="1"),
+    )
+    assert response.status_code == 400
+    assert "never rewrites the past" in field_errors(html(response), "effective_from")
+    assert 'data-testid="policy-preview"' not in html(response)
+    assert ContributionPolicy.objects.filter(platform=flat).count() == 1
+
+
 def test_a_version_starts_at_most_a_year_ahead(flat: Platform, ops: Client) -> None:
     # A mistyped year would stop every later version until then, and 9999-12-31 left
     # the policies page a 500 (the earliest next start is past the calendar's end).

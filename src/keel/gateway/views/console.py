@@ -316,6 +316,7 @@ def _policies_page(
     tiers: Any = None,
     *,
     status: int = 200,
+    preview: PolicyPreview | None = None,
 ) -> HttpResponse:
     today = timezone.localdate()
     versions = services.policy_versions(platform)
@@ -348,8 +349,49 @@ def _policies_page(
         "latest_start": latest_start,
         "earliest": earliest,
         "today": today,
+        "preview": preview,
     }
     return _render(request, platform, "policies", context, status=status)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyPreview:
+    name: str
+    effective_from: date
+    lines: list[str]
+    compared_with: int | None  # the version the changes are read against
+    added: list[str]
+    dropped: list[str]
+
+
+def _policy_preview(
+    request: HttpRequest, platform: Platform, form: PolicyForm, tiers: Any
+) -> HttpResponse:
+    """The draft in the words its workers will read, and what it changes against the
+    latest version, before anything is published. The tick is not asked for: a preview
+    publishes nothing."""
+    form.fields["confirm"].required = False
+    if not (form.is_valid() & tiers.is_valid()):
+        return _policies_page(request, platform, form, tiers, status=400)
+    try:
+        draft, latest = services.check_policy(
+            platform, form.terms(tiers_of(tiers)), form.cleaned_data["effective_from"]
+        )
+    except GatewayError as exc:
+        if not apply_tier_error(tiers, exc.field or "", exc.message):
+            apply_error(form, exc, POLICY_FIELDS)
+        return _policies_page(request, platform, form, tiers, status=400)
+    lines = draft.describe()
+    before = services.terms_of(latest).describe() if latest else []
+    preview = PolicyPreview(
+        name=form.cleaned_data["name"].strip() or f"{platform.name} contribution policy",
+        effective_from=form.cleaned_data["effective_from"],
+        lines=lines,
+        compared_with=latest.version if latest else None,
+        added=[line for line in lines if line not in before],
+        dropped=[line for line in before if line not in lines],
+    )
+    return _policies_page(request, platform, form, tiers, preview=preview)
 
 
 @login_required
@@ -360,6 +402,8 @@ def policies(request: HttpRequest, platform_id: int) -> HttpResponse:
         return _policies_page(request, platform)
     form = PolicyForm(request.POST, currency=platform.currency)
     tiers = tier_formset(platform.currency, None, request.POST)
+    if "preview" in request.POST:
+        return _policy_preview(request, platform, form, tiers)
     if not (form.is_valid() & tiers.is_valid()):  # both, so every error shows at once
         return _policies_page(request, platform, form, tiers, status=400)
     try:
