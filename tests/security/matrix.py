@@ -374,6 +374,14 @@ CAREER = _area(
         "career:invoice": Route(get=owned_by_worker(), tenant="A"),
         "career:invoice_issue": Route(get=WORKER_GET_405, post=owned_by_worker("act"), tenant="A"),
         "career:invoice_pdf": Route(get=owned_by_worker(), tenant="A"),
+        "career:credit_note_issue": Route(
+            get=WORKER_GET_405, post=owned_by_worker("act"), tenant="A"
+        ),
+        "career:supplement_issue": Route(
+            get=WORKER_GET_405, post=owned_by_worker("act"), tenant="A"
+        ),
+        "career:invoice_adjustment": Route(get=owned_by_worker(), tenant="A"),
+        "career:invoice_adjustment_pdf": Route(get=owned_by_worker(), tenant="A"),
         "career:upsells": Route(get=workers(), post=workers()),
         "career:upsell": Route(get=owned_by_worker(), tenant="A"),
         # An upsell from B's offer to A's: no worker has both among their choices.

@@ -27,6 +27,7 @@ from keel.api.keys import SCOPES
 from keel.career import client_links, offers, planning, upselling
 from keel.career import peer_services as peers
 from keel.career import reputation_services as reputation
+from keel.career import services as career
 from keel.career.tests.conftest import make_contract, milestones
 from keel.gateway import services as gateway
 from keel.gateway.services.platforms import PLATFORM_SCOPES
@@ -130,6 +131,17 @@ def _worker_tenant(world: World, tenant: str, user: User, marker: str, month: da
     values["contract_id"] = contract.pk
     values["milestone_id"] = milestones(contract)[0].pk
     values["client_token"] = client_links.issue_link(contract)
+    # A credit note: an invoice issued for 500.00, of which the client released 300.00 (in
+    # the worker's own currency, so the release needs no exchange rate).
+    credited = milestones(
+        make_contract(user, 50_000, title=f"{marker} credited", currency=user.home_currency)
+    )[0]
+    career.issue_invoice(credited, on=today, recorded_by=user)
+    credited = career.fund_milestone(credited, on=today, recorded_by=user)
+    credited = career.release_milestone(credited, on=today, recorded_by=user, amount=30_000)
+    values["adjustment_id"] = career.issue_credit_note(
+        credited, amount=20_000, reason="Part released", on=today, recorded_by=user
+    ).pk
 
     membership = offers.create_offer(
         user, name="Studio notes", kind="membership", price=1_500, currency="EUR", interval="month"

@@ -280,3 +280,20 @@ ACTION_FORMS: dict[str, type[ActionForm]] = {
     "dispute": DisputeForm,
     "resolve": ResolveForm,
 }
+
+
+# ---------------------------------------------------------------------------- credit notes
+
+
+class AdjustmentForm(BootstrapFormMixin, OnceTokenMixin):
+    """A credit note or supplementary invoice against an issued invoice: how much and why.
+    It is dated the day it is issued, as the invoice was."""
+
+    amount = AmountField(label="Amount")
+    reason = forms.CharField(
+        label="Reason (printed on it)", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, currency: str = "EUR", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_currency(self, currency)

@@ -1,9 +1,11 @@
-"""A milestone's invoice as the page and the PDF show it.
+"""A milestone's invoice, and the credit notes and supplementary invoices against it, as
+the pages and the PDFs show them.
 
 ``invoice_document`` assembles the invoice once (``rules.contracts.milestone_invoice`` does
-the arithmetic); the page and ``render_pdf`` both render that same object, so they cannot
-disagree. The PDF uses reportlab's standard fonts, so it needs no system library, and is
-built with ``invariant`` on: the same invoice gives the same bytes.
+the arithmetic), ``adjustment_document`` a credit note or supplementary invoice
+(``rules.contracts.invoice_adjustment``); each page and its PDF render that same object, so
+they cannot disagree. The PDFs use reportlab's standard fonts, so they need no system
+library, and are built with ``invariant`` on: the same document gives the same bytes.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from keel.money import format_amount
 
 from . import services
-from .models import Milestone
+from .models import InvoiceAdjustment, Milestone
 from .rules.contracts import Invoice
+from .rules.contracts import InvoiceAdjustment as AdjustmentRule
 
 NAVY = colors.HexColor("#1b2a3a")
 GREY = colors.HexColor("#55636f")
@@ -55,6 +58,8 @@ class InvoiceDocument:
     contract_title: str
     sequence: int
     state: str
+    # The credit notes and supplementary invoices issued against it, oldest first.
+    adjustments: tuple[InvoiceAdjustment, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -64,8 +69,9 @@ class InvoiceDocument:
 def invoice_document(milestone: Milestone, today: date) -> InvoiceDocument:
     contract = milestone.contract
     worker = contract.worker
+    adjustments = services.invoice_adjustments(milestone)
     return InvoiceDocument(
-        invoice=services.invoice_for(milestone, today),
+        invoice=services.invoice_for(milestone, today, adjustments),
         draft=not milestone.invoice_number,
         worker_name=worker.get_full_name() or worker.email,
         worker_email=worker.email,
@@ -73,6 +79,39 @@ def invoice_document(milestone: Milestone, today: date) -> InvoiceDocument:
         contract_title=contract.title,
         sequence=milestone.sequence,
         state=milestone.get_state_display(),
+        adjustments=tuple(adjustments),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentDocument:
+    """A credit note or supplementary invoice with the parties, as the invoice has them."""
+
+    adjustment: AdjustmentRule
+    row: InvoiceAdjustment
+    worker_name: str
+    worker_email: str
+    client_email: str
+    contract_title: str
+    sequence: int
+
+    @property
+    def filename(self) -> str:
+        return f"{self.adjustment.number}.pdf"
+
+
+def adjustment_document(row: InvoiceAdjustment) -> AdjustmentDocument:
+    milestone = row.milestone
+    contract = milestone.contract
+    worker = contract.worker
+    return AdjustmentDocument(
+        adjustment=services.adjustment_document(row),
+        row=row,
+        worker_name=worker.get_full_name() or worker.email,
+        worker_email=worker.email,
+        client_email=contract.client_email,
+        contract_title=contract.title,
+        sequence=milestone.sequence,
     )
 
 
@@ -90,30 +129,31 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def _story(doc: InvoiceDocument) -> list[Flowable]:
-    st = _styles()
-    inv = doc.invoice
+def _parties(
+    st: dict[str, ParagraphStyle],
+    *,
+    worker_name: str,
+    worker_email: str,
+    client: str,
+    client_email: str,
+    heading: str,
+    details: str,
+) -> Table:
     width = PAGE[0] - 2 * MARGIN
-    number = "Draft (not yet issued)" if doc.draft else escape(inv.number)
     parties = Table(
         [
             [
                 Paragraph("<b>From</b>", st["body"]),
                 Paragraph("<b>Bill to</b>", st["body"]),
-                Paragraph("<b>Invoice</b>", st["body"]),
+                Paragraph(f"<b>{escape(heading)}</b>", st["body"]),
             ],
             [
-                Paragraph(f"{escape(doc.worker_name)}<br/>{escape(doc.worker_email)}", st["body"]),
+                Paragraph(f"{escape(worker_name)}<br/>{escape(worker_email)}", st["body"]),
                 Paragraph(
-                    escape(inv.client)
-                    + (f"<br/>{escape(doc.client_email)}" if doc.client_email else ""),
+                    escape(client) + (f"<br/>{escape(client_email)}" if client_email else ""),
                     st["body"],
                 ),
-                Paragraph(
-                    f"Number: {number}<br/>Issued: {day_text(inv.issued_on)}<br/>"
-                    + (f"Due: {day_text(inv.due_on)}" if inv.due_on else "Due: on delivery terms"),
-                    st["body"],
-                ),
+                Paragraph(details, st["body"]),
             ],
         ],
         colWidths=[width / 3] * 3,
@@ -128,17 +168,12 @@ def _story(doc: InvoiceDocument) -> list[Flowable]:
             ]
         )
     )
-    rows: list[list[Any]] = [["Description", f"Amount ({inv.currency})"]]
-    rows += [
-        [Paragraph(escape(line.description), st["body"]), money_text(line.amount, inv.currency)]
-        for line in inv.lines
-    ]
-    rows += [
-        ["Subtotal", money_text(inv.subtotal, inv.currency)],
-        # As the page shows it: what was paid, not a negative payment.
-        ["Paid", money_text(inv.paid, inv.currency)],
-        ["Balance due", money_text(inv.balance_due, inv.currency)],
-    ]
+    return parties
+
+
+def _amounts(rows: list[list[Any]], totals: int) -> Table:
+    """The lines under a header row, the last ``totals`` rows set off as totals."""
+    width = PAGE[0] - 2 * MARGIN
     table = Table(rows, colWidths=[width * 0.72, width * 0.28], repeatRows=1, hAlign="LEFT")
     table.setStyle(
         TableStyle(
@@ -150,12 +185,41 @@ def _story(doc: InvoiceDocument) -> list[Flowable]:
                 ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
                 ("ALIGN", (1, 0), (1, -1), "RIGHT"),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEABOVE", (0, -3), (-1, -3), 0.8, NAVY),
+                ("LINEABOVE", (0, -totals), (-1, -totals), 0.8, NAVY),
                 ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 10),
             ]
         )
     )
-    return [
+    return table
+
+
+def _story(doc: InvoiceDocument) -> list[Flowable]:
+    st = _styles()
+    inv = doc.invoice
+    number = "Draft (not yet issued)" if doc.draft else escape(inv.number)
+    parties = _parties(
+        st,
+        worker_name=doc.worker_name,
+        worker_email=doc.worker_email,
+        client=inv.client,
+        client_email=doc.client_email,
+        heading="Invoice",
+        details=f"Number: {number}<br/>Issued: {day_text(inv.issued_on)}<br/>"
+        + (f"Due: {day_text(inv.due_on)}" if inv.due_on else "Due: on delivery terms"),
+    )
+    rows: list[list[Any]] = [["Description", f"Amount ({inv.currency})"]]
+    rows += [
+        [Paragraph(escape(line.description), st["body"]), money_text(line.amount, inv.currency)]
+        for line in inv.lines
+    ]
+    rows += [
+        ["Subtotal", money_text(inv.subtotal, inv.currency)],
+        # As the page shows it: what was paid, not a negative payment.
+        ["Paid", money_text(inv.paid, inv.currency)],
+        ["Balance due", money_text(inv.balance_due, inv.currency)],
+    ]
+    table = _amounts(rows, 3)
+    story: list[Flowable] = [
         Paragraph("Invoice" + (" (draft)" if doc.draft else ""), st["title"]),
         Spacer(1, 10),
         parties,
@@ -166,6 +230,22 @@ def _story(doc: InvoiceDocument) -> list[Flowable]:
         ),
         Spacer(1, 4),
         table,
+    ]
+    if doc.adjustments and inv.issued_total is not None and inv.net_total is not None:
+        # The client holds these documents too: the invoice lists them with the net.
+        adjusted: list[list[Any]] = [["Against this invoice", f"Amount ({inv.currency})"]]
+        adjusted.append(["Issued for", money_text(inv.issued_total, inv.currency)])
+        adjusted += [
+            [
+                f"{row.get_kind_display()} {row.number} of {day_text(row.issued_on)}",
+                money_text(row.signed_amount, inv.currency),
+            ]
+            for row in doc.adjustments
+        ]
+        adjusted.append(["Net invoiced", money_text(inv.net_total, inv.currency)])
+        story += [Spacer(1, 8), _amounts(adjusted, 1)]
+    return [
+        *story,
         Spacer(1, 10),
         Paragraph(escape(inv.payment_terms), st["body"]),
         Spacer(1, 4),
@@ -178,9 +258,72 @@ def _story(doc: InvoiceDocument) -> list[Flowable]:
     ]
 
 
+def _adjustment_story(doc: AdjustmentDocument) -> list[Flowable]:
+    st = _styles()
+    adj = doc.adjustment
+    cur = adj.currency
+    parties = _parties(
+        st,
+        worker_name=doc.worker_name,
+        worker_email=doc.worker_email,
+        client=adj.client,
+        client_email=doc.client_email,
+        heading=adj.title,
+        details=f"Number: {escape(adj.number)}<br/>Issued: {day_text(adj.issued_on)}<br/>"
+        f"Original invoice: {escape(adj.invoice_number)}<br/>"
+        f"of {day_text(adj.invoice_issued_on)}"
+        + (f"<br/>Due: {day_text(adj.due_on)}" if adj.due_on else ""),
+    )
+    rows: list[list[Any]] = [["Description", f"Amount ({cur})"]]
+    rows += [
+        [Paragraph(escape(line.description), st["body"]), money_text(line.amount, cur)]
+        for line in adj.lines
+    ]
+    rows.append(["Total", money_text(adj.total, cur)])
+    return [
+        Paragraph(adj.title, st["title"]),
+        Spacer(1, 10),
+        parties,
+        Spacer(1, 8),
+        Paragraph(f"{escape(doc.contract_title)}, milestone {doc.sequence}", st["h2"]),
+        Spacer(1, 4),
+        _amounts(rows, 1),
+        Spacer(1, 10),
+        Paragraph(f"<b>Reason:</b> {escape(adj.reason)}", st["body"]),
+        Spacer(1, 4),
+        Paragraph(escape(adj.terms), st["body"]),
+        Spacer(1, 4),
+        Paragraph(
+            f"Amounts are exact to the minor unit. Keep this {adj.title.lower()} with invoice"
+            f" {escape(adj.invoice_number)}: together they state what is owed.",
+            st["small"],
+        ),
+    ]
+
+
+def render_adjustment_pdf(doc: AdjustmentDocument) -> bytes:
+    adj = doc.adjustment
+    return _render(
+        _adjustment_story(doc),
+        footer=f"Keel · {adj.title} {adj.number} · {doc.worker_name}",
+        title=f"{adj.title} {adj.number}",
+        author=doc.worker_name,
+        subject=f"{doc.contract_title}, milestone {doc.sequence}, invoice {adj.invoice_number}",
+    )
+
+
 def render_pdf(doc: InvoiceDocument) -> bytes:
+    return _render(
+        _story(doc),
+        footer=f"Keel · Invoice {doc.invoice.number} · {doc.worker_name}",
+        title=f"Invoice {doc.invoice.number}",
+        author=doc.worker_name,
+        subject=f"{doc.contract_title}, milestone {doc.sequence}",
+    )
+
+
+def _render(story: list[Flowable], *, footer: str, title: str, author: str, subject: str) -> bytes:
     buffer = io.BytesIO()
-    footer = f"Keel · Invoice {doc.invoice.number} · {doc.worker_name}"
 
     def draw_footer(canvas: Any, template: Any) -> None:
         canvas.saveState()
@@ -199,11 +342,11 @@ def render_pdf(doc: InvoiceDocument) -> bytes:
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN,
-        title=f"Invoice {doc.invoice.number}",
-        author=doc.worker_name,
-        subject=f"{doc.contract_title}, milestone {doc.sequence}",
+        title=title,
+        author=author,
+        subject=subject,
         creator="Keel",
         invariant=1,
     )
-    template.build(_story(doc), onFirstPage=draw_footer, onLaterPages=draw_footer)
+    template.build(story, onFirstPage=draw_footer, onLaterPages=draw_footer)
     return buffer.getvalue()

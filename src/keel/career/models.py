@@ -143,6 +143,8 @@ class EventAction(models.TextChoices):
     RESOLVE = "resolve", "Dispute resolved"
     ROLL_IN = "roll_in", "Rest of an earlier milestone rolled in"
     INVOICE = "invoice", "Invoice issued"
+    CREDIT_NOTE = "credit_note", "Credit note issued"
+    SUPPLEMENT = "supplement", "Supplementary invoice issued"
 
 
 class Party(models.TextChoices):
@@ -190,17 +192,81 @@ class MilestoneEvent(models.Model):
 
 
 class InvoiceCounter(models.Model):
-    """A worker's running invoice number within a year: numbers are never reused or
-    skipped (taken under a row lock)."""
+    """A worker's running number within a year for one series of documents (``INV`` for
+    invoices, supplementary ones included; ``CN`` for credit notes): numbers are never
+    reused or skipped (taken under a row lock)."""
 
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    prefix = models.CharField(max_length=10, default="INV")
     year = models.PositiveSmallIntegerField()
     last = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["worker", "year"], name="career_invoice_year"),
+            models.UniqueConstraint(
+                fields=["worker", "prefix", "year"], name="career_invoice_series_year"
+            ),
         ]
+
+
+class AdjustmentKind(models.TextChoices):
+    CREDIT_NOTE = "credit_note", "Credit note"
+    SUPPLEMENT = "supplement", "Supplementary invoice"
+
+
+class InvoiceAdjustment(models.Model):
+    """A credit note or a supplementary invoice against a milestone's issued invoice,
+    issued when the milestone changed after the invoice (``rules.contracts.AdjustmentKind``).
+
+    Issued once and never changed: the database refuses every update, and every delete
+    but the test suite's purge (migration 0009). ``amount`` is positive; a credit note
+    takes it off the invoice. The referenced invoice's number, date and issued total are
+    kept on the row, so the document reads the same whatever happens to the milestone.
+    No money moves: Keel books a milestone's income when its escrow is released, so the
+    books already hold what the client paid; the document puts the paperwork right.
+    """
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.PROTECT, related_name="invoice_adjustments"
+    )
+    kind = models.CharField(max_length=12, choices=AdjustmentKind.choices)
+    number = models.CharField(max_length=40)
+    issued_on = models.DateField()
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=500)
+    invoice_number = models.CharField(max_length=40)
+    invoice_issued_on = models.DateField()
+    invoice_total = models.BigIntegerField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # The issuing form's once-token: the same form sent again returns this document.
+    request_key = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ("issued_on", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "number"], name="career_adjustment_number"),
+            models.UniqueConstraint(
+                fields=["milestone", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="career_adjustment_request_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="career_adjustment_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+    @property
+    def signed_amount(self) -> int:
+        """The amount as the client books it: negative on a credit note."""
+        return -self.amount if self.kind == AdjustmentKind.CREDIT_NOTE else self.amount
 
 
 # ---------------------------------------------------------------------------- offers

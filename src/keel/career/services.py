@@ -76,8 +76,10 @@ from keel.money import format_amount
 
 from .errors import CareerError, Conflict
 from .models import (
+    AdjustmentKind,
     Contract,
     EventAction,
+    InvoiceAdjustment,
     InvoiceCounter,
     Milestone,
     MilestoneEvent,
@@ -88,6 +90,7 @@ from .rules import contracts as rules
 from .rules.contracts import ContractError, EscrowAction, EscrowJournal, MilestoneChange
 
 __all__ = [
+    "CREDIT_NOTE_PREFIX",
     "ESCROW_EXPIRES_AT",
     "INVOICE_PREFIX",
     "ContractSummary",
@@ -102,8 +105,12 @@ __all__ = [
     "dispute_milestone",
     "escrow_code",
     "fund_milestone",
+    "invoice_adjustments",
     "invoice_for",
+    "invoice_standings",
+    "issue_credit_note",
     "issue_invoice",
+    "issue_supplement",
     "milestone_commitments",
     "release_milestone",
     "resolve_milestone",
@@ -116,6 +123,7 @@ ESCROW_KIND = "career.escrow"
 DEPOSIT_KIND = "career.escrow.deposit"
 REFUND_KIND = "career.escrow.refund"
 INVOICE_PREFIX = "INV"
+CREDIT_NOTE_PREFIX = "CN"
 MAX_MILESTONES = 50
 MAX_DAYS = 365
 # Rolled-over money can move onto a milestone in these states (the rules refuse others).
@@ -126,6 +134,9 @@ OPEN_STATES = (
     MilestoneState.DELIVERED,
     MilestoneState.DISPUTED,
 )
+# Events that record a document, not a change of the milestone: they do not count as its
+# last change when a later action is dated.
+DOCUMENT_EVENTS = (EventAction.INVOICE, EventAction.CREDIT_NOTE, EventAction.SUPPLEMENT)
 
 # The rules name some inputs differently from the model and the forms.
 _FIELD_NAMES = {
@@ -455,7 +466,7 @@ def _begin(
         )
     last = (
         MilestoneEvent.objects.filter(milestone=target)
-        .exclude(action=EventAction.INVOICE)
+        .exclude(action__in=DOCUMENT_EVENTS)
         .order_by("-on")
         .values_list("on", flat=True)
         .first()
@@ -973,7 +984,7 @@ def auto_release_due(today: date) -> AutoReleaseReport:
         closes = rules.auto_release_date(row.delivered_on, window)
         last = (
             MilestoneEvent.objects.filter(milestone=row)
-            .exclude(action=EventAction.INVOICE)
+            .exclude(action__in=DOCUMENT_EVENTS)
             .order_by("-on")
             .values_list("on", flat=True)
             .first()
@@ -1164,13 +1175,7 @@ def issue_invoice(
         row = Milestone.objects.select_for_update().get(pk=milestone.pk)
         if row.invoice_number:
             return row
-        InvoiceCounter.objects.get_or_create(worker_id=contract.worker_id, year=on.year)
-        counter = InvoiceCounter.objects.select_for_update().get(
-            worker_id=contract.worker_id, year=on.year
-        )
-        counter.last += 1
-        counter.save(update_fields=["last"])
-        row.invoice_number = rules.invoice_number(INVOICE_PREFIX, on, counter.last)
+        row.invoice_number = _next_number(contract.worker_id, INVOICE_PREFIX, on)
         row.invoice_issued_on = on
         row.contract = contract
         invoice = invoice_for(row, on)
@@ -1191,19 +1196,256 @@ def issue_invoice(
         return row
 
 
+def _next_number(worker_id: int, prefix: str, on: date) -> str:
+    """The next number of the worker's ``prefix`` series in ``on``'s year. Must run inside
+    the transaction that uses it: the counter's row stays locked until it commits, so two
+    documents never get one number, and a rolled-back one gives its number back."""
+    InvoiceCounter.objects.get_or_create(worker_id=worker_id, prefix=prefix, year=on.year)
+    counter = InvoiceCounter.objects.select_for_update().get(
+        worker_id=worker_id, prefix=prefix, year=on.year
+    )
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return rules.invoice_number(prefix, on, counter.last)
+
+
 DRAFT = "DRAFT"
 
 
-def invoice_for(milestone: Milestone, today: date) -> rules.Invoice:
-    """The milestone's invoice: numbered once issued, a draft dated today before."""
+def invoice_adjustments(milestone: Milestone) -> list[InvoiceAdjustment]:
+    """The credit notes and supplementary invoices against the milestone's invoice, in
+    the order they were issued."""
+    if not milestone.invoice_number:
+        return []
+    return list(InvoiceAdjustment.objects.filter(milestone=milestone).order_by("issued_on", "id"))
+
+
+def _sums(adjustments: Iterable[InvoiceAdjustment]) -> tuple[int, int]:
+    credited = supplemented = 0
+    for adjustment in adjustments:
+        if adjustment.kind == AdjustmentKind.CREDIT_NOTE:
+            credited += adjustment.amount
+        else:
+            supplemented += adjustment.amount
+    return credited, supplemented
+
+
+def invoice_for(
+    milestone: Milestone,
+    today: date,
+    adjustments: Sequence[InvoiceAdjustment] | None = None,
+) -> rules.Invoice:
+    """The milestone's invoice: numbered once issued, a draft dated today before; with
+    the credit notes and supplements against it (``adjustments``, read when not given)."""
     contract = milestone.contract
+    issued = bool(milestone.invoice_number)
+    if adjustments is None:
+        adjustments = invoice_adjustments(milestone) if issued else []
+    credited, supplemented = _sums(adjustments)
     return rules.milestone_invoice(
         rule_contract(contract),
         rule_milestone(milestone),
         number=milestone.invoice_number or DRAFT,
         issued_on=milestone.invoice_issued_on or today,
-        issued_total=milestone.invoice_total if milestone.invoice_number else None,
+        issued_total=milestone.invoice_total if issued else None,
+        credited=credited,
+        supplemented=supplemented,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceStanding:
+    """An issued invoice with the credit notes and supplements against it."""
+
+    invoice: rules.Invoice
+    adjustments: tuple[InvoiceAdjustment, ...]
+
+
+def invoice_standings(
+    contract: Contract, milestones: Sequence[Milestone]
+) -> dict[int, InvoiceStanding]:
+    """The issued invoices among ``milestones`` (the contract's), by milestone id, with
+    the credit notes and supplements against each, read in one query."""
+    issued = [m for m in milestones if m.invoice_number and m.invoice_issued_on is not None]
+    if not issued:
+        return {}
+    by_milestone: dict[int, list[InvoiceAdjustment]] = {m.pk: [] for m in issued}
+    for adjustment in InvoiceAdjustment.objects.filter(milestone__in=issued).order_by(
+        "issued_on", "id"
+    ):
+        by_milestone[adjustment.milestone_id].append(adjustment)
+    out = {}
+    for row in issued:
+        assert row.invoice_issued_on is not None  # the filter above
+        row.contract = contract
+        adjustments = by_milestone[row.pk]
+        out[row.pk] = InvoiceStanding(
+            invoice_for(row, row.invoice_issued_on, adjustments), tuple(adjustments)
+        )
+    return out
+
+
+def adjustment_document(adjustment: InvoiceAdjustment) -> rules.InvoiceAdjustment:
+    """What a credit note's or supplementary invoice's page and PDF show."""
+    milestone = adjustment.milestone
+    return rules.invoice_adjustment(
+        rule_contract(milestone.contract),
+        rule_milestone(milestone),
+        kind=rules.AdjustmentKind(adjustment.kind),
+        number=adjustment.number,
+        issued_on=adjustment.issued_on,
+        amount=adjustment.amount,
+        reason=adjustment.reason,
+        invoice_number=adjustment.invoice_number,
+        invoice_issued_on=adjustment.invoice_issued_on,
+        invoice_total=adjustment.invoice_total,
+    )
+
+
+def issue_credit_note(
+    milestone: Milestone,
+    *,
+    amount: int,
+    reason: str,
+    on: date,
+    recorded_by: User | None,
+    key: str = "",
+) -> InvoiceAdjustment:
+    """Issue a credit note (``CN-YYYY-NNNN``, the worker's own running number for credit
+    notes in the year of issue, never reused or skipped) that takes ``amount`` off the
+    milestone's issued invoice, for ``reason``. At most what the invoice still asks for
+    (its issued total less earlier credit notes, plus supplements) can be credited."""
+    return _issue_adjustment(
+        milestone,
+        kind=AdjustmentKind.CREDIT_NOTE,
+        amount=amount,
+        reason=reason,
+        on=on,
+        recorded_by=recorded_by,
+        key=key,
+    )
+
+
+def issue_supplement(
+    milestone: Milestone,
+    *,
+    amount: int,
+    reason: str,
+    on: date,
+    recorded_by: User | None,
+    key: str = "",
+) -> InvoiceAdjustment:
+    """Issue a supplementary invoice (the next ``INV-YYYY-NNNN`` number) that asks for
+    ``amount`` in addition to the milestone's issued invoice: at most what the milestone
+    has grown beyond what was invoiced (a roll-over onto it after issue)."""
+    return _issue_adjustment(
+        milestone,
+        kind=AdjustmentKind.SUPPLEMENT,
+        amount=amount,
+        reason=reason,
+        on=on,
+        recorded_by=recorded_by,
+        key=key,
+    )
+
+
+def _issue_adjustment(
+    milestone: Milestone,
+    *,
+    kind: AdjustmentKind,
+    amount: int,
+    reason: str,
+    on: date,
+    recorded_by: User | None,
+    key: str,
+) -> InvoiceAdjustment:
+    on = _check_date(on)
+    reason = _text(reason, "reason", max_length=500)
+    rule_kind = rules.AdjustmentKind(kind)
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=milestone.contract_id)
+        row = Milestone.objects.select_for_update().get(pk=milestone.pk)
+        row.contract = contract
+        if key:
+            replay = InvoiceAdjustment.objects.filter(milestone=row, request_key=key).first()
+            if replay is not None:
+                if replay.kind != kind:
+                    raise Conflict(
+                        f"this request already issued {replay.get_kind_display().lower()}"
+                        f" {replay.number}; nothing else was done",
+                        field="key",
+                    )
+                return replay
+        if not row.invoice_number or row.invoice_issued_on is None:
+            raise CareerError(
+                f"milestone {row.sequence}'s invoice is not issued yet: issue it first, for"
+                " what the milestone comes to now",
+                field="invoice",
+                code="not_issued",
+            )
+        if on < row.invoice_issued_on:
+            raise CareerError(
+                f"on ({on.isoformat()}) cannot be before invoice {row.invoice_number} was"
+                f" issued on {row.invoice_issued_on.isoformat()}",
+                field="on",
+                code="out_of_order",
+            )
+        invoice = invoice_for(row, on)
+        try:
+            amount = rules.check_adjustment(invoice, rule_kind, amount)
+        except ContractError as exc:
+            raise _error(exc) from None
+        assert row.invoice_total is not None  # check_adjustment refuses an invoice without
+        prefix = CREDIT_NOTE_PREFIX if kind == AdjustmentKind.CREDIT_NOTE else INVOICE_PREFIX
+        adjustment = InvoiceAdjustment.objects.create(
+            worker_id=contract.worker_id,
+            milestone=row,
+            kind=kind,
+            number=_next_number(contract.worker_id, prefix, on),
+            issued_on=on,
+            amount=amount,
+            currency=contract.currency,
+            reason=reason,
+            invoice_number=row.invoice_number,
+            invoice_issued_on=row.invoice_issued_on,
+            invoice_total=row.invoice_total,
+            recorded_by=recorded_by,
+            request_key=key,
+        )
+        event = (
+            EventAction.CREDIT_NOTE
+            if kind == AdjustmentKind.CREDIT_NOTE
+            else (EventAction.SUPPLEMENT)
+        )
+        MilestoneEvent.objects.create(
+            milestone=row,
+            action=event,
+            party=Party.WORKER,
+            recorded_by=recorded_by,
+            on=on,
+            amount=adjustment.signed_amount,
+            state_before=row.state,
+            state_after=row.state,
+            note=f"{adjustment.number} against {row.invoice_number}: {reason}"[:2000],
+        )
+        audit.record(
+            "invoice.credit_note_issued"
+            if kind == AdjustmentKind.CREDIT_NOTE
+            else "invoice.supplement_issued",
+            actor=recorded_by,
+            subject=f"milestone:{row.pk}",
+            worker_id=contract.worker_id,
+            details={
+                "contract": contract.pk,
+                "milestone": row.sequence,
+                "invoice": row.invoice_number,
+                "number": adjustment.number,
+                "amount": adjustment.signed_amount,
+                "currency": contract.currency,
+                "on": on.isoformat(),
+            },
+        )
+        return adjustment
 
 
 # ---------------------------------------------------------------------------- forecast

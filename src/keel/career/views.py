@@ -32,7 +32,8 @@ from keel.accounts.models import Role, User
 
 from . import forms, invoices, services
 from .errors import CareerError, Conflict
-from .models import Contract, Milestone
+from .models import AdjustmentKind, Contract, InvoiceAdjustment, Milestone
+from .rules.contracts import Invoice
 
 View = Callable[..., HttpResponseBase]
 
@@ -166,6 +167,7 @@ def _contract_page(
 ) -> HttpResponse:
     today = timezone.localdate()
     summary = services.contract_summary(contract, today)
+    standings = services.invoice_standings(contract, [view.row for view in summary.milestones])
     rows = []
     for view in summary.milestones:
         action_forms: dict[str, forms.ActionForm] = {}
@@ -182,7 +184,7 @@ def _contract_page(
         release = action_forms.get("release")
         if isinstance(release, forms.ReleaseForm):
             release.where_the_rest_goes(view.rolls_to)
-        rows.append((view, action_forms))
+        rows.append((view, action_forms, standings.get(view.row.pk)))
     client = services.client_exposure_of(summary, today)
     releasable = any("release" in view.actions for view in summary.milestones)
     context = {
@@ -280,19 +282,147 @@ def milestone_action(
 # ---------------------------------------------------------------------------- invoices
 
 
-@worker_page
-@require_GET
-def invoice(request: HttpRequest, contract_id: int, milestone_id: int) -> HttpResponse:
-    contract = _contract(request, contract_id)
-    milestone = _milestone(contract, milestone_id)
+def _adjustment_form(
+    inv: Invoice, milestone: Milestone, currency: str
+) -> tuple[str, forms.AdjustmentForm] | None:
+    """The document the invoice page offers, with its form filled in for the difference
+    between what the milestone comes to and what has been invoiced: a credit note when it
+    came down, a supplementary invoice when it went up; None when they agree."""
+    difference = inv.difference
+    if difference == 0 or inv.net_total is None:
+        return None
+    kind = AdjustmentKind.CREDIT_NOTE if difference < 0 else AdjustmentKind.SUPPLEMENT
+    now = inv.money(inv.subtotal)
+    invoiced = inv.money(inv.net_total)
+    reason = (
+        f"Milestone {milestone.sequence} now comes to {now} instead of the {invoiced}"
+        f" invoiced on {inv.number}."
+    )
+    form = forms.AdjustmentForm(
+        currency=currency,
+        initial={"amount": abs(difference), "reason": reason},
+        auto_id=f"id_{kind}_%s",
+    )
+    return kind, form
+
+
+def _invoice_page(
+    request: HttpRequest,
+    contract: Contract,
+    milestone: Milestone,
+    *,
+    failed: tuple[str, forms.AdjustmentForm] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
     document = invoices.invoice_document(milestone, timezone.localdate())
+    inv = document.invoice
+    offer = failed or (
+        None if document.draft else _adjustment_form(inv, milestone, contract.currency)
+    )
     context = {
         "contract": contract,
         "milestone": milestone,
         "doc": document,
-        "inv": document.invoice,
+        "inv": inv,
+        "offer_kind": offer[0] if offer else None,
+        "offer_form": offer[1] if offer else None,
+        "error": error,
     }
-    return render(request, "career/invoice.html", context)
+    return render(request, "career/invoice.html", context, status=status)
+
+
+@worker_page
+@require_GET
+def invoice(request: HttpRequest, contract_id: int, milestone_id: int) -> HttpResponse:
+    contract = _contract(request, contract_id)
+    return _invoice_page(request, contract, _milestone(contract, milestone_id))
+
+
+@worker_page
+@require_POST
+def invoice_adjust(
+    request: HttpRequest, contract_id: int, milestone_id: int, kind: str
+) -> HttpResponse:
+    """Issue a credit note or supplementary invoice against the milestone's invoice."""
+    contract = _contract(request, contract_id)
+    milestone = _milestone(contract, milestone_id)
+    form = forms.AdjustmentForm(request.POST, currency=contract.currency, auto_id=f"id_{kind}_%s")
+    title = AdjustmentKind(kind).label.lower()
+    if not form.is_valid():
+        return _invoice_page(
+            request,
+            contract,
+            milestone,
+            failed=(kind, form),
+            error=f"No {title} was issued: see the form below.",
+            status=400,
+        )
+    issue = (
+        services.issue_credit_note
+        if kind == AdjustmentKind.CREDIT_NOTE
+        else (services.issue_supplement)
+    )
+    try:
+        issued = issue(
+            milestone,
+            amount=form.cleaned_data["amount"],
+            reason=form.cleaned_data["reason"],
+            on=timezone.localdate(),
+            recorded_by=_worker(request),
+            key=form.cleaned_data.get("token") or "",
+        )
+    except CareerError as exc:
+        if exc.field in form.fields:
+            form.add_error(exc.field, forms.sentence(exc.message))
+        return _invoice_page(
+            request,
+            contract,
+            milestone,
+            failed=(kind, form),
+            error=f"No {title} was issued: {exc.message}.",
+            status=409 if isinstance(exc, Conflict) else 400,
+        )
+    messages.success(
+        request,
+        f"{issued.get_kind_display()} {issued.number} is issued for"
+        f" {invoices.money_text(issued.signed_amount, contract.currency)} against"
+        f" invoice {issued.invoice_number}.",
+    )
+    return redirect("career:invoice_adjustment", adjustment_id=issued.pk)
+
+
+def _adjustment(request: HttpRequest, adjustment_id: int) -> InvoiceAdjustment:
+    return get_object_or_404(
+        InvoiceAdjustment.objects.select_related("milestone__contract__worker"),
+        pk=adjustment_id,
+        milestone__contract__worker=_worker(request),
+    )
+
+
+@worker_page
+@require_GET
+def invoice_adjustment(request: HttpRequest, adjustment_id: int) -> HttpResponse:
+    row = _adjustment(request, adjustment_id)
+    document = invoices.adjustment_document(row)
+    context = {
+        "contract": row.milestone.contract,
+        "milestone": row.milestone,
+        "doc": document,
+        "adj": document.adjustment,
+    }
+    return render(request, "career/adjustment.html", context)
+
+
+@worker_page
+@require_GET
+def invoice_adjustment_pdf(request: HttpRequest, adjustment_id: int) -> HttpResponse:
+    document = invoices.adjustment_document(_adjustment(request, adjustment_id))
+    response = HttpResponse(
+        invoices.render_adjustment_pdf(document), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'inline; filename="{document.filename}"'
+    return response
 
 
 @worker_page
@@ -332,4 +462,26 @@ urlpatterns = [
     re_path(_MILESTONE + r"invoice/$", invoice, name="invoice"),
     re_path(_MILESTONE + r"invoice/issue/$", invoice_issue, name="invoice_issue"),
     re_path(_MILESTONE + r"invoice\.pdf$", invoice_pdf, name="invoice_pdf"),
+    re_path(
+        _MILESTONE + r"invoice/credit-note/$",
+        invoice_adjust,
+        {"kind": AdjustmentKind.CREDIT_NOTE.value},
+        name="credit_note_issue",
+    ),
+    re_path(
+        _MILESTONE + r"invoice/supplement/$",
+        invoice_adjust,
+        {"kind": AdjustmentKind.SUPPLEMENT.value},
+        name="supplement_issue",
+    ),
+    path(
+        "contracts/documents/<int:adjustment_id>/",
+        invoice_adjustment,
+        name="invoice_adjustment",
+    ),
+    path(
+        "contracts/documents/<int:adjustment_id>.pdf",
+        invoice_adjustment_pdf,
+        name="invoice_adjustment_pdf",
+    ),
 ]

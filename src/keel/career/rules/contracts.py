@@ -810,7 +810,9 @@ class Invoice:
     ``subtotal`` is the sum of the lines, ``paid`` what has been released for the milestone
     and ``balance_due = subtotal - paid``. ``issued_total`` is the subtotal the invoice was
     issued with (None while it is a draft, or when it was not kept): the lines follow the
-    milestone, so they can drift from what the client was sent.
+    milestone, so they can drift from what the client was sent. ``credited`` and
+    ``supplemented`` are what credit notes and supplementary invoices issued against it
+    since took off and added, so ``net_total`` is what the client has been asked for in all.
     """
 
     number: str
@@ -825,27 +827,76 @@ class Invoice:
     due_on: date | None
     payment_terms: str
     issued_total: int | None = None
+    credited: int = 0
+    supplemented: int = 0
 
     def money(self, amount: int) -> str:
         return _money(amount, self.currency)
 
     @property
+    def net_total(self) -> int | None:
+        """What the client has been invoiced for the milestone: the total as issued, less
+        the credit notes, plus the supplementary invoices (None without a kept total)."""
+        if self.issued_total is None:
+            return None
+        return self.issued_total - self.credited + self.supplemented
+
+    @property
+    def adjusted(self) -> bool:
+        return bool(self.credited or self.supplemented)
+
+    @property
+    def difference(self) -> int:
+        """The milestone's total now less what has been invoiced for it: below zero, a
+        credit note is owed; above, a supplementary invoice; 0 when they agree."""
+        net = self.net_total
+        return 0 if net is None else self.subtotal - net
+
+    @property
+    def credit_due(self) -> int:
+        """What a credit note would take off to make the invoiced match the milestone."""
+        return max(-self.difference, 0)
+
+    @property
+    def supplement_due(self) -> int:
+        """What a supplementary invoice would add to make the invoiced match the milestone."""
+        return max(self.difference, 0)
+
+    @property
     def changed_since_issue(self) -> bool:
-        return self.issued_total is not None and self.issued_total != self.subtotal
+        return self.difference != 0
 
     def change_notice(self) -> str | None:
-        """The sentence an invoice shows when the milestone changed after it was issued."""
+        """The sentence an invoice shows while the milestone differs from what was invoiced."""
         if not self.changed_since_issue:
             return None
         assert self.issued_total is not None  # changed_since_issue
-        difference = self.subtotal - self.issued_total
+        difference = self.difference
         moved = "more" if difference > 0 else "less"
-        return (
-            f"Issued for {self.money(self.issued_total)}; the milestone has changed since"
-            f" (money rolled onto it or moved on) and now comes to {self.money(self.subtotal)},"
-            f" {self.money(abs(difference))} {moved}. The client holds the invoice as issued:"
-            " tell them of the difference."
+        issued = f"Issued for {self.money(self.issued_total)}"
+        if self.adjusted:
+            assert self.net_total is not None  # issued_total is set
+            parts = []
+            if self.credited:
+                parts.append(f"{self.money(self.credited)} credited")
+            if self.supplemented:
+                parts.append(f"{self.money(self.supplemented)} invoiced in addition")
+            issued += f", {' and '.join(parts)} since: {self.money(self.net_total)} in all"
+        remedy = (
+            f"issue a credit note for {self.money(-difference)}"
+            if difference < 0
+            else f"issue a supplementary invoice for {self.money(difference)}"
         )
+        return (
+            f"{issued}; the milestone has changed since (money rolled onto it or moved"
+            f" on) and now comes to {self.money(self.subtotal)},"
+            f" {self.money(abs(difference))} {moved}. The client holds the invoice as issued:"
+            f" {remedy} so that your books and theirs agree."
+        )
+
+    def credit_room(self) -> int:
+        """The most a further credit note may take off: never below nothing invoiced."""
+        return max(self.net_total or 0, 0)
 
 
 _INVOICE_PREFIX = re.compile(r"[A-Z][A-Z0-9]{0,9}")
@@ -874,8 +925,12 @@ def milestone_invoice(
     number: str,
     issued_on: date,
     issued_total: int | None = None,
+    credited: int = 0,
+    supplemented: int = 0,
 ) -> Invoice:
-    """The invoice for ``milestone`` (any state), due as ``payment_due_date`` says."""
+    """The invoice for ``milestone`` (any state), due as ``payment_due_date`` says;
+    ``credited`` and ``supplemented`` are the sums of the credit notes and supplementary
+    invoices issued against it (only an invoice with a kept ``issued_total`` has any)."""
     _text(number, "number", max_length=40)
     _date(issued_on, "issued_on")
     cur = contract.currency
@@ -894,17 +949,16 @@ def milestone_invoice(
     elif milestone.state is MilestoneState.RESOLVED and rest:
         lines.append(InvoiceLine("Returned to the client when the dispute was resolved", -rest))
     subtotal = sum(line.amount for line in lines)
-    rule = contract.terms.payment_due
-    due = payment_due_date(milestone, rule)
-    if milestone.settled_on is not None:
-        terms = f"Paid on {milestone.settled_on.isoformat()}."
-    elif due is None:
-        terms = f"Due {rule.days_after_delivery} days after delivery."
-    elif rule.use_contract_date and due == milestone.due_on:
-        terms = f"Due by {due.isoformat()}, the contract date."
-    else:
-        terms = f"Due by {due.isoformat()}."
+    due, terms = _payment_terms(milestone, contract.terms.payment_due)
     terms += f" Total {_money(subtotal, cur)}."
+    credited = _int(credited, "credited")
+    supplemented = _int(supplemented, "supplemented")
+    if issued_total is None and (credited or supplemented):
+        raise ContractError(
+            "an invoice without a kept issued total has no credit notes or supplements",
+            field="issued_total",
+            code="required",
+        )
     return Invoice(
         number=number,
         issued_on=issued_on,
@@ -918,6 +972,157 @@ def milestone_invoice(
         due_on=due,
         payment_terms=terms,
         issued_total=None if issued_total is None else _int(issued_total, "issued_total"),
+        credited=credited,
+        supplemented=supplemented,
+    )
+
+
+def _payment_terms(milestone: Milestone, rule: PaymentDueRule) -> tuple[date | None, str]:
+    """When the milestone's money is due, and the sentence that says so."""
+    due = payment_due_date(milestone, rule)
+    if milestone.settled_on is not None:
+        terms = f"Paid on {milestone.settled_on.isoformat()}."
+    elif due is None:
+        terms = f"Due {rule.days_after_delivery} days after delivery."
+    elif rule.use_contract_date and due == milestone.due_on:
+        terms = f"Due by {due.isoformat()}, the contract date."
+    else:
+        terms = f"Due by {due.isoformat()}."
+    return due, terms
+
+
+# --------------------------------------------------------------------------- credit notes
+
+
+class AdjustmentKind(StrEnum):
+    """A document that puts an issued invoice right after its milestone changed: a credit
+    note takes an amount off it (its own ``CN-YYYY-NNNN`` sequence), a supplementary
+    invoice asks for more (the next ``INV-YYYY-NNNN`` number)."""
+
+    CREDIT_NOTE = "credit_note"
+    SUPPLEMENT = "supplement"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceAdjustment:
+    """What a credit note's or supplementary invoice's page and PDF show. ``lines`` and
+    ``total`` carry the sign the client books: negative on a credit note."""
+
+    kind: AdjustmentKind
+    number: str
+    issued_on: date
+    client: str
+    currency: str
+    invoice_number: str
+    invoice_issued_on: date
+    invoice_total: int
+    reason: str
+    lines: tuple[InvoiceLine, ...]
+    total: int
+    due_on: date | None
+    terms: str
+
+    @property
+    def title(self) -> str:
+        return "Credit note" if self.kind is AdjustmentKind.CREDIT_NOTE else "Supplementary invoice"
+
+    def money(self, amount: int) -> str:
+        return _money(amount, self.currency)
+
+
+def check_adjustment(invoice: Invoice, kind: AdjustmentKind, amount: object) -> int:
+    """The amount of a new credit note or supplementary invoice against ``invoice``, or
+    why it cannot be issued. A credit note takes off at most what is still invoiced (the
+    issued total less earlier credit notes, plus supplements), so the net never goes below
+    nothing; a supplementary invoice asks for at most what the milestone has grown beyond
+    what was invoiced."""
+    if invoice.net_total is None:
+        raise ContractError(
+            f"invoice {invoice.number} has no issued total kept (it was issued before Keel"
+            " kept them, or it is a draft), so nothing can be credited or added against it",
+            field="invoice",
+            code="not_issued",
+        )
+    value = _int(amount, "amount", minimum=1)
+    if kind is AdjustmentKind.CREDIT_NOTE:
+        room = invoice.credit_room()
+        if value > room:
+            raise ContractError(
+                f"amount cannot be more than the {invoice.money(room)} still invoiced on"
+                f" {invoice.number} (issued for {invoice.money(invoice.issued_total or 0)},"
+                f" {invoice.money(invoice.credited)} credited already)",
+                field="amount",
+                code="too_much",
+            )
+        return value
+    room = max(invoice.difference, 0)
+    if room == 0:
+        raise ContractError(
+            f"the milestone has not grown beyond the {invoice.money(invoice.net_total)}"
+            f" invoiced on {invoice.number}: there is nothing to invoice in addition",
+            field="amount",
+            code="nothing_to_add",
+        )
+    if value > room:
+        raise ContractError(
+            f"amount cannot be more than the {invoice.money(room)} the milestone has grown"
+            f" beyond what {invoice.number} asks for",
+            field="amount",
+            code="too_much",
+        )
+    return value
+
+
+def invoice_adjustment(
+    contract: Contract,
+    milestone: Milestone,
+    *,
+    kind: AdjustmentKind,
+    number: str,
+    issued_on: date,
+    amount: int,
+    reason: str,
+    invoice_number: str,
+    invoice_issued_on: date,
+    invoice_total: int,
+) -> InvoiceAdjustment:
+    """The document of an issued credit note or supplementary invoice. It is built from
+    what was stored when it was issued and the milestone's payment terms, never from the
+    milestone's amounts now: an issued document does not change."""
+    _text(number, "number", max_length=40)
+    _text(invoice_number, "invoice_number", max_length=40)
+    _date(issued_on, "issued_on")
+    _date(invoice_issued_on, "invoice_issued_on")
+    _int(amount, "amount", minimum=1)
+    _int(invoice_total, "invoice_total")
+    _text(reason, "reason", max_length=500)
+    cur = contract.currency
+    original = f"invoice {invoice_number} of {invoice_issued_on.isoformat()}"
+    if kind is AdjustmentKind.CREDIT_NOTE:
+        line = InvoiceLine(f"{milestone.deliverable}: credited against {original}", -amount)
+        terms = (
+            f"Reduces {original}, issued for {_money(invoice_total, cur)}, by"
+            f" {_money(amount, cur)}. Nothing is due on this credit note."
+        )
+        due = None
+    else:
+        line = InvoiceLine(f"{milestone.deliverable}: in addition to {original}", amount)
+        due, terms = _payment_terms(milestone, contract.terms.payment_due)
+        terms = f"Adds to {original}. {terms} Total {_money(amount, cur)}."
+    return InvoiceAdjustment(
+        kind=kind,
+        number=number,
+        issued_on=issued_on,
+        client=contract.client,
+        currency=cur,
+        invoice_number=invoice_number,
+        invoice_issued_on=invoice_issued_on,
+        invoice_total=invoice_total,
+        reason=reason,
+        lines=(line,),
+        total=line.amount,
+        due_on=due,
+        terms=terms,
     )
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from keel.accounts.models import User
 from keel.career import services
-from keel.career.models import Contract, Milestone, MilestoneState
+from keel.career.models import Contract, InvoiceAdjustment, Milestone, MilestoneState
 from keel.income import services as income
 from keel.income.models import IncomeItem
 
@@ -324,7 +324,8 @@ def test_an_issued_invoice_says_when_the_milestone_changed_after_it(
     assert (
         "Issued for €2,000.00; the milestone has changed since (money rolled onto it or moved"
         " on) and now comes to €2,400.00, €400.00 more. The client holds the invoice as"
-        " issued: tell them of the difference." in page
+        " issued: issue a supplementary invoice for €400.00 so that your books and theirs"
+        " agree." in page
     )
     assert "Balance due €2,400.00" in page
     m2.refresh_from_db()
@@ -377,3 +378,77 @@ def test_a_client_with_two_contracts_is_judged_as_a_whole(maya: User, login) -> 
         " €1,800.00, €300.00 over the credit limit of €1,500.00" in detail
     )
     assert "Across your" not in text(browser.get(f"/career/contracts/{alone.pk}/"))
+
+
+def test_a_lowered_invoice_offers_a_credit_note_and_shows_it_with_the_net(
+    login, contract: Contract, noor: User
+) -> None:
+    # Invoice for milestone 1, EUR 1,000.00; the client then released EUR 600.00 and the
+    # EUR 400.00 rest moved on to milestone 2: the invoice asks EUR 400.00 too much.
+    client = login(contract.worker)
+    m1, _ = milestones(contract)
+    url = f"/career/contracts/{contract.pk}/milestones/{m1.pk}/invoice/"
+    assert client.post(url + "issue/").status_code == 302
+    post_action(client, m1, "fund")
+    assert post_action(client, m1, "release", amount="600.00").status_code == 302
+    year = timezone.localdate().year
+    page = text(client.get(url))
+    assert "Issue a credit note for €400.00" in page
+    assert "issue a credit note for €400.00 so that your books and theirs agree" in page
+    assert 'value="400.00"' in client.get(url).content.decode()
+
+    # More than the invoice still asks for is refused, and nothing is issued.
+    refused = client.post(
+        url + "credit-note/", {"amount": "1,000.01", "reason": "Too much", "token": "cn-0"}
+    )
+    assert refused.status_code == 400
+    assert "No credit note was issued: amount cannot be more than the €1,000.00 still" in text(
+        refused
+    )
+    assert not InvoiceAdjustment.objects.exists()
+    # Another worker cannot issue one against it, or see it.
+    assert (
+        login(noor).post(url + "credit-note/", {"amount": "1.00", "reason": "x"}).status_code == 404
+    )
+    assert not InvoiceAdjustment.objects.exists()
+
+    done = client.post(
+        url + "credit-note/",
+        {"amount": "400.00", "reason": "Moved on to milestone 2", "token": "cn-1"},
+    )
+    note = InvoiceAdjustment.objects.get()
+    doc_url = f"/career/contracts/documents/{note.pk}/"
+    assert done.status_code == 302 and done["Location"] == doc_url
+    # The same form sent again issues nothing more.
+    client.post(
+        url + "credit-note/",
+        {"amount": "400.00", "reason": "Moved on to milestone 2", "token": "cn-1"},
+    )
+    assert InvoiceAdjustment.objects.count() == 1
+    doc = text(client.get(doc_url))
+    assert f"Credit note CN-{year}-0001" in doc
+    assert f"against invoice INV-{year}-0001" in doc
+    assert f"Part 1: credited against invoice INV-{year}-0001" in doc
+    assert "Total -€400.00 Reason: Moved on to milestone 2" in doc
+    pdf = client.get(doc_url[:-1] + ".pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert f'filename="CN-{year}-0001.pdf"' in pdf["Content-Disposition"]
+
+    page = text(client.get(url))
+    assert 'data-testid="invoice-changed"' not in client.get(url).content.decode()
+    assert "Issue a credit note" not in page
+    assert (
+        f"Invoice INV-{year}-0001 " in page
+        and f"Credit note CN-{year}-0001 " in page
+        and "Moved on to milestone 2 -€400.00 Net invoiced €600.00" in page
+    )
+    detail = text(client.get(f"/career/contracts/{contract.pk}/"))
+    assert (
+        f"Invoice INV-{year}-0001 · credit note CN-{year}-0001 -€400.00 · net invoiced €600.00"
+        in (detail)
+    )
+    assert "Credit note issued" in detail  # the history
+
+    other = login(noor)
+    assert other.get(doc_url).status_code == 404
+    assert other.get(doc_url[:-1] + ".pdf").status_code == 404

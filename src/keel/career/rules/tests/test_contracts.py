@@ -624,8 +624,38 @@ def test_an_invoice_tells_when_it_no_longer_matches_what_was_issued():
     assert issued.change_notice() == (
         "Issued for $2,000.00; the milestone has changed since (money rolled onto it or moved"
         " on) and now comes to $1,500.00, $500.00 less. The client holds the invoice as"
-        " issued: tell them of the difference."
+        " issued: issue a credit note for $500.00 so that your books and theirs agree."
     )
+    assert (issued.credit_due, issued.supplement_due, issued.credit_room()) == (50_000, 0, 200_000)
+    credited = milestone_invoice(
+        ACME,
+        m,
+        number="A-1",
+        issued_on=date(2025, 3, 1),
+        issued_total=200_000,
+        credited=20_000,
+    )
+    # $200.00 credited so far: $1,800.00 invoiced in all, still $300.00 above the milestone.
+    assert (credited.net_total, credited.difference, credited.credit_room()) == (
+        180_000,
+        -30_000,
+        180_000,
+    )
+    assert credited.change_notice() == (
+        "Issued for $2,000.00, $200.00 credited since: $1,800.00 in all; the milestone has"
+        " changed since (money rolled onto it or moved on) and now comes to $1,500.00,"
+        " $300.00 less. The client holds the invoice as issued: issue a credit note for"
+        " $300.00 so that your books and theirs agree."
+    )
+    settled = milestone_invoice(
+        ACME,
+        m,
+        number="A-1",
+        issued_on=date(2025, 3, 1),
+        issued_total=200_000,
+        credited=50_000,
+    )
+    assert settled.net_total == 150_000 and settled.change_notice() is None
 
 
 def test_a_refund_only_belongs_to_a_settled_milestone_and_its_rest():
