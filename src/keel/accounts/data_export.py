@@ -40,6 +40,7 @@ from keel.api.models import ApiKey
 from keel.career.models import (
     CheckIn,
     Contract,
+    InvoiceAdjustment,
     Milestone,
     MilestoneEvent,
     Offer,
@@ -663,6 +664,22 @@ def _milestones(worker: User) -> Iterator[Row]:
     )
 
 
+def _invoice_adjustments(worker: User) -> Iterator[Row]:
+    yield from _values(
+        InvoiceAdjustment.objects.filter(worker=worker).order_by("issued_on", "id"),
+        "milestone_id",
+        "kind",
+        "number",
+        "issued_on",
+        "amount",
+        "currency",
+        "reason",
+        "invoice_number",
+        "invoice_issued_on",
+        "invoice_total",
+    )
+
+
 def _milestone_events(worker: User) -> Iterator[Row]:
     yield from _values(
         MilestoneEvent.objects.filter(milestone__contract__worker=worker).order_by("at", "id"),
@@ -1195,6 +1212,16 @@ COLLECTIONS: tuple[Collection, ...] = (
         "milestone_id action party on at currency amount state_before state_after note journals",
         _milestone_events,
         [("amount", "currency")],
+    ),
+    _c(
+        "career",
+        "invoice_adjustments",
+        "The credit notes and supplementary invoices issued against your invoices"
+        " (amount positive; a credit note takes it off the invoice).",
+        "milestone_id kind number issued_on currency amount reason invoice_number"
+        " invoice_issued_on invoice_total",
+        _invoice_adjustments,
+        [("amount", "currency"), ("invoice_total", "currency")],
     ),
     _c(
         "career",

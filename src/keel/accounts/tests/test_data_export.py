@@ -109,6 +109,7 @@ def test_every_collection_reads_back_the_workers_rows(world: TwoWorkers) -> None
         "career.contracts": 1,
         "career.milestones": 1,
         "career.milestone_events": 3,
+        "career.invoice_adjustments": 0,
         "career.offers": 2,
         "career.subscribers": 1,
         "career.retainer_uses": 0,
