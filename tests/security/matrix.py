@@ -330,6 +330,8 @@ CAREER = _area(
         "career:contracts": Route(get=workers()),
         "career:contract_new": Route(get=workers(), post=workers()),
         "career:contract": Route(get=owned_by_worker(), tenant="A"),
+        "career:invoices": Route(get=workers()),
+        "career:invoices_csv": Route(get=workers()),
         "career:client_link": Route(get=WORKER_GET_405, post=owned_by_worker("act"), tenant="A"),
         "career:client_link_revoke": Route(
             get=WORKER_GET_405, post=owned_by_worker("act"), tenant="A"

@@ -107,6 +107,7 @@ __all__ = [
     "fund_milestone",
     "invoice_adjustments",
     "invoice_for",
+    "invoice_register",
     "invoice_standings",
     "issue_credit_note",
     "issue_invoice",
@@ -1283,6 +1284,72 @@ def invoice_standings(
             invoice_for(row, row.invoice_issued_on, adjustments), tuple(adjustments)
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRow:
+    """An issued document as the invoice register lists it, with what it belongs to."""
+
+    entry: rules.RegisterEntry
+    milestone: Milestone
+    # The credit note or supplementary invoice; None for the invoice itself.
+    adjustment: InvoiceAdjustment | None
+    invoice_number: str
+
+    @property
+    def title(self) -> str:
+        if self.adjustment is None:
+            return "Invoice"
+        return str(self.adjustment.get_kind_display())
+
+
+def invoice_register(
+    worker: User,
+) -> tuple[list[RegisterRow], list[rules.RegisterTotal]]:
+    """Every invoice, credit note and supplementary invoice the worker has issued, newest
+    first, and what they come to per year and currency (``rules.register_totals``): the
+    net of credit notes, so the invoiced figure is never overstated. Two queries."""
+    rows: list[RegisterRow] = []
+    issued = (
+        Milestone.objects.filter(contract__worker=worker)
+        .exclude(invoice_number="")
+        .filter(invoice_issued_on__isnull=False)
+        .select_related("contract")
+    )
+    for milestone in issued:
+        assert milestone.invoice_issued_on is not None  # the filter above
+        entry = rules.RegisterEntry(
+            milestone.invoice_issued_on,
+            milestone.invoice_number,
+            None,
+            milestone.contract.currency,
+            milestone.invoice_total,
+        )
+        rows.append(RegisterRow(entry, milestone, None, milestone.invoice_number))
+    adjustments = InvoiceAdjustment.objects.filter(worker=worker).select_related(
+        "milestone__contract"
+    )
+    for adjustment in adjustments:
+        entry = rules.RegisterEntry(
+            adjustment.issued_on,
+            adjustment.number,
+            rules.AdjustmentKind(adjustment.kind),
+            adjustment.currency,
+            adjustment.signed_amount,
+        )
+        rows.append(RegisterRow(entry, adjustment.milestone, adjustment, adjustment.invoice_number))
+    # Newest first; within a day, a credit note or supplement (the later of them first)
+    # before the invoice it corrects, invoices by number.
+    rows.sort(
+        key=lambda r: (
+            r.entry.issued_on,
+            r.adjustment is not None,
+            r.adjustment.pk if r.adjustment is not None else 0,
+            r.entry.number,
+        ),
+        reverse=True,
+    )
+    return rows, rules.register_totals(r.entry for r in rows)
 
 
 def adjustment_document(adjustment: InvoiceAdjustment) -> rules.InvoiceAdjustment:

@@ -14,6 +14,8 @@ review window closes.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -29,6 +31,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from keel.accounts.models import Role, User
+from keel.money import from_minor
 
 from . import forms, invoices, services
 from .errors import CareerError, Conflict
@@ -392,6 +395,56 @@ def invoice_adjust(
     return redirect("career:invoice_adjustment", adjustment_id=issued.pk)
 
 
+@worker_page
+@require_GET
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    rows, totals = services.invoice_register(_worker(request))
+    return render(request, "career/invoices.html", {"rows": rows, "totals": totals})
+
+
+REGISTER_COLUMNS = (
+    "issued_on",
+    "document",
+    "number",
+    "invoice",
+    "client",
+    "contract",
+    "milestone",
+    "currency",
+    "amount",
+)
+
+
+@worker_page
+@require_GET
+def invoice_list_csv(request: HttpRequest) -> HttpResponse:
+    """The register as CSV for a bookkeeper: one row a document, amounts in major units
+    with the client's sign (a credit note negative), empty where a total was not kept."""
+    rows, _ = services.invoice_register(_worker(request))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REGISTER_COLUMNS)
+    for row in rows:
+        entry = row.entry
+        contract = row.milestone.contract
+        writer.writerow(
+            [
+                entry.issued_on.isoformat(),
+                row.title,
+                entry.number,
+                row.invoice_number,
+                contract.client_name,
+                contract.title,
+                row.milestone.sequence,
+                entry.currency,
+                "" if entry.amount is None else str(from_minor(entry.amount, entry.currency)),
+            ]
+        )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="invoices.csv"'
+    return response
+
+
 def _adjustment(request: HttpRequest, adjustment_id: int) -> InvoiceAdjustment:
     return get_object_or_404(
         InvoiceAdjustment.objects.select_related("milestone__contract__worker"),
@@ -454,6 +507,8 @@ urlpatterns = [
     path("contracts/", contract_list, name="contracts"),
     path("contracts/new/", contract_new, name="contract_new"),
     path("contracts/<int:contract_id>/", contract_detail, name="contract"),
+    path("contracts/invoices/", invoice_list, name="invoices"),
+    path("contracts/invoices.csv", invoice_list_csv, name="invoices_csv"),
     re_path(
         _MILESTONE + r"(?P<action>fund|deliver|release|dispute|resolve)/$",
         milestone_action,

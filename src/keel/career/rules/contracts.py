@@ -1126,6 +1126,65 @@ def invoice_adjustment(
     )
 
 
+# --------------------------------------------------------------------------- the register
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterEntry:
+    """One issued document in the worker's invoice register: an invoice (``kind`` None),
+    a credit note or a supplementary invoice. ``amount`` carries the sign the client
+    books (negative on a credit note); None for an invoice issued before Keel kept issued
+    totals, whose amount is not known any more."""
+
+    issued_on: date
+    number: str
+    kind: AdjustmentKind | None
+    currency: str
+    amount: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterTotal:
+    """A year's documents in one currency: ``invoiced`` (invoices and supplementary
+    invoices), ``credited`` (credit notes, as a positive sum) and ``net``, what the
+    clients were invoiced in the end. ``not_kept`` counts the invoices left out because
+    their issued total was not kept."""
+
+    year: int
+    currency: str
+    invoiced: int
+    credited: int
+    not_kept: int
+
+    @property
+    def net(self) -> int:
+        return self.invoiced - self.credited
+
+
+def register_totals(entries: Iterable[RegisterEntry]) -> list[RegisterTotal]:
+    """Invoiced, credited and net per year of issue and currency, the latest year first.
+
+    INV-2026-0001 for $1,500.00 and CN-2026-0001 for -$300.00 make $1,500.00 invoiced,
+    $300.00 credited, $1,200.00 net in 2026: a credit note nets what was invoiced, so the
+    year is not overstated by what the client was asked for and never owed.
+    """
+    sums: dict[tuple[int, str], list[int]] = {}
+    for entry in entries:
+        row = sums.setdefault((entry.issued_on.year, entry.currency), [0, 0, 0])
+        if entry.amount is None:
+            row[2] += 1
+        elif entry.amount < 0:
+            row[1] -= entry.amount
+        else:
+            row[0] += entry.amount
+    return [
+        RegisterTotal(year, currency, invoiced, credited, not_kept)
+        for (year, currency), (invoiced, credited, not_kept) in sorted(
+            sums.items(), key=lambda item: (-item[0][0], item[0][1])
+        )
+    ]
+
+
 # --------------------------------------------------------------------------- forecast
 
 

@@ -338,3 +338,20 @@ def test_a_grown_milestone_gets_a_supplementary_invoice(maya: User) -> None:
     with pytest.raises(CareerError) as caught:
         services.issue_supplement(m2, amount=1, reason="More", on=CREDITED, recorded_by=maya)
     assert (caught.value.field, caught.value.code) == ("amount", "nothing_to_add")
+
+
+def test_the_register_nets_credit_notes_per_year_and_currency(sam: User) -> None:
+    m = lowered(sam)
+    credit(m, 30_000)
+    euro = milestones(website(sam, 80_000))[0]
+    services.issue_invoice(euro, on=D(2027, 1, 5), recorded_by=sam)
+    rows, totals = services.invoice_register(sam)
+    assert [(r.entry.number, r.title, r.entry.amount, r.invoice_number) for r in rows] == [
+        ("INV-2027-0001", "Invoice", 80_000, "INV-2027-0001"),
+        ("CN-2026-0001", "Credit note", -30_000, "INV-2026-0001"),
+        ("INV-2026-0001", "Invoice", 150_000, "INV-2026-0001"),
+    ]
+    assert [(t.year, t.currency, t.invoiced, t.credited, t.net) for t in totals] == [
+        (2027, "USD", 80_000, 0, 80_000),
+        (2026, "USD", 150_000, 30_000, 120_000),
+    ]

@@ -452,3 +452,36 @@ def test_a_lowered_invoice_offers_a_credit_note_and_shows_it_with_the_net(
     other = login(noor)
     assert other.get(doc_url).status_code == 404
     assert other.get(doc_url[:-1] + ".pdf").status_code == 404
+
+
+def test_the_invoice_register_lists_every_document_with_the_net(
+    login, contract: Contract, noor: User
+) -> None:
+    worker = contract.worker
+    m1, _ = milestones(contract)
+    today = timezone.localdate()
+    services.issue_invoice(m1, on=today, recorded_by=worker)
+    client = login(worker)
+    post_action(client, m1, "fund")
+    assert post_action(client, m1, "release", amount="600.00").status_code == 302
+    note = services.issue_credit_note(
+        m1, amount=40_000, reason="Moved on", on=today, recorded_by=worker
+    )
+    y = today.year
+    page = text(client.get("/career/contracts/invoices/"))
+    assert f"{y} EUR €1,000.00 €400.00 €600.00" in page
+    assert f"Credit note CN-{y}-0001 against INV-{y}-0001 Acme Studio" in page
+    assert (
+        f"/career/contracts/documents/{note.pk}/"
+        in client.get("/career/contracts/invoices/").content.decode()
+    )
+    csv_text = client.get("/career/contracts/invoices.csv").content.decode()
+    on, project = today.isoformat(), "Acme Studio,Website redesign,1,EUR"
+    assert csv_text.splitlines() == [
+        "issued_on,document,number,invoice,client,contract,milestone,currency,amount",
+        f"{on},Credit note,CN-{y}-0001,INV-{y}-0001,{project},-400.00",
+        f"{on},Invoice,INV-{y}-0001,INV-{y}-0001,{project},1000.00",
+    ]
+    # Another worker's register is their own: empty.
+    assert "No invoice issued yet" in text(login(noor).get("/career/contracts/invoices/"))
+    assert login(noor).get("/career/contracts/invoices.csv").content.decode().count("\n") == 1
