@@ -333,6 +333,19 @@ def test_an_issued_invoice_says_when_the_milestone_changed_after_it(
         f"INV-{m2.invoice_issued_on.year}-0001",
         200_000,
     )
+    # The page offers the supplementary invoice for the EUR 400.00; once issued, with the
+    # next invoice number, the notice goes and the net is EUR 2,400.00.
+    assert "Issue a supplementary invoice for €400.00" in page
+    done = client.post(
+        url + "supplement/", {"amount": "400.00", "reason": "Rolled over", "token": "s-1"}
+    )
+    assert done.status_code == 302
+    year = m2.invoice_issued_on.year
+    assert f"Supplementary invoice INV-{year}-0002" in text(client.get(done["Location"]))
+    after = text(client.get(url))
+    assert "Issue a supplementary invoice" not in after and "Issued for" not in after
+    assert f"Supplementary invoice INV-{year}-0002 " in after
+    assert "Rolled over €400.00 Net invoiced €2,400.00" in after
 
 
 def test_an_invoice_page_is_issued_once_and_its_pdf_is_a_pdf(login, contract: Contract) -> None:
