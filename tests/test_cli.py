@@ -333,3 +333,14 @@ def test_salary_buffer_fills_and_pays_a_salary_that_was_refused_before(capsys):
     assert Journal.objects.count() == journals
     assert main(["salary", "buffer", "--worker", "lee@example.org"]) == 0
     assert capsys.readouterr().out == "lee@example.org: the buffer holds $300.00\n"
+
+
+def test_the_demo_says_where_mail_goes(settings):
+    from keel.cli import _mail_destination
+
+    assert _mail_destination() == (
+        f"written to files in {settings.EMAIL_FILE_PATH} (password reset links land there)"
+    )
+    settings.KEEL_EMAIL_HOST = "smtp.example.org"
+    settings.EMAIL_PORT = 587
+    assert _mail_destination() == "sent through smtp.example.org:587"

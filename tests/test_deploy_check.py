@@ -36,6 +36,10 @@ PRODUCTION = {
     "KEEL_CSRF_TRUSTED_ORIGINS": "https://keel.example.org",
     "KEEL_DATABASE_URL": "postgres://keel:secret@db.internal:5432/keel",
     "KEEL_REDIS_URL": "redis://cache.internal:6379/0",
+    "KEEL_EMAIL_HOST": "smtp.example.org",
+    "KEEL_EMAIL_USER": "keel",
+    "KEEL_EMAIL_PASSWORD": "mail-secret",
+    "KEEL_EMAIL_FROM": "Keel <keel@keel.example.org>",
 }
 
 
@@ -54,7 +58,15 @@ def test_one_machine_without_redis_passes_with_nothing_silenced(tmp_path):
     # rightly not about Keel's keel.cache.FileCache, whose add and incr hold a lock
     # (src/keel/tests/test_cache.py); if axes ever recognises it, this fails and the
     # warning needs a decision again.
-    result = deploy_check(tmp_path, {"KEEL_ALLOWED_HOSTS": "keel.example.org"})
+    result = deploy_check(
+        tmp_path,
+        {
+            "KEEL_ALLOWED_HOSTS": "keel.example.org",
+            "KEEL_EMAIL_HOST": "127.0.0.1",
+            "KEEL_EMAIL_SECURITY": "none",
+            "KEEL_EMAIL_FROM": "Keel <keel@keel.example.org>",
+        },
+    )
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
         "System check identified no issues (0 silenced).\n",
@@ -75,3 +87,18 @@ def test_the_check_does_report_unsafe_settings(tmp_path):
         "security.W012",
         "security.W016",
     ]
+
+
+def test_the_check_warns_when_mail_would_reach_nobody(tmp_path):
+    # Without a mail server password reset links are written to files on the server, so a
+    # person who forgot their password is locked out of their money.
+    no_server = {k: v for k, v in PRODUCTION.items() if not k.startswith("KEEL_EMAIL_")}
+    result = deploy_check(tmp_path, no_server)
+    assert result.returncode == 1
+    assert re.findall(r"^\?: \(([\w.]+)\)", result.stderr, re.MULTILINE) == ["keel.W001"]
+    assert str(tmp_path / "mail") in result.stderr
+
+    localhost_sender = {k: v for k, v in PRODUCTION.items() if k != "KEEL_EMAIL_FROM"}
+    result = deploy_check(tmp_path, localhost_sender)
+    assert result.returncode == 1
+    assert re.findall(r"^\?: \(([\w.]+)\)", result.stderr, re.MULTILINE) == ["keel.W002"]

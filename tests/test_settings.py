@@ -137,3 +137,51 @@ def test_a_sqlite_connection_outlives_the_request_that_opened_it(tmp_path):
     )
     out = run_python(env, code).stdout.split()
     assert out == ["True", "60"]
+
+
+def test_mail_goes_to_files_in_the_data_dir_until_a_mail_server_is_set(tmp_path):
+    env = {"KEEL_DATA_DIR": str(tmp_path)}
+    assert settings_in_subprocess(env, "s.EMAIL_BACKEND, str(s.EMAIL_FILE_PATH)") == repr(
+        ("django.core.mail.backends.filebased.EmailBackend", str(tmp_path / "mail"))
+    )
+    assert settings_in_subprocess(env, "s.DEFAULT_FROM_EMAIL") == "Keel <keel@localhost>"
+    assert settings_in_subprocess(env, "s.PASSWORD_RESET_TIMEOUT") == "3600"
+
+
+def test_a_mail_server_from_the_environment(tmp_path):
+    env = {
+        "KEEL_DATA_DIR": str(tmp_path),
+        "KEEL_EMAIL_HOST": "smtp.example.org",
+        "KEEL_EMAIL_USER": "keel",
+        "KEEL_EMAIL_PASSWORD": "p@ss:word/with#signs",
+        "KEEL_EMAIL_FROM": "Keel <keel@keel.example.org>",
+    }
+    assert settings_in_subprocess(
+        env,
+        "s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD,"
+        " s.EMAIL_USE_TLS, s.EMAIL_USE_SSL, s.EMAIL_TIMEOUT, s.DEFAULT_FROM_EMAIL",
+    ) == repr(
+        (
+            "django.core.mail.backends.smtp.EmailBackend",
+            "smtp.example.org",
+            587,
+            "keel",
+            "p@ss:word/with#signs",
+            True,
+            False,
+            20,
+            "Keel <keel@keel.example.org>",
+        )
+    )
+    implicit_tls = {**env, "KEEL_EMAIL_SECURITY": "tls"}
+    assert settings_in_subprocess(
+        implicit_tls, "s.EMAIL_PORT, s.EMAIL_USE_TLS, s.EMAIL_USE_SSL"
+    ) == repr((465, False, True))
+    assert settings_in_subprocess({**env, "KEEL_EMAIL_PORT": "2525"}, "s.EMAIL_PORT") == "2525"
+
+
+def test_an_unknown_mail_security_is_refused_naming_the_variable(tmp_path):
+    env = keel_env(tmp_path, KEEL_EMAIL_HOST="smtp.example.org", KEEL_EMAIL_SECURITY="ssl3")
+    result = run_python(env, "import keel.settings")
+    assert result.returncode == 1
+    assert "KEEL_EMAIL_SECURITY must be starttls, tls or none, not 'ssl3'" in result.stderr

@@ -328,11 +328,20 @@ def demo(no_serve: bool, host: str, port: int, seed: int) -> None:
     click.echo("")
     click.echo(f"  Demo login:      {summary.worker_email} / {DEMO_PASSWORD}")
     click.echo(f"  Operator login:  {summary.operator_email} / {DEMO_PASSWORD}  ({url}admin/)")
+    click.echo(f"  Email:           {_mail_destination()}")
     if no_serve:
         return
     click.echo(f"  Serving Keel on  {url}  (Ctrl+C stops)")
     click.echo("")
     _serve(host, port, _default_workers(), 4)
+
+
+def _mail_destination() -> str:
+    from django.conf import settings
+
+    if settings.KEEL_EMAIL_HOST:
+        return f"sent through {settings.KEEL_EMAIL_HOST}:{settings.EMAIL_PORT}"
+    return f"written to files in {settings.EMAIL_FILE_PATH} (password reset links land there)"
 
 
 @main_group.command()

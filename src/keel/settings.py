@@ -421,5 +421,41 @@ def huey_config(redis_url: str, data_dir: Path) -> dict[str, Any]:
 
 HUEY = huey_config(KEEL_REDIS_URL, DATA_DIR)
 
+# Email: password resets, sign-up confirmations and pool invitations. With KEEL_EMAIL_HOST
+# set, mail goes out over SMTP; without it, each message is written as a file into
+# KEEL_DATA_DIR/mail (the demo and development: nothing leaves the machine, and
+# `python -m django check --deploy` warns that nobody will receive it).
+KEEL_EMAIL_HOST = os.environ.get("KEEL_EMAIL_HOST", "").strip()
+KEEL_EMAIL_SECURITY = os.environ.get("KEEL_EMAIL_SECURITY", "starttls").strip().lower()
+if KEEL_EMAIL_SECURITY not in {"starttls", "tls", "none"}:
+    raise ImproperlyConfigured(
+        f"KEEL_EMAIL_SECURITY must be starttls, tls or none, not {KEEL_EMAIL_SECURITY!r}"
+    )
+EMAIL_FILE_PATH = DATA_DIR / "mail"
+if KEEL_EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = KEEL_EMAIL_HOST
+    EMAIL_PORT = int(
+        os.environ.get("KEEL_EMAIL_PORT")
+        or {"starttls": 587, "tls": 465}.get(KEEL_EMAIL_SECURITY, 25)
+    )
+    EMAIL_HOST_USER = os.environ.get("KEEL_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("KEEL_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = KEEL_EMAIL_SECURITY == "starttls"
+    EMAIL_USE_SSL = KEEL_EMAIL_SECURITY == "tls"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+# Django waits for ever by default; a stuck mail server must not hold a task runner thread.
+EMAIL_TIMEOUT = int(os.environ.get("KEEL_EMAIL_TIMEOUT_SECONDS") or 20)
+DEFAULT_FROM_EMAIL = os.environ.get("KEEL_EMAIL_FROM", "").strip() or "Keel <keel@localhost>"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Messages asking for a password reset or a sign-up confirmation, per email address and per
+# IP address (django-ratelimit's count/period): enough for someone who mistyped, too few to
+# flood a stranger's inbox through Keel.
+KEEL_MAIL_RATE_PER_ADDRESS = os.environ.get("KEEL_MAIL_RATE_PER_ADDRESS", "3/h")
+KEEL_MAIL_RATE_PER_IP = os.environ.get("KEEL_MAIL_RATE_PER_IP", "20/h")
+# A password reset link works once, for this long.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("KEEL_PASSWORD_RESET_SECONDS") or 3600)
+
 # Pending (two-phase) journals that nobody posts or voids expire after this long by default.
 KEEL_PENDING_TIMEOUT_SECONDS = int(os.environ.get("KEEL_PENDING_TIMEOUT_SECONDS", 14 * 24 * 3600))

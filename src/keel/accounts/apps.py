@@ -12,6 +12,9 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
+        # Registers the deploy check that production has a mail server.
+        from . import mail  # noqa: F401
+
         # Operators may delete or edit authenticators in the admin; the person's mirrored
         # two-factor flag must follow whoever changes the devices.
         post_save.connect(_device_changed, sender=TOTPDevice, dispatch_uid="keel-2fa-saved")
