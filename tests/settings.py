@@ -58,3 +58,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 # Many tests present keys that are not valid from the one address 127.0.0.1; the production
 # rate (which test_rate_limits.py sets itself) would soon refuse them all.
 KEEL_API_KEY_FAILURE_RATE = "100000/m"
+# Likewise sign-ups and password resets, many for the same address: the tests of the mail
+# limits set the production rates themselves.
+KEEL_MAIL_RATE_PER_ADDRESS = "100000/m"
+KEEL_MAIL_RATE_PER_IP = "100000/m"

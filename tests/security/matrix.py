@@ -191,6 +191,14 @@ ACCOUNTS = _area(
         "accounts:login": Route(get=outcomes("allow", anonymous="public"), post=outcomes("allow")),
         # Log-out is POST only; for a session it ends the session.
         "accounts:logout": Route(get=outcomes("deny-405"), post=outcomes("act", anonymous="allow")),
+        # Forgot your password: anyone may ask, signed in or not; a link that is not valid
+        # shows its own page.
+        "accounts:password_reset": Route(get=outcomes("public"), post=outcomes("public")),
+        "accounts:password_reset_done": Route(get=outcomes("public")),
+        "accounts:password_reset_confirm": Route(
+            get=outcomes("public"), fixed={"uidb64": "MQ", "token": "not-a-token"}
+        ),
+        "accounts:password_reset_complete": Route(get=outcomes("public")),
         "accounts:password_change": Route(get=signed_in(), post=signed_in()),
         "accounts:password_change_done": Route(get=signed_in()),
         "accounts:settings": Route(get=signed_in(), post=signed_in()),

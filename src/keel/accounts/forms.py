@@ -10,6 +10,8 @@ from django.contrib.auth.forms import (
     AuthenticationForm,
     BaseUserCreationForm,
     PasswordChangeForm,
+    PasswordResetForm,
+    SetPasswordForm,
     UserChangeForm,
 )
 from django.core.exceptions import ValidationError
@@ -18,6 +20,7 @@ from django.db import transaction
 from keel.money import CURRENCIES, is_currency
 from keel.web.forms import BootstrapFormMixin
 
+from .mail import send_rendered
 from .models import Role, User
 from .services import grant_role, open_worker_books
 
@@ -146,6 +149,39 @@ class KeelPasswordChangeForm(BootstrapFormMixin, PasswordChangeForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["old_password"].label = "Current password"
+        self.fields["new_password2"].label = "New password again"
+
+
+class KeelPasswordResetForm(BootstrapFormMixin, PasswordResetForm):
+    """Asks for the address; emails a reset link only to an open account with a password
+    (Django leaves out inactive accounts, so closed ones, and unusable passwords), and the
+    page that follows is the same either way."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].label = "Email address"
+        self.fields["email"].widget.attrs["autofocus"] = True
+
+    def clean_email(self) -> str:
+        return str(self.cleaned_data["email"]).strip().lower()
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        # Through the task queue, like all of Keel's mail: the page must not take longer
+        # for an address that has an account.
+        send_rendered(to_email, subject_template_name, email_template_name, context)
+
+
+class KeelSetPasswordForm(BootstrapFormMixin, SetPasswordForm):  # type: ignore[type-arg]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.fields["new_password2"].label = "New password again"
 
 

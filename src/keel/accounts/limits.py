@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_ratelimit.core import get_usage
 
 from keel.ops.client_address import client_address
 
@@ -53,3 +54,36 @@ def locked_out(
     )
     response["Retry-After"] = str(seconds)
     return response
+
+
+# ------------------------------------------------------------- requests that send email
+
+_MAIL_BY_ADDRESS = "keel.mail.address"
+_MAIL_BY_IP = "keel.mail.ip"
+
+
+def mail_request_wait(request: HttpRequest, email: str) -> int:
+    """Count one request that would email `email` (a password reset, a sign-up), per address
+    and per IP address (django-ratelimit, in the cache every server shares), and return how
+    many seconds to wait when either is over its rate, else 0.
+
+    Both are counted whether or not the address has an account, so being refused says
+    nothing about who uses Keel."""
+    address = email.strip().lower()
+    waits = []
+    for group, rate, key in (
+        (_MAIL_BY_ADDRESS, settings.KEEL_MAIL_RATE_PER_ADDRESS, lambda g, r: address),
+        (_MAIL_BY_IP, settings.KEEL_MAIL_RATE_PER_IP, lambda g, r: client_ip(r)),
+    ):
+        usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+        if usage is not None and usage["should_limit"]:
+            waits.append(max(1, int(usage["time_left"])))
+    return max(waits, default=0)
+
+
+def too_many_mail_requests(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return (
+        "Too many requests for this email address or from your network. Try again in"
+        f" {minutes} minute{'s' if minutes != 1 else ''}."
+    )

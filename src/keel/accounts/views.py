@@ -26,6 +26,8 @@ from keel.audit import services as audit
 from . import limits, two_factor
 from .forms import (
     KeelPasswordChangeForm,
+    KeelPasswordResetForm,
+    KeelSetPasswordForm,
     LoginForm,
     SettingsForm,
     SignupForm,
@@ -162,6 +164,74 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     template_name = "accounts/password_change_done.html"
+
+
+def reset_lifetime() -> str:
+    """How long a reset link works, in words ("1 hour", "30 minutes")."""
+    seconds = settings.PASSWORD_RESET_TIMEOUT
+    count, unit = (
+        (seconds // 3600, "hour") if seconds % 3600 == 0 else (-(-seconds // 60), "minute")
+    )
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+class ResetLifetimeMixin:
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context["reset_hours"] = reset_lifetime()
+        return context
+
+
+class PasswordResetView(ResetLifetimeMixin, auth_views.PasswordResetView):
+    """Forgot your password: the same answer whether or not the address has an account."""
+
+    form_class = KeelPasswordResetForm
+    template_name = "accounts/password_reset.html"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    email_template_name = "accounts/email/password_reset.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    @property
+    def extra_email_context(self) -> dict[str, Any]:
+        return {"reset_hours": reset_lifetime()}
+
+    def form_valid(self, form: KeelPasswordResetForm) -> HttpResponse:
+        wait = limits.mail_request_wait(self.request, form.cleaned_data["email"])
+        if wait:
+            form.add_error(None, limits.too_many_mail_requests(wait))
+            response = self.form_invalid(form)
+            response.status_code = 429
+            response["Retry-After"] = str(wait)
+            return response
+        return super().form_valid(form)
+
+
+class PasswordResetDoneView(ResetLifetimeMixin, auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_sent.html"
+
+
+class PasswordResetConfirmView(ResetLifetimeMixin, auth_views.PasswordResetConfirmView):
+    form_class = KeelSetPasswordForm
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+    # A reset link only sets the password. Whoever holds it (perhaps someone who got into
+    # the person's mailbox) still logs in through LoginView, where two-factor sign-in asks
+    # for the code.
+    post_reset_login = False
+
+    def form_valid(self, form: KeelSetPasswordForm) -> HttpResponse:
+        # One transaction: a password that did not change leaves no event saying it did.
+        with transaction.atomic():
+            response = super().form_valid(form)
+            user = form.user
+            audit.record(
+                "password.reset", actor=user, request=self.request, subject=f"user:{user.pk}"
+            )
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
 
 
 class SettingsView(LoginRequiredMixin, SuccessMessageMixin, UpdateView):  # type: ignore[type-arg]
