@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core import mail
 from playwright.sync_api import Page, expect
 
 from keel.accounts.models import User
@@ -28,6 +29,17 @@ def test_sign_up_log_out_log_in_and_see_the_dashboard(page: Page, page_problems:
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password again").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+
+    # Nobody exists until the link emailed to the address is opened.
+    expect(page).to_have_url(re.compile(r"/accounts/signup/sent/$"))
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    assert not User.objects.exists()
+    (message,) = mail.outbox
+    assert message.to == ["maya@example.com"]
+    link = re.search(r"https?://\S+/accounts/signup/confirm/\S+/", message.body)
+    assert link is not None
+    page.goto(link.group(0))
+    page.get_by_role("button", name="Create my account").click()
 
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
     expect(page.get_by_text("Welcome to Keel, Maya.")).to_be_visible()

@@ -188,6 +188,13 @@ ACCOUNTS = _area(
     {
         # Signed-in people are sent on to their dashboard.
         "accounts:signup": Route(get=outcomes("allow", anonymous="public"), post=outcomes("allow")),
+        "accounts:signup_sent": Route(get=outcomes("public")),
+        # A sign-up link that is not valid is not found; signed-in people go to their dashboard.
+        "accounts:signup_confirm": Route(
+            get=outcomes("allow", anonymous="deny-404"),
+            post=outcomes("allow", anonymous="deny-404"),
+            fixed={"token": "not-a-token"},
+        ),
         "accounts:login": Route(get=outcomes("allow", anonymous="public"), post=outcomes("allow")),
         # Log-out is POST only; for a session it ends the session.
         "accounts:logout": Route(get=outcomes("deny-405"), post=outcomes("act", anonymous="allow")),

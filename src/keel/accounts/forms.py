@@ -15,14 +15,12 @@ from django.contrib.auth.forms import (
     UserChangeForm,
 )
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from keel.money import CURRENCIES, is_currency
 from keel.web.forms import BootstrapFormMixin
 
 from .mail import send_rendered
 from .models import Role, User
-from .services import grant_role, open_worker_books
 
 # The currencies most freelancers on the platforms Keel imports from are paid in. The
 # settings form adds the person's current currency if an operator set another one.
@@ -113,19 +111,17 @@ class SignupForm(BootstrapFormMixin, UserFieldsMixin, BaseUserCreationForm):  # 
         self.fields["name"].widget.attrs["autofocus"] = True
         self.fields["password2"].label = "Password again"
 
-    @transaction.atomic
+    def clean_email(self) -> str:
+        # Whether the address has an account is not the form's to say: the sign-up answers
+        # alike either way and tells only the address itself (services.request_signup).
+        return str(self.cleaned_data["email"]).strip().lower()
+
+    def validate_unique(self) -> None:
+        # The model's unique email would say it too; confirm_signup checks it again.
+        pass
+
     def save(self, commit: bool = True) -> User:
-        if not commit:
-            # The role is a group, which needs a saved user; a half-saved sign-up would
-            # leave a person without one.
-            raise ValueError("SignupForm.save() always commits")
-        user: User = super().save(commit=True)
-        role = Role(self.cleaned_data["role"])
-        grant_role(user, role)
-        if role == Role.WORKER:
-            # The same starting books `keel` gives a worker created on the command line.
-            open_worker_books(user)
-        return user
+        raise TypeError("a sign-up creates no one until its email link is opened")
 
 
 class LoginForm(BootstrapFormMixin, AuthenticationForm):

@@ -81,3 +81,22 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def roles(self) -> list[str]:
         return sorted(self.groups.filter(name__in=Role.values).values_list("name", flat=True))
+
+
+class SignupRequest(models.Model):
+    """A sign-up waiting for the owner of the address to open the link emailed to it.
+
+    Nothing else exists yet: no person, no books. Only a digest of the link's token is kept,
+    so the table alone cannot confirm anyone. The password is already hashed, as on User."""
+
+    email = models.EmailField(db_index=True)
+    name = models.CharField(max_length=150)
+    home_currency = models.CharField(max_length=3)
+    role = models.CharField(max_length=32, choices=Role.choices)
+    password = models.CharField(max_length=128)
+    next_url = models.CharField(max_length=2000, blank=True)
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"sign-up of {self.email} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from keel.ledger import services as ledger
 from keel.ledger.models import Account, Leg
 from keel.money import MoneyError, get_currency
 
-from .models import Role, User
+from . import mail
+from .models import Role, SignupRequest, User
 
 
 class AccountSetupError(ValueError):
@@ -89,3 +96,96 @@ def grant_role(user: User, role: Role | str) -> None:
     # deleted one in the admin) may not have it; the role must still be grantable.
     group, _ = Group.objects.get_or_create(name=role.value)
     user.groups.add(group)
+
+
+# ------------------------------------------------------------------------------ sign-up
+
+# How long a sign-up link works. A day: long enough to find the message the next morning.
+SIGNUP_LINK_HOURS = 24
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def request_signup(
+    *,
+    email: str,
+    name: str,
+    home_currency: str,
+    role: Role | str,
+    password: str,
+    next_url: str = "",
+    site: str,
+) -> None:
+    """Someone asked for an account for `email`: email the address, and only the address,
+    what happens next.
+
+    A new address gets a link that creates the account (``confirm_signup``); an address
+    that already has one gets a note that someone tried, with the ways back in. The caller
+    answers the same in both cases, so the sign-up page tells nobody who uses Keel."""
+    email = email.strip().lower()
+    role = Role(role)
+    # Hashed whether or not it is kept, so both answers cost the same time.
+    hashed = make_password(password)
+    if User.objects.filter(email__iexact=email).exists():
+        mail.send(email, "signup_existing", {"site": site})
+        return
+    cutoff = timezone.now() - timedelta(hours=SIGNUP_LINK_HOURS)
+    SignupRequest.objects.filter(created_at__lt=cutoff).delete()
+    token = secrets.token_urlsafe(32)
+    SignupRequest.objects.create(
+        email=email,
+        name=name,
+        home_currency=home_currency,
+        role=role.value,
+        password=hashed,
+        next_url=next_url,
+        token_digest=_digest(token),
+    )
+    mail.send(
+        email,
+        "signup_confirm",
+        {"site": site, "name": name, "token": token, "hours": SIGNUP_LINK_HOURS},
+    )
+
+
+def pending_signup(token: str) -> SignupRequest | None:
+    """The sign-up a link is for, while it still works."""
+    cutoff = timezone.now() - timedelta(hours=SIGNUP_LINK_HOURS)
+    return SignupRequest.objects.filter(token_digest=_digest(token), created_at__gte=cutoff).first()
+
+
+def confirm_signup(token: str) -> tuple[User, str]:
+    """Create the person a sign-up link is for, with their role and starting books; returns
+    them and the page they were heading for. The link then stops working, and so do other
+    links sent to the same address."""
+    request = pending_signup(token)
+    if request is None:
+        raise AccountSetupError(
+            "This link does not work: it has been used already or is more than"
+            f" {SIGNUP_LINK_HOURS} hours old."
+        )
+    already = AccountSetupError("This address has a Keel account already: log in.")
+    try:
+        with transaction.atomic():
+            # The row, not the token, decides: of two clicks on one link, one finds it.
+            if not SignupRequest.objects.filter(pk=request.pk).delete()[0]:
+                raise AccountSetupError("This link has been used already: log in.")
+            SignupRequest.objects.filter(email__iexact=request.email).delete()
+            if User.objects.filter(email__iexact=request.email).exists():
+                # Someone confirmed another link to the address first.
+                raise already
+            user = User(email=request.email, name=request.name, home_currency=request.home_currency)
+            user.password = request.password
+            user.full_clean(exclude=["password"])
+            user.save()
+            role = Role(request.role)
+            grant_role(user, role)
+            if role == Role.WORKER:
+                # The same starting books `keel` gives a worker created on the command line.
+                open_worker_books(user)
+    except IntegrityError:
+        # Two links to one address confirmed at the same moment: the other one won.
+        raise already from None
+    return user, request.next_url

@@ -5,6 +5,8 @@ from . import data_views, views
 app_name = "accounts"
 urlpatterns = [
     path("signup/", views.SignupView.as_view(), name="signup"),
+    path("signup/sent/", views.SignupSentView.as_view(), name="signup_sent"),
+    path("signup/confirm/<str:token>/", views.SignupConfirmView.as_view(), name="signup_confirm"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("login/code/", views.LoginVerifyView.as_view(), name="login_verify"),
     path("logout/", views.LogoutView.as_view(), name="logout"),

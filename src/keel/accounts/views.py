@@ -23,7 +23,7 @@ from django.views.generic import FormView, RedirectView, TemplateView, UpdateVie
 
 from keel.audit import services as audit
 
-from . import limits, two_factor
+from . import limits, mail, two_factor
 from .forms import (
     KeelPasswordChangeForm,
     KeelPasswordResetForm,
@@ -34,7 +34,14 @@ from .forms import (
     TwoFactorCodeForm,
 )
 from .models import User
-from .services import AccountSetupError, change_home_currency
+from .services import (
+    SIGNUP_LINK_HOURS,
+    AccountSetupError,
+    change_home_currency,
+    confirm_signup,
+    pending_signup,
+    request_signup,
+)
 
 # Sign-up logs the new person in through the model backend, which is also the backend
 # that will load them on later requests. Naming it keeps login() working when another
@@ -52,10 +59,24 @@ class SignupView(FormView):  # type: ignore[type-arg]
         return super().dispatch(request, *args, **kwargs)
 
     def form_valid(self, form: SignupForm) -> HttpResponse:
-        user = form.save()
-        login(self.request, user, backend=_MODEL_BACKEND)
-        messages.success(self.request, f"Welcome to Keel, {user.get_short_name()}.")
-        return HttpResponseRedirect(self._next_url())
+        data = form.cleaned_data
+        wait = limits.mail_request_wait(self.request, data["email"])
+        if wait:
+            form.add_error(None, limits.too_many_mail_requests(wait))
+            response = self.form_invalid(form)
+            response.status_code = 429
+            response["Retry-After"] = str(wait)
+            return response
+        request_signup(
+            email=data["email"],
+            name=data["name"],
+            home_currency=data["home_currency"],
+            role=data["role"],
+            password=data["password1"],
+            next_url=self._next_url(),
+            site=mail.site_url(self.request),
+        )
+        return redirect("accounts:signup_sent")
 
     def _next_url(self) -> str:
         # Same rule as LoginView: only follow ?next= to this site.
@@ -66,7 +87,46 @@ class SignupView(FormView):  # type: ignore[type-arg]
             require_https=self.request.is_secure(),
         ):
             return target
-        return resolve_url(settings.LOGIN_REDIRECT_URL)
+        return ""
+
+
+class SignupSentView(TemplateView):
+    """What every sign-up is answered with, for a new address and a taken one alike."""
+
+    template_name = "accounts/signup_sent.html"
+    extra_context = {"hours": SIGNUP_LINK_HOURS}
+
+
+class SignupConfirmView(TemplateView):
+    """The link from the sign-up email. Opening it shows a button; the account is created
+    by the POST, so a mail scanner that fetches every link in a message creates nothing."""
+
+    template_name = "accounts/signup_confirm.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.user.is_authenticated:
+            return redirect(settings.LOGIN_REDIRECT_URL)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        pending = pending_signup(kwargs["token"])
+        return self.render_to_response(
+            {"pending": pending, "hours": SIGNUP_LINK_HOURS},
+            status=200 if pending else 404,
+        )
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            user, next_url = confirm_signup(kwargs["token"])
+        except AccountSetupError as refused:
+            return self.render_to_response(
+                {"pending": None, "refused": str(refused), "hours": SIGNUP_LINK_HOURS},
+                status=404,
+            )
+        # Opening the link proves the address; the password was chosen at sign-up.
+        login(request, user, backend=_MODEL_BACKEND)
+        messages.success(request, f"Welcome to Keel, {user.get_short_name()}.")
+        return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
 
 
 class LoginView(auth_views.LoginView):
