@@ -283,6 +283,7 @@ POOLS = _area(
         "pools:join": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:accept": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:invite": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
+        "pools:withdraw_invitation": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:deposit": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:claim_new": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:claim_decide": Route(get=GET_405, post=POOL_ACTION, tenant="P"),

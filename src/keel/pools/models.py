@@ -328,3 +328,29 @@ class Refund(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["membership", "year"], name="pool_refund_year"),
         ]
+
+
+class EmailInvitation(models.Model):
+    """An invitation to an address that has no Keel account yet. It becomes an ordinary
+    invitation (an invited Membership) when someone with that address joins Keel; until then
+    the pool's stewards see it by its address and may withdraw it."""
+
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="email_invitations")
+    email = models.EmailField()
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="pool_email_invitations_sent",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("pool", "created_at")
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "email"], name="pool_email_invitation_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.pool}"

@@ -82,11 +82,13 @@ class MemberRow:
 
 
 def member_rows(v: Viewer) -> list[MemberRow]:
-    """Every membership of the pool (applicants and leavers too), oldest first."""
+    """Every membership of the pool (applicants and leavers too), oldest first, but not open
+    invitations: a name appearing when an address was invited would tell the inviter that
+    the address has a Keel account. Those show by address (services.open_invitations)."""
     held = services.reserves(v.pool)
     sick_leave = v.pool.kind == "sick_leave"
     rows = []
-    for m in v.pool.memberships.order_by("number"):
+    for m in v.pool.memberships.exclude(status=MemberStatus.INVITED).order_by("number"):
         rows.append(
             MemberRow(
                 number=m.number,

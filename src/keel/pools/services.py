@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from keel import sql
+from keel.accounts import mail
 from keel.accounts.models import Role, User
 from keel.accounts.services import grant_role
 from keel.audit import services as audit
@@ -53,6 +54,7 @@ from .models import (
     ClaimStatus,
     Decision,
     Deposit,
+    EmailInvitation,
     Gift,
     GiftRun,
     GiftShortfall,
@@ -81,6 +83,7 @@ from .rules.pool_rules import (
     amend_rules,
     broodfonds_default,
     diff_rules,
+    kind_name,
     parse_rules,
     rules_to_json,
 )
@@ -443,30 +446,143 @@ def apply(
 
 
 @transaction.atomic
-def invite(pool: Pool, by: User, email: str) -> Membership:
-    """An active member invites a person who has a Keel account; they join by accepting
-    (and, with admission by vote, by the vote that follows)."""
+@dataclass(frozen=True, slots=True)
+class OpenInvitation:
+    """An invitation nobody has answered, shown by the address it was sent to whether or not
+    that address has a Keel account."""
+
+    email: str
+    invited_by: str
+    invited_on: date
+    mine: bool
+
+
+@transaction.atomic
+def invite(pool: Pool, by: User, email: str, *, site: str = "") -> None:
+    """An active member invites an email address, and Keel emails it.
+
+    The answer is the same whether or not the address has a Keel account, so a member cannot
+    use invitations to find out who uses Keel: a person with an account gets an invitation
+    they accept on the pool's page; an address without one gets an ``EmailInvitation`` that
+    becomes that invitation when someone with the address joins Keel
+    (``claim_email_invitations``). `site` starts the links in the email."""
     inviter = require_active(pool, by)
-    person = User.objects.filter(email__iexact=(email or "").strip()).first()
-    if person is None:
-        raise PoolError(f"no one with the email {email!r} uses Keel yet", field="email")
-    earlier = pool.memberships.filter(user=person).first()
+    address = (email or "").strip().lower()
+    if not address:
+        raise PoolError("enter the email address of the person to invite", field="email")
+    already = Conflict(f"already invited to or in this pool: {address}", field="email")
+    if pool.email_invitations.filter(email=address).exists():
+        raise already
+    person = User.objects.filter(email__iexact=address).first()
+    earlier = pool.memberships.filter(user=person).first() if person is not None else None
     if earlier is not None and earlier.status != MemberStatus.LEFT:
-        raise Conflict(f"{email} is already invited to or in this pool", field="email")
+        raise already
     _check_room(pool, current_rules(pool))
-    if earlier is not None:
+    if person is None:
+        EmailInvitation.objects.create(pool=pool, email=address, invited_by=inviter.user)
+    elif earlier is not None:
         # A member who left, invited back: their row (number, history) is the one.
         earlier.status = MemberStatus.INVITED
         earlier.invited_by = inviter.user
         earlier.save(update_fields=["status", "invited_by"])
-        return earlier
-    return Membership.objects.create(
-        pool=pool,
-        user=person,
-        number=_next_number(pool),
-        status=MemberStatus.INVITED,
-        invited_by=inviter.user,
+    else:
+        Membership.objects.create(
+            pool=pool,
+            user=person,
+            number=_next_number(pool),
+            status=MemberStatus.INVITED,
+            invited_by=inviter.user,
+        )
+    context = {
+        "site": site,
+        "pool": pool.name,
+        "kind": kind_name(pool.kind),
+        "inviter": inviter.user.name,
+        "pool_path": f"/pools/{pool.slug}/",
+        "has_account": person is not None,
+    }
+    # Only once the invitation is stored; the address alone reads the email, so it may say
+    # which of the two cases it is.
+    transaction.on_commit(
+        lambda: mail.send_rendered(
+            address, "pools/email/invitation_subject.txt", "pools/email/invitation.txt", context
+        )
     )
+
+
+def open_invitations(pool: Pool, viewer: Membership | None) -> list[OpenInvitation]:
+    """The invitations of the pool nobody has answered yet, oldest first: all of them for a
+    steward, the ones they sent for another active member, none for anyone else."""
+    if viewer is None or viewer.status != MemberStatus.ACTIVE:
+        return []
+    steward = viewer.role == MemberRole.STEWARD
+    invited = pool.memberships.filter(status=MemberStatus.INVITED).select_related(
+        "user", "invited_by"
+    )
+    by_email = pool.email_invitations.select_related("invited_by")
+    if not steward:
+        invited = invited.filter(invited_by=viewer.user)
+        by_email = by_email.filter(invited_by=viewer.user)
+    rows = [(m.created_at, m.user.email, m.invited_by) for m in invited] + [
+        (e.created_at, e.email, e.invited_by) for e in by_email
+    ]
+    return [
+        OpenInvitation(
+            email=email,
+            invited_by=who.name if who is not None else "a former member",
+            invited_on=timezone.localdate(at),
+            mine=who is not None and who.pk == viewer.user_id,
+        )
+        for at, email, who in sorted(rows, key=lambda row: (row[0], row[1]))
+    ]
+
+
+@transaction.atomic
+def withdraw_invitation(pool: Pool, by: User, email: str) -> None:
+    """A steward, or the member who sent it, withdraws an invitation nobody has answered.
+    The person is told nothing; their pool page no longer shows it."""
+    actor = require_active(pool, by)
+    address = (email or "").strip().lower()
+    if not address:
+        raise PoolError("name the address whose invitation to withdraw", field="email")
+    by_email = pool.email_invitations.filter(email=address).first()
+    invited = pool.memberships.filter(
+        user__email__iexact=address, status=MemberStatus.INVITED
+    ).first()
+    found = by_email or invited
+    if found is None:
+        raise Conflict(f"there is no open invitation for {address}", field="email")
+    if actor.role != MemberRole.STEWARD and found.invited_by_id != by.pk:
+        raise NotAllowed("only a steward or the member who sent it can withdraw an invitation")
+    if by_email is not None:
+        by_email.delete()
+    elif invited is not None and invited.left_on is not None:
+        # A former member invited back: they are a former member again.
+        invited.status = MemberStatus.LEFT
+        invited.save(update_fields=["status"])
+    elif invited is not None:
+        # Nothing hangs on an invitation nobody answered: no deposit, claim or ballot.
+        invited.delete()
+
+
+def claim_email_invitations(user: User) -> int:
+    """Turn the invitations waiting for `user`'s address into ordinary invitations; returns
+    how many. Called when a person joins Keel (keel.pools.apps)."""
+    claimed = 0
+    for waiting in EmailInvitation.objects.filter(email__iexact=user.email).order_by("pk"):
+        with transaction.atomic():
+            pool = Pool.objects.select_for_update().get(pk=waiting.pool_id)
+            if not pool.memberships.filter(user=user).exists():
+                Membership.objects.create(
+                    pool=pool,
+                    user=user,
+                    number=_next_number(pool),
+                    status=MemberStatus.INVITED,
+                    invited_by=waiting.invited_by,
+                )
+                claimed += 1
+            waiting.delete()
+    return claimed
 
 
 def accept_invitation(membership: Membership, *, tier_gift: int | None = None) -> Membership:

@@ -356,7 +356,8 @@ def test_a_member_who_left_can_be_invited_back(db: None) -> None:
         users, [20_000] * 3, min_members=3, approvals_required=1, deposit_rate_bps=2_500
     )
     services.leave(member(pool, 2), today=date(2026, 4, 2))
-    invited = services.invite(pool, users[0], users[1].email)
+    services.invite(pool, users[0], users[1].email)
+    invited = pool.memberships.get(user=users[1])
     assert (invited.number, invited.status) == (2, MemberStatus.INVITED)
     joined = services.accept_invitation(invited, tier_gift=20_000)
     assert joined.status == MemberStatus.ACTIVE

@@ -376,13 +376,6 @@ def test_invite_and_accept(login, fund, ana, dee):
     assert fund.memberships.get(user=dee).status == MemberStatus.ACTIVE
 
 
-def test_inviting_an_unknown_email_is_refused_on_its_field(login, fund, ana):
-    response = login(ana).post(f"/pools/{fund.slug}/invite/", {"invite-email": "x@example.org"})
-    assert response.status_code == 400
-    assert "No one with the email" in text(response)
-    assert fund.memberships.count() == 3
-
-
 def test_accepting_without_an_invitation_changes_nothing(login, public_fund, dee):
     response = login(dee).post(f"/pools/{public_fund.slug}/accept/", {"accept-tier_gift": EUR_1000})
     assert response.status_code == 409

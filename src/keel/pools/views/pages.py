@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from keel.accounts import limits, mail
 from keel.money import format_amount
 
 from .. import forms, present, services
@@ -268,13 +269,35 @@ def invite(request: HttpRequest, pool: Pool, membership: Membership | None) -> H
     form = forms.InviteForm(request.POST, prefix="invite")
     if not form.is_valid():
         return _again(request, pool, membership, "invite", form)
-    email = form.cleaned_data["email"]
+    email = form.cleaned_data["email"].strip().lower()
+    # Counted like a password reset: invitations must not flood a stranger's inbox.
+    wait = limits.mail_request_wait(request, email)
+    if wait:
+        form.add_error("email", limits.too_many_mail_requests(wait))
+        return pool_page(request, pool, membership, forms={"invite": form}, status=429)
     try:
-        services.invite(pool, person(request), email)
+        services.invite(pool, person(request), email, site=mail.site_url(request))
     except PoolError as exc:
         return _again(request, pool, membership, "invite", form, exc)
-    messages.success(request, f"{email} is invited. They join by accepting on this page.")
-    return _back(pool, "members")
+    # The same words whether or not the address has a Keel account.
+    messages.success(
+        request,
+        f"We have emailed an invitation to {email}. They join by accepting it on this page.",
+    )
+    return _back(pool, "invitations")
+
+
+@pool_action
+def withdraw_invitation(
+    request: HttpRequest, pool: Pool, membership: Membership | None
+) -> HttpResponse:
+    email = str(request.POST.get("email", ""))
+    try:
+        services.withdraw_invitation(pool, person(request), email)
+    except PoolError as exc:
+        return pool_page(request, pool, membership, status=refuse(request, exc))
+    messages.success(request, f"The invitation to {email.strip().lower()} is withdrawn.")
+    return _back(pool, "invitations")
 
 
 @pool_action
@@ -597,6 +620,7 @@ urlpatterns: list[URLPattern] = [
     path("<slug:slug>/join/", join, name="join"),
     path("<slug:slug>/accept/", accept, name="accept"),
     path("<slug:slug>/invite/", invite, name="invite"),
+    path("<slug:slug>/invite/withdraw/", withdraw_invitation, name="withdraw_invitation"),
     path("<slug:slug>/deposits/", deposit, name="deposit"),
     path("<slug:slug>/claims/", claim_new, name="claim_new"),
     path("<slug:slug>/claims/<int:claim_id>/", claim_detail, name="claim"),

@@ -319,6 +319,7 @@ def pool_page(
         "rules_version": version.version if version else 1,
         "rules_since": version.effective_from if version else None,
         "members": members,
+        "open_invitations": services.open_invitations(pool, me),
         "active_count": len(active),
         "forming": len(active) < rules.min_members,
         "min_members": rules.min_members,
