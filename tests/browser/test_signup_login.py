@@ -111,3 +111,32 @@ def test_on_a_phone_the_menu_collapses_and_still_logs_out(
     expect(page.get_by_text("You have logged out.")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page_problems == []
+
+
+def test_forgot_password_reset_by_email_then_log_in(page: Page, page_problems: list[str]):
+    create_worker("sam@example.com", name="Sam Okafor", password=PASSWORD)
+    new_password = "lighthouse-morning-2027"
+
+    page.goto("/accounts/login/")
+    page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
+    page.get_by_label("Email address").fill("Sam@Example.com")
+    page.get_by_role("button", name="Email me a reset link").click()
+
+    expect(page).to_have_url(re.compile(r"/accounts/password/reset/sent/$"))
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    (message,) = mail.outbox
+    link = re.search(r"https?://\S+/accounts/password/reset/\S+/\S+/", message.body)
+    assert link is not None
+    page.goto(link.group(0))
+    page.get_by_label("New password", exact=True).fill(new_password)
+    page.get_by_label("New password again").fill(new_password)
+    page.get_by_role("button", name="Set my new password").click()
+
+    expect(page.get_by_role("heading", name="Your new password is set")).to_be_visible()
+    page.get_by_role("main").get_by_role("link", name="Log in").click()
+    page.get_by_label("Email address").fill("sam@example.com")
+    page.get_by_label("Password").fill(new_password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    assert page_problems == []
