@@ -445,7 +445,6 @@ def apply(
     return membership
 
 
-@transaction.atomic
 @dataclass(frozen=True, slots=True)
 class OpenInvitation:
     """An invitation nobody has answered, shown by the address it was sent to whether or not
