@@ -1,4 +1,8 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_save
 
 
 class CareerConfig(AppConfig):
@@ -16,6 +20,11 @@ class CareerConfig(AppConfig):
         from .planning import dashboard_panel as plan_panel
         from .services import milestone_commitments
 
+        # A group invitation sent to an address before it had an account waits for the
+        # person, however they join (sign-up, `keel worker create`, the admin).
+        post_save.connect(
+            _person_created, sender=settings.AUTH_USER_MODEL, dispatch_uid="keel-peer-invites"
+        )
         register_nav("Contracts", "career:contracts", role=Role.WORKER, order=25)
         register_nav("Offers", "career:offers", role=Role.WORKER, order=26)
         register_nav("Reputation", "career:portfolio", role=Role.WORKER, order=27)
@@ -27,3 +36,12 @@ class CareerConfig(AppConfig):
         register_panel("career.plan", "career/plans/_dashboard_panel.html", plan_panel, order=21)
         # Milestones due count in the income forecast as scheduled payments.
         register_commitment_provider(milestone_commitments)
+
+
+def _person_created(
+    sender: Any, instance: Any, created: bool, raw: bool = False, **kw: Any
+) -> None:
+    if created and not raw:
+        from .peer_services import claim_email_invitations
+
+        claim_email_invitations(instance)

@@ -189,7 +189,7 @@ def _peers(worker: User, others: Sequence[User], end: date) -> None:
     # Everyone but the last accepts; the last invitation is still open.
     for n, peer in enumerate(others):
         invitation = peer_services.invite(group, worker, peer.email)
-        if n < len(others) - 1:
+        if invitation is not None and n < len(others) - 1:
             peer_services.respond(peer, invitation.pk, accept=True)
     taker, giver = others[0], others[1]
     passed = peer_services.offer_referral(

@@ -874,6 +874,32 @@ class PeerMembership(models.Model):
         return f"{self.worker_id} in group {self.group_id} ({self.status})"
 
 
+class PeerEmailInvitation(models.Model):
+    """An invitation to a group sent to an address that has no Keel worker account yet. It
+    becomes an ordinary invitation (an invited PeerMembership) when someone with that
+    address joins Keel, so inviting answers alike whether or not the address is a worker's."""
+
+    group = models.ForeignKey(PeerGroup, on_delete=models.CASCADE, related_name="email_invitations")
+    email = models.EmailField()
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="peer_email_invitations_sent",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("group", "created_at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "email"], name="career_peer_email_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to group {self.group_id}"
+
+
 class ReferralStatus(models.TextChoices):
     OFFERED = "offered", "Offered"
     ACCEPTED = "accepted", "Accepted"

@@ -36,10 +36,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
+from keel.accounts import mail
 from keel.accounts.models import Role, User
 from keel.income.services import cash_code
 from keel.ledger import services as ledger
@@ -48,7 +50,15 @@ from keel.money import MoneyError, format_amount, get_currency
 from keel.pools import services as pools
 
 from .errors import CareerError, Conflict
-from .models import PeerGroup, PeerMembership, PeerStatus, Profile, Referral, ReferralStatus
+from .models import (
+    PeerEmailInvitation,
+    PeerGroup,
+    PeerMembership,
+    PeerStatus,
+    Profile,
+    Referral,
+    ReferralStatus,
+)
 
 
 def _text(value: object, field: str, *, max_length: int, required: bool = False) -> str:
@@ -101,37 +111,84 @@ def invitations_of(worker: User) -> QuerySet[PeerMembership]:
     )
 
 
-def invite(group: PeerGroup, by: User, email: str) -> PeerMembership:
-    """Invite the Keel worker with ``email``; an existing invitation is returned as is."""
+def invite(group: PeerGroup, by: User, email: str, *, site: str = "") -> PeerMembership | None:
+    """Invite an email address to the group, and email it.
+
+    The answer is the same whether or not a Keel worker has the address, so members cannot
+    use invitations to find out who uses Keel: a worker gets an invited membership (returned)
+    they accept on their peers page; any other address gets a ``PeerEmailInvitation`` (and
+    None) that becomes that membership when someone with the address joins Keel
+    (``claim_email_invitations``). An invitation already open is left as it is and not sent
+    again. `site` starts the links in the email."""
     if not is_member(group, by):
         raise CareerError("only members of the group can invite", code="not_member")
     address = _text(email, "email", max_length=254, required=True).lower()
-    invitee = User.objects.filter(email=address).first()
-    if invitee is None or not invitee.has_role(Role.WORKER):
-        raise CareerError(
-            "email: no Keel worker has that email address", field="email", code="unknown"
-        )
+    invitee = User.objects.filter(email__iexact=address).first()
+    if invitee is not None and not invitee.has_role(Role.WORKER):
+        invitee = None  # an operator's address is answered as any address without a worker
     with transaction.atomic():
-        membership = (
-            PeerMembership.objects.select_for_update().filter(group=group, worker=invitee).first()
-        )
-        if membership is None:
-            try:
-                with transaction.atomic():
-                    return PeerMembership.objects.create(
-                        group=group, worker=invitee, invited_by=by, status=PeerStatus.INVITED
-                    )
-            except IntegrityError:
-                membership = PeerMembership.objects.get(group=group, worker=invitee)
-        if membership.status == PeerStatus.ACTIVE:
-            raise CareerError(
-                "email: they are already a member of the group", field="email", code="member"
+        PeerGroup.objects.select_for_update().filter(pk=group.pk).first()
+        if invitee is None:
+            _, created = PeerEmailInvitation.objects.get_or_create(
+                group=group, email=address, defaults={"invited_by": by}
             )
-        if membership.status == PeerStatus.LEFT:
-            membership.status = PeerStatus.INVITED
-            membership.invited_by = by
-            membership.save(update_fields=["status", "invited_by"])
+            membership = None
+        else:
+            membership, created = _invite_worker(group, by, invitee)
+        if created:
+            context = {
+                "site": site,
+                "group": group.name,
+                "inviter": by.get_full_name() or by.email,
+                "has_account": invitee is not None,
+                "peers_path": reverse("career:peers"),
+            }
+            transaction.on_commit(
+                lambda: mail.send_rendered(
+                    address,
+                    "career/email/peer_invitation_subject.txt",
+                    "career/email/peer_invitation.txt",
+                    context,
+                )
+            )
     return membership
+
+
+def _invite_worker(group: PeerGroup, by: User, invitee: User) -> tuple[PeerMembership, bool]:
+    membership = PeerMembership.objects.filter(group=group, worker=invitee).first()
+    if membership is None:
+        created = PeerMembership.objects.create(
+            group=group, worker=invitee, invited_by=by, status=PeerStatus.INVITED
+        )
+        return created, True
+    if membership.status == PeerStatus.ACTIVE:
+        raise CareerError(
+            "email: they are already a member of the group", field="email", code="member"
+        )
+    if membership.status == PeerStatus.LEFT:
+        membership.status = PeerStatus.INVITED
+        membership.invited_by = by
+        membership.save(update_fields=["status", "invited_by"])
+        return membership, True
+    return membership, False
+
+
+def claim_email_invitations(user: User) -> int:
+    """Turn the group invitations waiting for `user`'s address into ordinary invitations;
+    returns how many. Called when a person joins Keel (keel.career.apps)."""
+    claimed = 0
+    for waiting in PeerEmailInvitation.objects.filter(email__iexact=user.email).order_by("pk"):
+        with transaction.atomic():
+            if not PeerMembership.objects.filter(group_id=waiting.group_id, worker=user).exists():
+                PeerMembership.objects.create(
+                    group_id=waiting.group_id,
+                    worker=user,
+                    invited_by=waiting.invited_by,
+                    status=PeerStatus.INVITED,
+                )
+                claimed += 1
+            waiting.delete()
+    return claimed
 
 
 def respond(worker: User, membership_id: int, *, accept: bool) -> PeerMembership | None:
@@ -183,7 +240,9 @@ class ReferralRow:
 class GroupPage:
     group: PeerGroup
     members: list[Member]
-    invited: list[PeerMembership]
+    # Open invitations by the address they were sent to, never by an account's name, so
+    # the page does not say which addresses belong to Keel workers.
+    invited: list[str]
     referrals: list[ReferralRow]
 
 
@@ -241,7 +300,15 @@ def group_page(group: PeerGroup, viewer: User) -> GroupPage:
     return GroupPage(
         group=group,
         members=members,
-        invited=list(group.memberships.filter(status=PeerStatus.INVITED).select_related("worker")),
+        invited=sorted(
+            [
+                m.worker.email
+                for m in group.memberships.filter(status=PeerStatus.INVITED).select_related(
+                    "worker"
+                )
+            ]
+            + list(group.email_invitations.values_list("email", flat=True))
+        ),
         referrals=[
             ReferralRow(
                 referral=r,

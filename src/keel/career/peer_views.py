@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, re_path
 from django.views.decorators.http import require_http_methods, require_POST
 
+from keel.accounts import limits, mail
 from keel.accounts.models import User
 
 from . import peer_services as services
@@ -120,12 +121,22 @@ def group_invite(request: HttpRequest, group_id: int) -> HttpResponse:
     group = _group(request, group_id)
     form = InviteForm(request.POST)
     if form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        # Counted like a password reset: invitations must not flood a stranger's inbox.
+        wait = limits.mail_request_wait(request, email)
+        if wait:
+            form.add_error("email", limits.too_many_mail_requests(wait))
+            return _group_page(request, group, invite_form=form, status=429)
         try:
-            membership = services.invite(group, _worker(request), form.cleaned_data["email"])
+            services.invite(group, _worker(request), email, site=mail.site_url(request))
         except CareerError as exc:
             add_career_error(form, exc)
         else:
-            messages.success(request, f"{membership.worker.get_full_name()} is invited.")
+            # The same words whether or not the address is a Keel worker's.
+            messages.success(
+                request,
+                f"We have emailed an invitation to {email}. They join from their peers page.",
+            )
             return redirect("career:peer_group", group_id=group.pk)
     return _group_page(request, group, invite_form=form, status=400)
 

@@ -228,3 +228,15 @@ def test_the_api_lists_members_not_invitations(
         "Ben Baker (Member 2)",
         "Cy Carpenter (Member 3)",
     ]
+
+
+def test_the_subject_is_plain_text_not_html(
+    fund: Pool, ana: User, django_capture_on_commit_callbacks
+):
+    # Django escapes templates for HTML; a subject line is not HTML, so "Bakers' Fund"
+    # arrived as "Bakers&#x27; Fund".
+    fund.name = "Bakers' Fund & Co"
+    fund.save(update_fields=["name"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invite(fund, ana, "eve@example.org")
+    assert mail.outbox[0].subject == "Ana Steward invites you to Bakers' Fund & Co on Keel"
