@@ -134,6 +134,7 @@ DENORMALISED: dict[str, tuple[str, str]] = {
     "pools_vote_eligible": (POOL, "pool_id"),
     "pools_ballot": (POOL, "pool_id"),
     "pools_refund": (POOL, "pool_id"),
+    "pools_repayment": (POOL, "pool_id"),
 }
 
 # Small, shared, read everywhere: replicated to every node.

@@ -289,6 +289,8 @@ POOLS = _area(
         "pools:claim_decide": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:claim_remind": Route(get=GET_405, post=owned("P", "act"), tenant="P"),
         "pools:claim_recovery": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
+        "pools:claim_repay": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
+        "pools:claim_waiver": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:ballot": Route(get=GET_405, post=POOL_ACTION, tenant="P"),
         "pools:rules": Route(get=owned("P"), post=owned("P"), tenant="P"),
         "pools:leave": Route(get=owned("P"), post=owned("P", "act"), tenant="P"),

@@ -140,6 +140,11 @@ class ClaimOut(Schema):
     still_needed: int
     rejections: int
     gifts_received: int
+    owed_back: int = Field(
+        description="gifts given for months on or after a late-reported recovery, owed back"
+        " to their givers (0 when none)"
+    )
+    still_owed_back: int = Field(description="of owed_back, what is not yet repaid or waived")
 
 
 class ClaimIn(Schema):
@@ -248,6 +253,8 @@ def claim_out(claim: Claim, v: present.Viewer) -> dict[str, Any]:
         "still_needed": still,
         "rejections": rejections,
         "gifts_received": sum(g.received for g in claim.gifts.all()),
+        "owed_back": (owed := services.owed_back(claim)).total,
+        "still_owed_back": owed.remaining,
     }
 
 

@@ -600,6 +600,43 @@ class RecoveryForm(BootstrapFormMixin, forms.Form):
             self.initial.setdefault("recovered_on", timezone.localdate())
 
 
+class RepayForm(BootstrapFormMixin, OnceTokenMixin):
+    """Gifts owed back, paid: by the member, or recorded by a steward when the money came
+    in outside Keel. Once only: two repayments of the same amount are both real, so a
+    doubled POST is told apart by its token, which is also the ledger journal's key."""
+
+    amount = AmountField(label="Amount paid back")
+    received_on = forms.DateField(
+        label="Received on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="The day the money reached the pool's bank account.",
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "repay")
+        super().__init__(*args, **kwargs)
+        amount = self.fields["amount"]
+        assert isinstance(amount, AmountField)
+        amount.currency = currency
+        amount.widget.attrs["placeholder"] = money_example(currency)
+        if not self.is_bound:
+            self.initial.setdefault("received_on", timezone.localdate())
+
+
+class WaiverForm(BootstrapFormMixin, forms.Form):
+    reason = forms.CharField(
+        label="Why the members should waive it",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Members read it with the vote; outsiders never do.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "waiver")
+        super().__init__(*args, **kwargs)
+
+
 class BallotForm(forms.Form):
     choice = forms.ChoiceField(choices=Choice.choices)
 

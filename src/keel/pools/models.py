@@ -2,10 +2,11 @@
 
 A pool's rules are data (``rules.pool_rules``), versioned: a change is a new version adopted
 by a passing vote, never an edit. Money moves only through the ledger service; each deposit,
-monthly gift, refund, grant, pot and exit payout is one ledger journal in the pool's own
-accounts (``pool:<id>:…``), so every member can read the whole ledger and no steward can hide
-or change an entry. The rows here index those journals and keep what a journal cannot: who
-applied, who voted how, which claim a gift paid, the shortfalls a gift run recorded.
+monthly gift, refund, grant, pot, repayment and exit payout is one ledger journal in the
+pool's own accounts (``pool:<id>:…``), so every member can read the whole ledger and no
+steward can hide or change an entry. The rows here index those journals and keep what a
+journal cannot: who applied, who voted how, which claim a gift paid, the shortfalls a gift
+run recorded, what a claim repaid or had waived.
 """
 
 from __future__ import annotations
@@ -245,6 +246,7 @@ class VoteSubject(models.TextChoices):
     ADMISSION = "admission", "Admission"
     RULE_CHANGE = "rule_change", "Rule change"
     GRANT = "grant", "Large grant"
+    WAIVER = "waiver", "Waiving gifts owed back"
 
 
 class VoteStatus(models.TextChoices):
@@ -265,6 +267,8 @@ class Vote(models.Model):
     claim = models.ForeignKey(
         Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="votes"
     )
+    # Why the proposer asks (a waiver): members' free text, shown only to those who see names.
+    reason = models.TextField(blank=True)
     opened_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
     opened_at = models.DateTimeField(default=timezone.now)
     closes_at = models.DateTimeField()
@@ -276,6 +280,38 @@ class Vote(models.Model):
 
     class Meta:
         ordering = ("pool", "-opened_at")
+
+
+class RepaymentKind(models.TextChoices):
+    PAID = "paid", "Paid back"
+    FROM_RESERVE = "reserve", "Taken from the reserve on leaving"
+    WAIVED = "waived", "Waived by the members' vote"
+
+
+class Repayment(models.Model):
+    """Part of what a claim owes back (gifts given for months after a late-reported
+    recovery, ``services.owed_back``): paid into the pool's bank, taken from the member's
+    reserve when they leave (each by its journal, which returns every giver their share),
+    or waived by a vote (no journal: the givers forgo it)."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="repayments")
+    kind = models.CharField(max_length=8, choices=RepaymentKind.choices)
+    amount = models.BigIntegerField()
+    # The ledger journal's idempotency key (a waiver's: its vote): a repeated form or
+    # retried call finds its repayment here instead of booking a second one.
+    key = models.CharField(max_length=160, unique=True)
+    journal_id = models.BigIntegerField(null=True, blank=True)
+    received_on = models.DateField()
+    recorded_by = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    vote = models.OneToOneField(
+        "Vote", on_delete=models.PROTECT, null=True, blank=True, related_name="waiver"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("claim", "recorded_at", "id")
 
 
 class Choice(models.TextChoices):

@@ -37,6 +37,7 @@ KIND_LABELS = {
     "pool.grant": "Grant",
     "pool.need": "Health cost",
     "pool.pot": "Pot",
+    "pool.repayment": "Repayment",
 }
 
 

@@ -8,7 +8,8 @@ Chart of accounts, from the pool's side (the pool holds its members' money):
 
 * ``pool:<id>:bank`` — asset: the money the pool holds.
 * ``pool:<id>:reserve:<n>`` — liability, floored at 0: member n's own reserve (sick-leave
-  funds). Deposits credit it, the member's gifts to others and refunds debit it.
+  funds). Deposits and gifts given back to the member (repayments of gifts owed back)
+  credit it, the member's gifts to others and refunds debit it.
 * ``pool:<id>:fund`` — liability, floored at 0: the common fund of the other kinds (and
   entry fees of a sick-leave fund), owed to the members together.
 
@@ -29,7 +30,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -64,6 +65,8 @@ from .models import (
     Pool,
     PoolKind,
     Refund,
+    Repayment,
+    RepaymentKind,
     Round,
     RulesVersion,
     Vote,
@@ -1087,22 +1090,372 @@ def report_recovery(claim: Claim, by: User, recovered_on: date) -> Claim:
         claim.status = ClaimStatus.CLOSED
         update.append("status")
     claim.save(update_fields=update)
+    owed = owed_back(claim)
+    if owed.total:
+        audit.record(
+            "claim.owed_back",
+            actor=by,
+            subject=f"claim:{claim.pk}",
+            pool_id=claim.pool_id,
+            worker_id=claim.membership.user_id,
+            details={
+                "member": claim.membership.number,
+                "amount": owed.total,
+                "currency": claim.pool.currency,
+                "months": [month_key(m) for m in owed.months],
+            },
+        )
     return claim
 
 
 def gifts_after_recovery(claim: Claim) -> list[Gift]:
     """Gifts given for months that began on or after the recovery: a recovery reported
-    late leaves them paid. They are not taken back by Keel (the givers' shares are in
-    their reserves' history); the claim page shows them so the member and the stewards can
-    settle them."""
+    late leaves them paid, and the member owes them back (``owed_back``)."""
     if claim.recovered_on is None:
         return []
     first = gifts.first_month_after_recovery(claim.recovered_on)
     return list(
-        claim.gifts.filter(received__gt=0, run__month__gte=first)
+        # The pool too, though the claim implies it: its id is the distribution key.
+        claim.gifts.filter(claim__pool_id=claim.pool_id, received__gt=0, run__month__gte=first)
         .select_related("run")
         .order_by("run__month")
     )
+
+
+# ---------------------------------------------------------------------------- owed back
+# Gifts given for months after a late-reported recovery go back to their givers: the
+# member pays them into the pool's bank (or a steward records a payment received outside
+# Keel), they come out of the member's reserve when the member leaves, or the members
+# waive them by a vote. Each return is one journal that mirrors the gifts' journals:
+# the money comes in and every giver's reserve is credited their share (rules.gifts,
+# "Gifts owed back").
+
+
+@dataclass(frozen=True, slots=True)
+class OwedBack:
+    """What a claim owes back: the gifts for ``months`` (``total``), less what was repaid
+    (paid, or taken from the reserve) and waived; ``givers`` is what each giver, by
+    membership number in number order, is still owed, read from the ledger's legs."""
+
+    months: tuple[date, ...]
+    total: int
+    repaid: int
+    waived: int
+    givers: tuple[tuple[int, int], ...]
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.repaid - self.waived
+
+
+NOTHING_OWED = OwedBack((), 0, 0, 0, ())
+
+
+def owed_back(claim: Claim) -> OwedBack:
+    late = gifts_after_recovery(claim)
+    if not late:
+        return NOTHING_OWED
+    rows = list(claim.repayments.filter(claim__pool_id=claim.pool_id))
+    waived = sum(r.amount for r in rows if r.kind == RepaymentKind.WAIVED)
+    repaid = sum(r.amount for r in rows if r.kind != RepaymentKind.WAIVED)
+    prefix = _reserve_prefix(claim.pool_id)
+    on_reserves = Leg.objects.filter(
+        account__owner_type="pool",
+        account__owner_id=claim.pool_id,
+        account__code__startswith=prefix,
+    )
+    still: dict[int, int] = {}
+    # A gift debits each giver's reserve their share; a repayment credits it back.
+    for code, amount in on_reserves.filter(
+        journal_id__in=[g.journal_id for g in late if g.journal_id is not None], amount__gt=0
+    ).values_list("account__code", "amount"):
+        number = int(code.removeprefix(prefix))
+        still[number] = still.get(number, 0) + amount
+    for code, amount in on_reserves.filter(
+        journal_id__in=[r.journal_id for r in rows if r.journal_id is not None], amount__lt=0
+    ).values_list("account__code", "amount"):
+        number = int(code.removeprefix(prefix))
+        still[number] = still.get(number, 0) + amount
+    givers = tuple((number, 0 if waived else amount) for number, amount in sorted(still.items()))
+    return OwedBack(
+        tuple(g.run.month for g in late), sum(g.received for g in late), repaid, waived, givers
+    )
+
+
+def _owing(claims: QuerySet[Claim]) -> list[tuple[Claim, OwedBack]]:
+    # A gift's month is a first day, so "on or after the first month after the recovery"
+    # (gifts.first_month_after_recovery) is "on or after the recovery day" itself.
+    found = (
+        claims.filter(
+            kind=ClaimKind.SICKNESS,
+            recovered_on__isnull=False,
+            gifts__received__gt=0,
+            gifts__run__month__gte=F("recovered_on"),
+        )
+        .select_related("pool", "membership__user")
+        .distinct()
+        .order_by("recovered_on", "pk")
+    )
+    return [(claim, owed_back(claim)) for claim in found]
+
+
+def owed_back_in(pool: Pool) -> list[tuple[Claim, OwedBack]]:
+    """Every claim of the pool that owes gifts back, or did, oldest recovery first."""
+    return _owing(pool.claims.all())
+
+
+def still_owed_by(membership: Membership) -> list[tuple[Claim, OwedBack]]:
+    """The member's claims that still owe gifts back, oldest recovery first."""
+    # The pool too, though the membership implies it: its id is the distribution key.
+    claims = Claim.objects.filter(pool_id=membership.pool_id, membership=membership)
+    return [(c, o) for c, o in _owing(claims) if o.remaining > 0]
+
+
+def _repayment_specs(
+    claim: Claim, owed: OwedBack, amount: int, *, source: str, key: str, on: date, how: str
+) -> list[JournalSpec]:
+    """The repayment's journal: ``amount`` from ``source`` (the bank for money paid in,
+    the member's reserve on leaving), each giver's reserve credited their share. A giver
+    who has left the pool took their reserve with them; their share is paid out to them
+    at once, by a journal of its own, rather than left in a reserve nobody holds."""
+    pool = claim.pool
+    owing = [(number, left) for number, left in owed.givers if left]
+    shares = gifts.repayment_shares(amount, owing)
+    prefix = _reserve_prefix(pool.pk)
+    months = ", ".join(gifts.month_name(m) for m in owed.months)
+    who = claim.membership.pseudonym
+    specs = [
+        JournalSpec(
+            idempotency_key=key,
+            kind="pool.repayment",
+            effective_date=on,
+            legs=(
+                LegSpec(source, amount, pool.currency),
+                *[
+                    LegSpec(f"{prefix}{number}", -share, pool.currency)
+                    for (number, _), share in zip(owing, shares, strict=True)
+                    if share
+                ],
+            ),
+            memo=f"{who} gives back gifts for {months}, given after their recovery ({how})",
+            metadata={"pool": pool.pk, "claim": claim.pk, "member": claim.membership.number},
+        )
+    ]
+    gone = set(
+        pool.memberships.filter(
+            status=MemberStatus.LEFT, number__in=[n for n, _ in owing]
+        ).values_list("number", flat=True)
+    )
+    for (number, _), share in zip(owing, shares, strict=True):
+        if share and number in gone:
+            specs.append(
+                JournalSpec(
+                    idempotency_key=f"{key}:to:{number}",
+                    kind="pool.exit",
+                    effective_date=on,
+                    legs=(
+                        LegSpec(f"{prefix}{number}", share, pool.currency),
+                        LegSpec(bank_code(pool), -share, pool.currency),
+                    ),
+                    memo=f"{pseudonym(number)}, who has left, is paid their share of a"
+                    f" repayment by {who}",
+                    metadata={"pool": pool.pk, "claim": claim.pk, "member": number},
+                )
+            )
+    return specs
+
+
+def _check_amount(amount: object) -> int:
+    if type(amount) is not int or amount <= 0:
+        raise PoolError("the amount must be a positive whole number of minor units", field="amount")
+    return amount
+
+
+@transaction.atomic
+def repay(
+    claim: Claim, by: User, amount: int, *, key: str, received_on: date | None = None
+) -> Repayment:
+    """The member pays back ``amount`` of what the claim owes back, or a steward records
+    such a payment received outside Keel, on ``received_on`` (default today; the pool's
+    bank shows it). Partial repayments are allowed, never more than is still owed.
+    ``key`` (the form's once-token, or the caller's own) makes it idempotent: the same key
+    again returns the first repayment and books nothing."""
+    claim = Claim.objects.select_for_update().select_related("pool", "membership").get(pk=claim.pk)
+    pool = claim.pool
+    member = require_active(pool, by)
+    if member.pk != claim.membership_id and member.role != MemberRole.STEWARD:
+        raise NotAllowed("only the member who received the gifts or a steward can record this")
+    amount = _check_amount(amount)
+    key = (key or "").strip()
+    if not key or len(key) > 64:
+        raise PoolError("a repayment needs a key of 1 to 64 characters", field="key")
+    journal_key = f"pool:{pool.pk}:repay:{claim.pk}:{key}"
+    earlier = Repayment.objects.filter(key=journal_key).first()
+    if earlier is not None:
+        if earlier.amount != amount:
+            raise Conflict(
+                "a repayment with this key was already recorded, of another amount", field="key"
+            )
+        return earlier
+    today = timezone.localdate()
+    received_on = received_on or today
+    if received_on > today:
+        raise PoolError("the day it was received cannot be in the future", field="received_on")
+    owed = owed_back(claim)
+    if owed.remaining <= 0:
+        raise Conflict("nothing is owed back on this claim", field="amount")
+    if amount > owed.remaining:
+        still = format_amount(owed.remaining, pool.currency, symbol=True)
+        raise PoolError(
+            f"only {still} is still owed back: a repayment cannot be more", field="amount"
+        )
+    specs = _repayment_specs(
+        claim, owed, amount, source=bank_code(pool), key=journal_key, on=received_on, how="paid in"
+    )
+    posted = ledger.post_journals(specs)
+    repayment = Repayment.objects.create(
+        claim=claim,
+        kind=RepaymentKind.PAID,
+        amount=amount,
+        key=journal_key,
+        journal_id=posted[0].id,
+        received_on=received_on,
+        recorded_by=member,
+    )
+    audit.record(
+        "claim.repaid",
+        actor=by,
+        subject=f"claim:{claim.pk}",
+        pool_id=pool.pk,
+        worker_id=claim.membership.user_id,
+        details={
+            "member": claim.membership.number,
+            "amount": amount,
+            "currency": pool.currency,
+            "still_owed": owed.remaining - amount,
+            "recorded_by": member.number,
+        },
+    )
+    return repayment
+
+
+def _repay_from_reserve(membership: Membership, reserve: int, today: date) -> int:
+    """On leaving, what the member's claims owe back comes out of their reserve first,
+    oldest recovery first, as far as it reaches; returns what was taken. Anything it does
+    not cover stays owed on the claim."""
+    taken = 0
+    claims = (
+        Claim.objects.select_for_update()
+        .filter(membership=membership, kind=ClaimKind.SICKNESS, recovered_on__isnull=False)
+        .select_related("pool", "membership")
+        .order_by("recovered_on", "pk")
+    )
+    for claim in claims:
+        owed = owed_back(claim)
+        take = min(owed.remaining, reserve - taken)
+        if take <= 0:
+            continue
+        key = f"pool:{claim.pool_id}:repay:{claim.pk}:reserve:{claim.repayments.count() + 1}"
+        specs = _repayment_specs(
+            claim,
+            owed,
+            take,
+            source=reserve_code(membership),
+            key=key,
+            on=today,
+            how="from their reserve on leaving",
+        )
+        posted = ledger.post_journals(specs)
+        Repayment.objects.create(
+            claim=claim,
+            kind=RepaymentKind.FROM_RESERVE,
+            amount=take,
+            key=key,
+            journal_id=posted[0].id,
+            received_on=today,
+            recorded_by=membership,
+        )
+        audit.record(
+            "claim.repaid",
+            actor=membership.user,
+            subject=f"claim:{claim.pk}",
+            pool_id=claim.pool_id,
+            worker_id=membership.user_id,
+            details={
+                "member": membership.number,
+                "amount": take,
+                "currency": claim.pool.currency,
+                "still_owed": owed.remaining - take,
+                "from_reserve": True,
+            },
+        )
+        taken += take
+    return taken
+
+
+@transaction.atomic
+def propose_waiver(claim: Claim, by: User, reason: str) -> Vote:
+    """A steward asks the members to waive what the claim still owes back: the givers
+    forgo money from their own reserves, so the members decide, by the pool's quorum and
+    majority; the claimant does not vote."""
+    claim = Claim.objects.select_for_update().select_related("pool", "membership").get(pk=claim.pk)
+    pool = claim.pool
+    member = require_steward(pool, by)
+    reason = (reason or "").strip()
+    if not reason:
+        raise PoolError("say why the members should waive it", field="reason")
+    if len(reason) > 2000:
+        raise PoolError("the reason is longer than 2,000 characters", field="reason")
+    owed = owed_back(claim)
+    if owed.remaining <= 0:
+        raise Conflict("nothing is owed back on this claim")
+    if claim.votes.filter(subject=VoteSubject.WAIVER, status=VoteStatus.OPEN).exists():
+        raise Conflict("a vote on waiving it is already open")
+    still = format_amount(owed.remaining, pool.currency, symbol=True)
+    vote = _open_vote(
+        pool,
+        VoteSubject.WAIVER,
+        f"Waive the {still} of gifts {claim.membership.pseudonym} owes back",
+        opened_by=member,
+        claim=claim,
+        reason=reason,
+    )
+    audit.record(
+        "claim.waiver_proposed",
+        actor=by,
+        subject=f"claim:{claim.pk}",
+        pool_id=pool.pk,
+        worker_id=claim.membership.user_id,
+        details={"vote": vote.pk, "amount": owed.remaining, "currency": pool.currency},
+    )
+    return vote
+
+
+def _waive(vote: Vote, today: date) -> Repayment | None:
+    """A passed waiver vote: whatever the claim still owes back when it closes is waived."""
+    assert vote.claim is not None
+    claim = (
+        Claim.objects.select_for_update().select_related("pool", "membership").get(pk=vote.claim.pk)
+    )
+    owed = owed_back(claim)
+    if owed.remaining <= 0:
+        return None
+    waiver = Repayment.objects.create(
+        claim=claim,
+        kind=RepaymentKind.WAIVED,
+        amount=owed.remaining,
+        key=f"pool:{claim.pool_id}:waive:{vote.pk}",
+        received_on=today,
+        vote=vote,
+    )
+    audit.record(
+        "claim.waived",
+        subject=f"claim:{claim.pk}",
+        pool_id=claim.pool_id,
+        worker_id=claim.membership.user_id,
+        details={"vote": vote.pk, "amount": owed.remaining, "currency": claim.pool.currency},
+    )
+    return waiver
 
 
 # ---------------------------------------------------------------------------- gifts
@@ -1464,8 +1817,9 @@ def refund_above_cap(pool: Pool, year: int) -> list[Refund]:
 @transaction.atomic
 def leave(membership: Membership, *, today: date | None = None) -> int:
     """The member leaves and takes what the rules say is theirs: their whole reserve in a
-    sick-leave fund; nothing from a common fund (it was given to the group). Returns the
-    amount paid out."""
+    sick-leave fund, less the gifts they still owe back, which go from it to their givers
+    first (``_repay_from_reserve``); nothing from a common fund (it was given to the
+    group). Returns the amount paid out."""
     membership = Membership.objects.select_for_update().select_related("pool").get(pk=membership.pk)
     pool = membership.pool
     today = today or timezone.localdate()
@@ -1494,9 +1848,11 @@ def leave(membership: Membership, *, today: date | None = None) -> int:
                 "you are in the cycle that runs until the round of"
                 f" {gifts.month_name(last.month)}: leave once its last pot is paid"
             )
-    payout = 0
+    payout = repaid = 0
     if pool.kind == PoolKind.SICK_LEAVE:
-        payout = gifts.exit_payout(reserves(pool).get(membership.number, 0))
+        held = reserves(pool).get(membership.number, 0)
+        repaid = _repay_from_reserve(membership, held, today)
+        payout = gifts.exit_payout(held - repaid)
         if payout:
             ledger.post_journal(
                 JournalSpec(
@@ -1521,7 +1877,12 @@ def leave(membership: Membership, *, today: date | None = None) -> int:
         subject=f"membership:{membership.pk}",
         pool_id=pool.pk,
         worker_id=membership.user_id,
-        details={"member": membership.number, "payout": payout, "currency": pool.currency},
+        details={
+            "member": membership.number,
+            "payout": payout,
+            "owed_back_repaid": repaid,
+            "currency": pool.currency,
+        },
     )
     return payout
 
@@ -1556,6 +1917,7 @@ def _open_vote(
     applicant: Membership | None = None,
     proposed_rules: dict[str, Any] | None = None,
     claim: Claim | None = None,
+    reason: str = "",
 ) -> Vote:
     eligible = [m for m in active_members(pool) if applicant is None or m.pk != applicant.pk]
     if claim is not None:
@@ -1567,6 +1929,7 @@ def _open_vote(
         applicant=applicant,
         proposed_rules=proposed_rules,
         claim=claim,
+        reason=reason,
         opened_by=opened_by,
         closes_at=timezone.now() + timedelta(days=VOTE_DAYS),
     )
@@ -1717,6 +2080,8 @@ def _close(vote: Vote, *, closed: bool) -> None:
         else:
             vote.claim.status = ClaimStatus.REJECTED
             vote.claim.save(update_fields=["status"])
+    elif vote.subject == VoteSubject.WAIVER and vote.status == VoteStatus.PASSED:
+        _waive(vote, today)
 
 
 def adopt_rules(vote: Vote) -> RulesVersion:

@@ -91,6 +91,7 @@ __all__ = [
     "monthly_deposit",
     "monthly_gifts",
     "not_due_reason",
+    "repayment_shares",
     "reserve_cap",
 ]
 
@@ -348,6 +349,18 @@ def annual_refunds(members: Sequence[Member], rules: SickLeaveRules) -> list[Ref
 def exit_payout(reserve: int) -> int:
     """What a leaving member takes: their whole reserve (see the module docstring)."""
     return _int(reserve, "reserve")
+
+
+def repayment_shares(amount: int, owed: Sequence[tuple[MemberId, int]]) -> list[int]:
+    """How a repayment of ``amount`` is returned to the givers, each listed with what they
+    are still owed (module docstring, "Gifts owed back"): in proportion to it, by largest
+    remainder, so the parts sum to ``amount`` and none exceeds what its giver is owed."""
+    amount = _int(amount, "amount", minimum=1)
+    still = [_int(o, f"owed[{i}]") for i, (_, o) in enumerate(owed)]
+    total = sum(still)
+    if amount > total:
+        raise RulesError.one("amount", f"is more than the {total} minor units still owed back")
+    return allocate(amount, still)
 
 
 def claim_right(unpaid_months: Iterable[date], rules: ClaimRules, as_of: date) -> ClaimRight:

@@ -499,7 +499,13 @@ def _describe_sick_leave(r: SickLeaveRules) -> list[str]:
         f"A claim is paid once {_members(r.approvals_required)} other than the claimant "
         "approve it.",
         _grace_words(r.grace_months, "deposit"),
-        "A member who leaves takes their whole reserve with them.",
+        "Gifts given for months that began on or after a sick member's recovery (a recovery "
+        "reported late) are owed back: each giver gets back what they gave, in proportion to "
+        "what they are still owed when it is paid in parts; the members may waive it by a "
+        "vote.",
+        "A member who leaves takes their whole reserve with them, less any gifts they still "
+        "owe back, which go from it to the members who gave them first; what it cannot "
+        "cover stays owed.",
         "There is no entry fee."
         if r.entry_fee == 0
         else f"New members pay an entry fee of {_money(r.entry_fee, cur)}.",

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from keel.accounts import limits, mail
 from keel.money import format_amount
+from keel.web.forms import new_form_token
 
 from .. import forms, present, services
 from ..errors import PoolError
@@ -42,6 +43,7 @@ View = Callable[..., HttpResponseBase]
 LEDGER_PAGE = 100
 ALREADY_STARTED = "That form was already sent: the pool it started is in your list below."
 CLAIM_SENT = "That claim was already sent: it is in the claims below."
+REPAYMENT_SENT = "That repayment was already sent: it is recorded once, below."
 
 
 def _money(minor: int, currency: str) -> str:
@@ -173,7 +175,17 @@ def pool_ledger(request: HttpRequest, slug: str) -> HttpResponse:
     v = present.viewer(pool, membership)
     entries = present.ledger_entries(services.ledger_lines(pool, with_names=v.with_names))
     page = Paginator(entries, LEDGER_PAGE).get_page(request.GET.get("page"))
-    context = {"pool": pool, "v": v, "page": page, "kind_label": kind_name(pool.kind)}
+    context = {
+        "pool": pool,
+        "v": v,
+        "page": page,
+        "kind_label": kind_name(pool.kind),
+        # What the books owe back to givers is part of reading them (gifts given after a
+        # late-reported recovery), settled or not.
+        "owed_back": [
+            (claim, v.name(claim.membership), owed) for claim, owed in services.owed_back_in(pool)
+        ],
+    }
     return render(request, "pools/ledger.html", context)
 
 
@@ -409,6 +421,61 @@ def claim_recovery(
 
 
 @pool_action
+def claim_repay(
+    request: HttpRequest, pool: Pool, membership: Membership | None, claim_id: int
+) -> HttpResponse:
+    claim = claim_of(pool, claim_id)
+    form = forms.RepayForm(request.POST, currency=pool.currency)
+    if not form.is_valid():
+        return claim_page(request, pool, membership, claim, forms={"repay": form}, status=400)
+    once = f"pool-repay:{claim.pk}:{person(request).pk}"
+    if not form.claim(once):
+        messages.info(request, REPAYMENT_SENT)
+        return redirect("pools:claim", slug=pool.slug, claim_id=claim.pk)
+    try:
+        with form.given_back_on_error(once):
+            # The form's token is the ledger key too: a repeat that got past the check
+            # above (the cache was cleared) still books nothing twice.
+            repayment = services.repay(
+                claim,
+                person(request),
+                form.cleaned_data["amount"],
+                key=form.cleaned_data.get("token") or new_form_token(),
+                received_on=form.cleaned_data.get("received_on"),
+            )
+    except PoolError as exc:
+        status = refuse(request, exc, form)
+        return claim_page(request, pool, membership, claim, forms={"repay": form}, status=status)
+    still = services.owed_back(repayment.claim).remaining
+    rest = f" {_money(still, pool.currency)} is still owed." if still else " Nothing more is owed."
+    messages.success(
+        request,
+        f"{_money(repayment.amount, pool.currency)} paid back is recorded and returned to the"
+        f" members who gave the gifts.{rest}",
+    )
+    return redirect("pools:claim", slug=pool.slug, claim_id=claim.pk)
+
+
+@pool_action
+def claim_waiver(
+    request: HttpRequest, pool: Pool, membership: Membership | None, claim_id: int
+) -> HttpResponse:
+    claim = claim_of(pool, claim_id)
+    form = forms.WaiverForm(request.POST)
+    if not form.is_valid():
+        return claim_page(request, pool, membership, claim, forms={"waiver": form}, status=400)
+    try:
+        vote = services.propose_waiver(claim, person(request), form.cleaned_data["reason"])
+    except PoolError as exc:
+        status = refuse(request, exc, form)
+        return claim_page(request, pool, membership, claim, forms={"waiver": form}, status=status)
+    messages.success(
+        request, "The members vote on waiving it; it stays owed unless the vote passes."
+    )
+    return redirect("pools:vote", slug=pool.slug, vote_id=vote.pk)
+
+
+@pool_action
 def ballot(
     request: HttpRequest, pool: Pool, membership: Membership | None, vote_id: int
 ) -> HttpResponse:
@@ -591,15 +658,27 @@ def leave(request: HttpRequest, slug: str) -> HttpResponse:
             status = refuse(request, exc)
             return pool_page(request, pool, membership, status=status)
         taken = f" and took your reserve of {_money(payout, pool.currency)}" if payout else ""
+        owed = sum(o.remaining for _, o in services.still_owed_by(membership))
+        if owed:
+            taken += (
+                f"; {_money(owed, pool.currency)} of gifts is still owed back to the members"
+                " who gave them"
+            )
         messages.success(request, f"You left {pool.name}{taken}.")
         return redirect("pools:list")
     rules = services.current_rules(pool)
     reserve = services.reserves(pool).get(membership.number, 0)
+    owed = sum(o.remaining for _, o in services.still_owed_by(membership))
     context = {
         "pool": pool,
         "v": v,
         "sick_leave": isinstance(rules, SickLeaveRules),
         "reserve": reserve,
+        # What leaving takes from the reserve for gifts owed back (services.leave).
+        "owed_back": owed,
+        "repaid_from_reserve": min(owed, reserve),
+        "takes": reserve - min(owed, reserve),
+        "still_after": owed - min(owed, reserve),
         "open_claims": membership.claims.filter(
             status__in=(ClaimStatus.PENDING, ClaimStatus.APPROVED)
         ).count(),
@@ -627,6 +706,8 @@ urlpatterns: list[URLPattern] = [
     path("<slug:slug>/claims/<int:claim_id>/decide/", claim_decide, name="claim_decide"),
     path("<slug:slug>/claims/<int:claim_id>/remind/", claim_remind, name="claim_remind"),
     path("<slug:slug>/claims/<int:claim_id>/recovery/", claim_recovery, name="claim_recovery"),
+    path("<slug:slug>/claims/<int:claim_id>/repayments/", claim_repay, name="claim_repay"),
+    path("<slug:slug>/claims/<int:claim_id>/waiver/", claim_waiver, name="claim_waiver"),
     path("<slug:slug>/votes/<int:vote_id>/", vote_detail, name="vote"),
     path("<slug:slug>/votes/<int:vote_id>/ballot/", ballot, name="ballot"),
     path("<slug:slug>/rules/", rules_change, name="rules"),

@@ -29,9 +29,12 @@ from ..forms import (
     InviteForm,
     MonthForm,
     RecoveryForm,
+    RepayForm,
     TierForm,
+    WaiverForm,
     YearForm,
     add_pool_error,
+    amount_text,
 )
 from ..models import (
     Ballot,
@@ -46,6 +49,7 @@ from ..models import (
     PoolKind,
     Vote,
     VoteStatus,
+    VoteSubject,
 )
 from ..rules.pool_rules import SickLeaveRules, describe, kind_name
 
@@ -303,6 +307,7 @@ def pool_page(
     figures = _money_figures(pool, v, lines)
     me = membership
     my_unpaid = [d for d in unpaid if me is not None and d.membership.pk == me.pk]
+    my_owed = services.still_owed_by(me) if me is not None else []
     # Whether the member may still claim, said before they need to: a claim reported
     # while the right is suspended is refused, and sickness does not wait.
     my_right = (
@@ -328,6 +333,7 @@ def pool_page(
         "claims_allowed": pool.kind != PoolKind.ROTATING_SAVINGS,
         "unpaid": [(v.name(d.membership), d) for d in unpaid],
         "my_unpaid": my_unpaid,
+        "my_owed": my_owed,
         "my_right": my_right,
         "open_claims": _claim_rows(pool, v, open_claims),
         "closed_claims": _claim_rows(pool, v, closed_claims),
@@ -394,7 +400,7 @@ def claim_page(
     )
     # A grant above the rules' threshold is paid only if the members' vote passes: an
     # "Approved" claim may still be waiting for it, or have been turned down by it.
-    vote = claim.votes.filter(pool=pool).order_by("-opened_at").first()
+    vote = claim.votes.filter(pool=pool, subject=VoteSubject.GRANT).order_by("-opened_at").first()
     me = membership
     is_claimant = me is not None and me.pk == claim.membership_id
     decided = me is not None and any(d.membership_id == me.pk for d in decisions)
@@ -403,8 +409,20 @@ def claim_page(
         "approve": DecisionForm(initial={"decision": "approve"}),
         "reject": DecisionForm(initial={"decision": "reject"}),
         "recovery": RecoveryForm(prefix="recovery"),
+        "repay": RepayForm(currency=pool.currency),
+        "waiver": WaiverForm(),
     }
     made.update(forms or {})
+    owed = services.owed_back(claim)
+    if owed.remaining and not made["repay"].is_bound:
+        # What is still owed is the likeliest amount, not the currency's sample figure.
+        made["repay"].fields["amount"].widget.attrs["placeholder"] = amount_text(
+            owed.remaining, pool.currency
+        )
+    waiver_votes = list(
+        claim.votes.filter(pool=pool, subject=VoteSubject.WAIVER).order_by("-opened_at")
+    )
+    names = {m.number: v.names.get(m.number, m.pseudonym) for m in pool.memberships.all()}
     context = {
         "pool": pool,
         "v": v,
@@ -414,8 +432,18 @@ def claim_page(
         "approval": approval,
         "reminders": reminders,
         "gifts": gifts,
-        "overpaid": (overpaid := services.gifts_after_recovery(claim)),
-        "overpaid_total": sum(g.received for g in overpaid),
+        "owed": owed,
+        "overpaid": services.gifts_after_recovery(claim) if owed.total else [],
+        "owed_givers": [(names.get(n, f"Member {n}"), left) for n, left in owed.givers],
+        "repayments": [
+            (r, v.name(r.recorded_by) if r.recorded_by is not None else None)
+            for r in claim.repayments.select_related("recorded_by", "vote")
+        ],
+        "waiver_votes": waiver_votes,
+        "can_repay": v.active and owed.remaining > 0 and (is_claimant or v.steward),
+        "can_propose_waiver": v.steward
+        and owed.remaining > 0
+        and not any(w.status == VoteStatus.OPEN for w in waiver_votes),
         "paid": paid,
         "vote": vote,
         "status_label": present.claim_status_label(claim, timezone.localdate()),
@@ -459,6 +487,8 @@ def vote_page(
         "ballots": ballots,
         "form": form or BallotForm(),
         "claim_label": v.name(vote.claim.membership) if vote.claim is not None else None,
+        # A waiver's reason is members' free text: only those who see names read it.
+        "reason": vote.reason if v.with_names else "",
         "vote_time_is_up": vote.closes_at <= timezone.now(),
     }
     return render(request, "pools/vote.html", context, status=status)

@@ -118,7 +118,13 @@ def test_describe_the_template():
         "A claim is paid once 3 members other than the claimant approve it.",
         "A deposit still unpaid 1 month after its due date suspends the right to claim until "
         "it is paid.",
-        "A member who leaves takes their whole reserve with them.",
+        "Gifts given for months that began on or after a sick member's recovery (a recovery "
+        "reported late) are owed back: each giver gets back what they gave, in proportion to "
+        "what they are still owed when it is paid in parts; the members may waive it by a "
+        "vote.",
+        "A member who leaves takes their whole reserve with them, less any gifts they still "
+        "owe back, which go from it to the members who gave them first; what it cannot "
+        "cover stays owed.",
         "There is no entry fee.",
         "The pool has 20 to 50 members.",
         "New members are admitted by a vote.",
