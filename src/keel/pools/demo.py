@@ -4,7 +4,8 @@ by the demo worker, with fourteen months of history, and a small private emergen
 
 The sick-leave fund shows what a member meets in a real one: deposits every month (one
 member has missed the last two, so their right to claim is suspended), a claim that ran
-three months and ended with recovery, a claim whose gifts are running now, a claim waiting
+three months and ended with a recovery reported late (the month's gift given after it is
+owed back, half of it repaid), a claim whose gifts are running now, a claim waiting
 for approvals, a newcomer's admission vote still open, and a rule change that was voted.
 
 Loading is idempotent: a pool already there is left as it is.
@@ -90,8 +91,16 @@ def _sick_leave_fund(steward: User, others: Sequence[User], end: date) -> int:
             services.pay_deposit(member, month, on=min(end, month + timedelta(days=2)))
         if month == add_months(start, 3):
             past_claim = _approved_claim(pool, members[5], month + timedelta(days=3), [1, 2, 3])
-        if month == add_months(start, 7) and past_claim is not None:
-            services.report_recovery(past_claim, members[5].user, month + timedelta(days=11))
+        if month == add_months(start, 9) and past_claim is not None:
+            # Recovered on the 12th two months ago, reported only now: last month's gift
+            # was given after the recovery and is owed back; the member repays half.
+            past_claim = services.report_recovery(
+                past_claim, members[5].user, add_months(month, -2) + timedelta(days=11)
+            )
+            half = services.owed_back(past_claim).total // 2
+            services.repay(
+                past_claim, members[5].user, half, key="demo", received_on=month + timedelta(days=2)
+            )
         if month == add_months(end_month, -2):
             running_claim = _approved_claim(pool, members[9], month + timedelta(days=4), [1, 4, 6])
         runs += services.run_month(pool, month, today=min(end, month + timedelta(days=1))).created

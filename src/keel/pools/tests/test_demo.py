@@ -22,9 +22,13 @@ def test_demo_pools_show_every_state_and_load_once(db: None) -> None:
     assert fund.is_public
     assert fund.memberships.filter(status=MemberStatus.ACTIVE).count() == 21
     claims = {c.membership.number: c for c in fund.claims.select_related("membership")}
-    # Member 5: sick in month 3, three gift months, recovered.
-    assert Gift.objects.filter(claim=claims[5], received__gt=0).count() == 3
+    # Member 5: sick in month 3, three gift months, recovered in month 7 but reported in
+    # month 9: month 8's gift was given after the recovery and is owed back, half repaid.
+    assert Gift.objects.filter(claim=claims[5], received__gt=0).count() == 4
     assert claims[5].recovered_on is not None
+    owed = services.owed_back(claims[5])
+    assert owed.months == (date(2026, 5, 1),)
+    assert (owed.repaid, owed.remaining) == (owed.total // 2, owed.total - owed.total // 2)
     # Member 9's gifts are running: September start + one month's wait -> November paid.
     assert claims[9].status == ClaimStatus.APPROVED
     assert Gift.objects.filter(claim=claims[9], received__gt=0).count() == 1
