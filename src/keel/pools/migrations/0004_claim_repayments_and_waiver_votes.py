@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pools", "0002_gift_run_indexes"),
+        ("pools", "0003_email_invitation"),
     ]
 
     operations = [
