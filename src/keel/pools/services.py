@@ -1856,7 +1856,10 @@ def leave(membership: Membership, *, today: date | None = None) -> int:
         if payout:
             ledger.post_journal(
                 JournalSpec(
-                    idempotency_key=f"pool:{pool.pk}:exit:{membership.number}",
+                    # One departure each: a member who came back and leaves again
+                    # takes the reserve of their second time.
+                    idempotency_key=f"pool:{pool.pk}:exit:{membership.number}"
+                    f":{membership.joined_on or ''}",
                     kind="pool.exit",
                     effective_date=today,
                     legs=(

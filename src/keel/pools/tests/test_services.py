@@ -350,6 +350,26 @@ def test_a_member_who_left_can_come_back_as_a_new_member(db: None) -> None:
         services.apply(pool, users[2], tier_gift=20_000, today=date(2026, 9, 11))
 
 
+def test_a_member_who_came_back_can_leave_again_and_takes_their_new_reserve(db: None) -> None:
+    # The exit journal was keyed by the member's number alone, so a second departure hit
+    # the first one's key: an idempotency conflict, or with the same amount a silent replay
+    # that paid nothing.
+    users = people(3)
+    pool = sick_fund(
+        users, [20_000] * 3, min_members=3, approvals_required=1, deposit_rate_bps=2_500
+    )
+    pay(pool, 3, 1, 2, 3)
+    assert services.leave(member(pool, 3), today=date(2026, 4, 2)) == 15_000
+    services.apply(pool, users[2], tier_gift=20_000, today=date(2026, 9, 10))
+    pay(pool, 3, 10, 11, 12)
+    bank_before = services.balances(pool)[services.bank_code(pool)]
+    assert services.leave(member(pool, 3), today=date(2026, 12, 20)) == 15_000
+    assert services.reserves(pool)[3] == 0
+    assert services.balances(pool)[services.bank_code(pool)] == bank_before - 15_000
+    assert Journal.objects.filter(kind="pool.exit").count() == 2
+    assert ledger.verify().ok
+
+
 def test_a_member_who_left_can_be_invited_back(db: None) -> None:
     users = people(3)
     pool = sick_fund(
