@@ -685,6 +685,23 @@ API: dict[str, Operation] = {
         ),
         body={"events": [EARNINGS_EVENT]},
     ),
+    # The world's e1 is each platform's own: Y's key corrects its own e1 (and is refused,
+    # since X's worker reference is not its e1's), never X's.
+    "POST /api/v1/platform/corrections": Operation(
+        outcomes(
+            "deny-403", anonymous="deny-401", staff="deny-401", platform="act", other_platform="act"
+        ),
+        body={
+            "correction_id": "matrix-fix-1",
+            "corrects": "e1",
+            "worker_ref": "osprey-ref-1",
+            "currency": "USD",
+            "gross": 9_000,
+            "jobs": 39,
+            "reason": "one job was counted twice",
+        },
+    ),
+    "GET /api/v1/platform/corrections": Operation(PLATFORM_API),
     "POST /api/v1/platform/links": Operation(
         outcomes(
             "deny-403", anonymous="deny-401", staff="deny-401", platform="act", other_platform="act"

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, WithJsonSchema
 
 from keel import sql
 from keel.api.auth import ApiKeyBearer, ApiKeyHeader, caller, key_or_session, require_scope
@@ -39,12 +39,13 @@ from .errors import GatewayError
 from .models import (
     ClearingBatch,
     EarningsEvent,
+    EventCorrection,
     EventStatus,
     LinkStatus,
     Platform,
     WorkerLink,
 )
-from .services.events import MAX_BATCH, BatchResult
+from .services.events import MAX_AMOUNT, MAX_BATCH, BatchResult
 
 # Platform endpoints accept keys only (see the module docstring).
 platform_auth: list[Any] = [ApiKeyBearer(), ApiKeyHeader()]
@@ -206,6 +207,127 @@ def post_earnings(request: HttpRequest, payload: EarningsIn) -> HttpResponse:
     platform = platform_of(request, "earnings:write")
     result = services.record_events(platform, payload.events)
     return HttpResponse(json.dumps(earnings_body(result)), content_type="application/json")
+
+
+# ---------------------------------------------------------------------------- corrections
+
+
+class CorrectionIn(Schema):
+    """A correction of one recorded earnings event: the figures it should have carried."""
+
+    model_config = ConfigDict(extra="forbid", title="EventCorrectionIn")
+
+    correction_id: StrictStr = Field(
+        min_length=1, max_length=120, description="your id for the correction; recorded once"
+    )
+    corrects: StrictStr = Field(
+        min_length=1, max_length=120, description="the event_id of the event it corrects"
+    )
+    worker_ref: StrictStr = Field(
+        min_length=1, max_length=120, description="the event's worker reference (unchanged)"
+    )
+    currency: StrictStr = Field(description="the event's currency (unchanged)")
+    gross: StrictInt = Field(ge=0, le=MAX_AMOUNT, description="corrected gross, minor units")
+    tips: StrictInt = Field(0, ge=0, le=MAX_AMOUNT, description="corrected tips, minor units")
+    bonus: StrictInt = Field(0, ge=0, le=MAX_AMOUNT, description="corrected bonus, minor units")
+    jobs: StrictInt = Field(1, ge=0, le=MAX_AMOUNT, description="corrected job count")
+    reason: StrictStr = Field(
+        min_length=1, max_length=500, description="why, in words the worker will read"
+    )
+
+
+class CorrectionOut(Schema):
+    correction_id: str
+    corrects: str = Field(description="the event_id it corrects")
+    status: str = Field(description="created, or exists (the id was recorded before)")
+    sequence: int = Field(description="1 for the event's first correction, 2 for the next, …")
+    worker_ref: str
+    currency: str
+    gross: int
+    tips: int
+    bonus: int
+    jobs: int
+    reason: str
+    policy_version: int = Field(description="the event's own policy version, applied again")
+    contribution: int = Field(description="the event's contribution as corrected, minor units")
+    previous_contribution: int = Field(
+        description="what was booked for the event before this correction, minor units"
+    )
+    difference: int = Field(description="contribution - previous_contribution")
+    booked: int = Field(description="what moved: the difference, or downward minus what came back")
+    shortfall: int = Field(
+        description="what the worker's account no longer held and so was not taken back;"
+        " the platform bears it"
+    )
+    held: str = Field(
+        description="credited (worker's buckets), suspense, released (from suspense, since"
+        " linked) or none (nothing moved)"
+    )
+    journal_id: int | None = Field(description="the ledger journal; null when nothing moved")
+    clearing_batch_id: int | None = Field(
+        description="the clearing batch it is billed in; null until a batch takes it"
+    )
+    recorded_at: datetime
+
+
+def correction_out(correction: EventCorrection, status: str = "exists") -> dict[str, Any]:
+    event = correction.event
+    return {
+        "correction_id": correction.correction_id,
+        "corrects": event.event_id,
+        "status": status,
+        "sequence": correction.sequence,
+        "worker_ref": event.worker_ref,
+        "currency": event.currency,
+        "gross": correction.gross,
+        "tips": correction.tips,
+        "bonus": correction.bonus,
+        "jobs": correction.jobs,
+        "reason": correction.reason,
+        "policy_version": event.policy.version,
+        "contribution": correction.contribution,
+        "previous_contribution": correction.contribution - correction.difference,
+        "difference": correction.difference,
+        "booked": correction.booked,
+        "shortfall": correction.shortfall,
+        "held": correction.status,
+        "journal_id": correction.journal_id,
+        "clearing_batch_id": correction.clearing_batch_id,
+        "recorded_at": correction.recorded_at,
+    }
+
+
+@platform_router.post(
+    "/corrections",
+    response=with_errors(
+        {200: CorrectionOut, 201: CorrectionOut}, 400, 401, 403, 404, 409, 413, 422
+    ),
+    summary="Correct a recorded earnings event (scope earnings:write)",
+    description=(
+        "Names the event by `corrects` and gives the figures it should have carried. The"
+        " contribution is recomputed under the event's policy version and period context,"
+        " and the difference is booked: added to the worker's buckets, or taken back from"
+        " them as far as they hold it. 201 when recorded; the same `correction_id` with the"
+        " same content answers 200 `exists`, with other content 409 `idempotency_conflict`."
+    ),
+)
+def post_correction(request: HttpRequest, payload: CorrectionIn) -> Status[dict[str, Any]]:
+    platform = platform_of(request, "earnings:write")
+    result = services.correct_event(platform, payload.model_dump())
+    return Status(
+        201 if result.status == "created" else 200,
+        correction_out(result.correction, result.status),
+    )
+
+
+@platform_router.get(
+    "/corrections",
+    response=with_errors({200: list[CorrectionOut]}, 401, 403),
+    summary="Your corrections, newest first (scope earnings:write)",
+)
+def list_corrections(request: HttpRequest) -> list[dict[str, Any]]:
+    platform = platform_of(request, "earnings:write")
+    return [correction_out(c) for c in services.corrections_of(platform)]
 
 
 # ---------------------------------------------------------------------------- links

@@ -395,3 +395,73 @@ class Settlement(models.Model):
                 name="settlement_reference",
             ),
         ]
+
+
+class EventCorrection(models.Model):
+    """A platform's correction of one recorded earnings event: the figures the event should
+    have carried, the contribution they give under the event's own policy version and period
+    context, and the difference booked as one ledger journal. The event itself never
+    changes; its corrections chain, each from the figures of the one before."""
+
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="corrections")
+    correction_id = models.CharField(max_length=120)
+    event = models.ForeignKey(EarningsEvent, on_delete=models.PROTECT, related_name="corrections")
+    # 1 for an event's first correction, 2 for the one after, …
+    sequence = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    gross = models.BigIntegerField()
+    tips = models.BigIntegerField(default=0)
+    bonus = models.BigIntegerField(default=0)
+    jobs = models.PositiveIntegerField(default=1)
+    content_hash = models.CharField(max_length=64)
+    # What the policy makes of the corrected figures (the event's contribution as corrected).
+    threshold_amount = models.BigIntegerField(default=0)
+    eligible_amount = models.BigIntegerField(default=0)
+    contribution = models.BigIntegerField(default=0)
+    explanation = models.CharField(max_length=300, blank=True)
+    # The corrected contribution minus what was booked for the event before this correction.
+    difference = models.BigIntegerField()
+    # What moved: the difference upward; downward, minus what the buckets (or suspense) gave.
+    booked = models.BigIntegerField()
+    # The part of a take-back the worker's account did not hold, borne by the platform.
+    shortfall = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=EventStatus.choices)
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="earnings_corrections",
+    )
+    journal_id = models.BigIntegerField(null=True, blank=True)
+    released_journal_id = models.BigIntegerField(null=True, blank=True)
+    clearing_batch = models.ForeignKey(
+        ClearingBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("platform", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "correction_id"], name="correction_platform_id"
+            ),
+            models.UniqueConstraint(fields=["event", "sequence"], name="correction_sequence"),
+        ]
+        indexes = [
+            models.Index(fields=["platform", "clearing_batch"], name="correction_clearing"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform} correction {self.correction_id} of event {self.event_id}"

@@ -40,6 +40,7 @@ from .models import (
     BenefitUse,
     ContributionPolicy,
     EarningsEvent,
+    EventCorrection,
     EventStatus,
     UseKind,
     WithholdingConsent,
@@ -53,11 +54,13 @@ Figure = dict[str, Any]
 # Events that reached the worker's account (the others are below a threshold, or held).
 PAID = (EventStatus.CREDITED, EventStatus.RELEASED)
 RECENT_CONTRIBUTIONS = 20
+RECENT_CORRECTIONS = 5
 
 # How each kind of journal on the buckets reads on a statement.
 MOVEMENT_LABELS: dict[str, str] = {
     "contribution": "Contributions from platforms",
     "contribution_release": "Released from suspense",
+    "contribution_correction": "Corrections by platforms",
     "benefit_withholding": "Withheld from your income",
     **{f"benefit_{kind.value}": str(kind.label) for kind in UseKind},
 }
@@ -171,6 +174,25 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class CorrectionLine:
+    """A platform's correction of one of its events, as the worker reads it: what it
+    added to their buckets or took back (negative), and why."""
+
+    recorded_on: date
+    platform: str
+    event_id: str
+    occurred_on: date
+    reason: str
+    currency: str
+    gross_before: int
+    gross_after: int
+    contribution_before: int
+    contribution_after: int
+    amount: int
+    shortfall: int
+
+
+@dataclass(frozen=True, slots=True)
 class UseLine:
     used_on: date
     kind: str
@@ -229,6 +251,7 @@ class MonthlyStatement:
     uses: tuple[UseLine, ...]
     buckets: tuple[BucketLine, ...]
     summaries: tuple[CurrencySummary, ...]
+    corrections: tuple[CorrectionLine, ...] = ()
 
     @property
     def label(self) -> str:
@@ -241,7 +264,11 @@ class MonthlyStatement:
     @property
     def has_activity(self) -> bool:
         return bool(
-            self.platforms or self.releases or self.uses or any(s.movements for s in self.summaries)
+            self.platforms
+            or self.releases
+            or self.uses
+            or self.corrections
+            or any(s.movements for s in self.summaries)
         )
 
 
@@ -331,6 +358,49 @@ def _releases(worker: User, first: date, last: date) -> list[Release]:
     return sorted(releases, key=lambda r: (r.released_on, r.platform, r.currency))
 
 
+def corrections_for_worker(
+    worker: User, first: date | None = None, last: date | None = None
+) -> list[CorrectionLine]:
+    """The corrections that moved (or could not move) the worker's own money, oldest
+    first: those booked on their buckets, and those that found nothing left to take. A
+    correction made while the money was held in suspense reached the worker inside its
+    release."""
+    rows = EventCorrection.objects.filter(
+        worker=worker, status__in=(EventStatus.CREDITED, EventStatus.NONE)
+    ).select_related("event", "platform")
+    lines = []
+    for row in rows.order_by("recorded_at", "id"):
+        recorded_on = timezone.localdate(row.recorded_at)
+        if (first is not None and recorded_on < first) or (last is not None and recorded_on > last):
+            continue
+        event = row.event
+        # The figures it corrected: the event's, or those of the correction before it.
+        gross_before = (
+            event.gross
+            if row.sequence == 1
+            else EventCorrection.objects.values_list("gross", flat=True).get(
+                event=event, sequence=row.sequence - 1
+            )
+        )
+        lines.append(
+            CorrectionLine(
+                recorded_on=recorded_on,
+                platform=row.platform.name,
+                event_id=event.event_id,
+                occurred_on=event.occurred_on,
+                reason=row.reason,
+                currency=event.currency,
+                gross_before=gross_before,
+                gross_after=row.gross,
+                contribution_before=row.contribution - row.difference,
+                contribution_after=row.contribution,
+                amount=row.booked,
+                shortfall=row.shortfall,
+            )
+        )
+    return lines
+
+
 def _uses(worker: User, first: date, last: date) -> list[UseLine]:
     uses = BenefitUse.objects.filter(worker=worker, used_on__gte=first, used_on__lte=last)
     return [
@@ -415,6 +485,7 @@ def monthly_statement(worker: User, year: int, month: int) -> MonthlyStatement:
         uses=tuple(_uses(worker, first, last)),
         buckets=tuple(buckets),
         summaries=tuple(_summaries(worker, first, last, buckets)),
+        corrections=tuple(corrections_for_worker(worker, first, last)),
     )
 
 
@@ -507,6 +578,7 @@ class BenefitsOverview:
     withholding: WithholdingConsent | None
     time_off_units: dict[str, int]  # currency -> unit, for the currencies that have one
     currencies: tuple[str, ...]
+    corrections: tuple[CorrectionLine, ...] = ()  # the latest, newest first
 
 
 def linked_policies(links: Iterable[WorkerLink], on: date) -> list[LinkedPolicy]:
@@ -545,18 +617,26 @@ def _policy_text(version: ContributionPolicy) -> PolicyText:
 
 
 def contributions_by_month(worker: User) -> list[MonthlyContribution]:
-    """Contributions that reached the worker, by platform and the month of the work."""
-    rows = (
+    """Contributions that reached the worker, by platform and the month of the work, as
+    platforms' corrections left them."""
+    totals: dict[tuple[date, str, str], int] = defaultdict(int)
+    for month, platform, currency, total in (
         EarningsEvent.objects.filter(worker=worker, status__in=PAID)
-        .values("period_month", "platform__name", "currency")
+        .values_list("period_month", "platform__name", "currency")
         .annotate(total=Sum("contribution"))
-        .order_by("period_month", "platform__name", "currency")
-    )
+        .values_list("period_month", "platform__name", "currency", "total")
+    ):
+        totals[(month, platform, currency)] += int(total or 0)
+    for month, platform, currency, total in (
+        EventCorrection.objects.filter(worker=worker, status__in=PAID)
+        .values_list("event__period_month", "platform__name", "event__currency")
+        .annotate(total=Sum("booked"))
+        .values_list("event__period_month", "platform__name", "event__currency", "total")
+    ):
+        totals[(month, platform, currency)] += int(total or 0)
     return [
-        MonthlyContribution(
-            row["period_month"], row["platform__name"], row["currency"], int(row["total"] or 0)
-        )
-        for row in rows
+        MonthlyContribution(month, platform, currency, amount)
+        for (month, platform, currency), amount in sorted(totals.items())
     ]
 
 
@@ -591,6 +671,7 @@ def benefits_overview(worker: User) -> BenefitsOverview:
         withholding=services.active_withholding(worker),
         time_off_units=units,
         currencies=tuple(by_currency),
+        corrections=tuple(reversed(corrections_for_worker(worker)[-RECENT_CORRECTIONS:])),
     )
 
 
@@ -846,6 +927,38 @@ def _pdf_story(statement: MonthlyStatement, issued: date | None) -> list[Flowabl
         story.append(_table(rows, _split(width, (1, 1.6, 1.6, 0.6, 1)), numeric_from=3))
     else:
         story.append(Paragraph("Nothing was released from suspense this month.", st["body"]))
+
+    if statement.corrections:
+        story.append(Paragraph("Corrections by platforms", st["h2"]))
+        rows = [["Date", "Platform and event", "Why", "Amount"]]
+        rows += [
+            [
+                _day(c.recorded_on),
+                Paragraph(
+                    escape(
+                        f"{c.platform} {c.event_id} of {c.occurred_on:%b} {c.occurred_on.day}:"
+                        f" gross {money_text(c.gross_before, c.currency)} corrected to"
+                        f" {money_text(c.gross_after, c.currency)}"
+                    ),
+                    st["cell"],
+                ),
+                Paragraph(
+                    escape(
+                        c.reason
+                        + (
+                            f" ({money_text(c.shortfall, c.currency)} you had already used"
+                            " is not taken back)"
+                            if c.shortfall
+                            else ""
+                        )
+                    ),
+                    st["cell"],
+                ),
+                _signed(c.amount, c.currency),
+            ]
+            for c in statement.corrections
+        ]
+        story.append(_table(rows, _split(width, (1, 2.4, 2.2, 1)), numeric_from=3))
 
     story.append(Paragraph("Uses", st["h2"]))
     if statement.uses:

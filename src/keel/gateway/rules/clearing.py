@@ -41,9 +41,13 @@ def period_for(day: date, cadence: str) -> tuple[date, date]:
 
 
 def settlement_difference(owed: int, paid: int) -> int:
-    """Paid minus owed: negative when the platform paid too little, positive when too much."""
-    require_int(owed, "owed")
-    require_int(paid, "paid")
+    """Paid minus owed: negative when the platform paid too little, positive when too much.
+
+    Either may be below zero: a batch owes less than nothing when corrections in it took
+    back more than its events added (Keel then owes the platform: an excess, refunded), and
+    a refund counts as a negative payment."""
+    require_int(owed, "owed", minimum=None)
+    require_int(paid, "paid", minimum=None)
     return paid - owed
 
 
@@ -52,8 +56,8 @@ def status(owed: int, paid_total: int) -> str:
 
     A batch that owes nothing is settled as it stands.
     """
-    require_int(owed, "owed")
-    require_int(paid_total, "paid_total")
+    require_int(owed, "owed", minimum=None)
+    require_int(paid_total, "paid_total", minimum=None)
     if paid_total == 0 and owed > 0:
         return "open"
     difference = paid_total - owed

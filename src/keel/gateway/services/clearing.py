@@ -7,6 +7,12 @@ Batches take every contribution received (not occurred) up to the period's end t
 batch has taken yet, so an event that arrives late, or a day the scheduler missed, lands
 in the next batch instead of being lost. Closing a period again finds its batch and
 changes nothing.
+
+A correction of an event (keel.gateway.services.corrections) moves the receivable by its
+difference, which is cleared the same way: in the batch that takes its event when the event
+is still waiting for one (so the batch bills the corrected figure), otherwise in the first
+batch closed after it was recorded. A closed batch is never changed: its owed total, its
+events and its corrections stay as they were when it closed.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from keel.accounts.models import User
@@ -29,7 +35,7 @@ from keel.ledger.rules import MAX_LEG_AMOUNT, JournalSpec, LegSpec
 from keel.money import format_amount
 
 from ..errors import Conflict, GatewayError, NotFound
-from ..models import ClearingBatch, EarningsEvent, Platform, Settlement
+from ..models import ClearingBatch, EarningsEvent, EventCorrection, Platform, Settlement
 from ..rules import clearing as clearing_rules
 from .platforms import custody_code, receivable_code
 
@@ -53,18 +59,33 @@ def close_period(platform: Platform, start: date, end: date) -> list[ClearingBat
         contribution__gt=0,
         received_at__lt=cutoff,
     )
-    sums = waiting.values("currency").annotate(total=Sum("contribution"))
+    # Read before the events are batched below: a correction follows its event into the
+    # batch that takes it, whenever the correction was recorded.
+    corrected = EventCorrection.objects.filter(
+        Q(recorded_at__lt=cutoff)
+        | Q(event__clearing_batch__isnull=True, event__received_at__lt=cutoff),
+        platform=platform,
+        clearing_batch__isnull=True,
+    ).exclude(booked=0)
+    totals: dict[str, int] = defaultdict(int)
+    for row in waiting.values("currency").annotate(total=Sum("contribution")):
+        totals[row["currency"]] += int(row["total"])
+    correction_ids: dict[str, list[int]] = defaultdict(list)
+    for pk, currency, booked in corrected.values_list("pk", "event__currency", "booked"):
+        totals[currency] += booked
+        correction_ids[currency].append(pk)
     batches = []
-    for row in sums.order_by("currency"):
+    for currency in sorted(totals):
         batch = ClearingBatch.objects.create(
             platform=platform,
             period_start=start,
             period_end=end,
-            currency=row["currency"],
+            currency=currency,
             event_count=0,
-            owed=int(row["total"]),
+            owed=totals[currency],
         )
-        count = waiting.filter(currency=row["currency"]).update(clearing_batch=batch)
+        count = waiting.filter(currency=currency).update(clearing_batch=batch)
+        EventCorrection.objects.filter(pk__in=correction_ids[currency]).update(clearing_batch=batch)
         batch.event_count = count
         batch.save(update_fields=["event_count"])
         batches.append(batch)
@@ -415,6 +436,8 @@ STATEMENT_COLUMNS = (
     "contribution",
     "held",
     "description",
+    "corrects",
+    "reason",
 )
 
 
@@ -422,11 +445,22 @@ def statement_rows(batch: ClearingBatch) -> list[EarningsEvent]:
     return list(batch.events.select_related("policy").order_by("occurred_at", "id"))
 
 
-def statement_csv(batch: ClearingBatch) -> str:
-    """Every event and contribution in the batch, amounts in minor units.
+def statement_corrections(batch: ClearingBatch) -> list[EventCorrection]:
+    """The corrections cleared in the batch, in the order they were recorded."""
+    return list(
+        batch.corrections.select_related("event", "event__policy").order_by("recorded_at", "id")
+    )
 
-    Text columns go through ``neutralise_cell`` (a platform's references and descriptions
-    must not run as formulas in the operator's spreadsheet); amounts are integers."""
+
+def statement_csv(batch: ClearingBatch) -> str:
+    """Every event and contribution in the batch, then every correction cleared in it,
+    amounts in minor units: the contribution column sums to what the batch owes.
+
+    A correction's row carries its own id in `event_id`, the event it corrects in
+    `corrects`, the corrected figures, and as `contribution` what it added to (or, negative,
+    took back from) the batch; `reason` is the platform's. Text columns go through
+    ``neutralise_cell`` (a platform's references and descriptions must not run as formulas
+    in the operator's spreadsheet); amounts are integers."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(STATEMENT_COLUMNS)
@@ -445,6 +479,28 @@ def statement_csv(batch: ClearingBatch) -> str:
                 event.contribution,
                 neutralise_cell(event.status),
                 neutralise_cell(event.description),
+                "",
+                "",
+            ]
+        )
+    for correction in statement_corrections(batch):
+        event = correction.event
+        writer.writerow(
+            [
+                neutralise_cell(correction.correction_id),
+                neutralise_cell(event.worker_ref),
+                event.occurred_at.astimezone(UTC).isoformat(),
+                neutralise_cell(event.currency),
+                correction.gross,
+                correction.tips,
+                correction.bonus,
+                correction.jobs,
+                event.policy.version,
+                correction.booked,
+                neutralise_cell(correction.status),
+                neutralise_cell(event.description),
+                neutralise_cell(event.event_id),
+                neutralise_cell(correction.reason),
             ]
         )
     return out.getvalue()

@@ -19,7 +19,15 @@ from keel.ledger import services as ledger
 from keel.ledger.rules import JournalSpec, LegSpec
 
 from ..errors import Conflict, GatewayError, NotFound
-from ..models import EarningsEvent, EventStatus, LinkCode, LinkStatus, Platform, WorkerLink
+from ..models import (
+    EarningsEvent,
+    EventCorrection,
+    EventStatus,
+    LinkCode,
+    LinkStatus,
+    Platform,
+    WorkerLink,
+)
 from .benefits import allocation_of, benefits_account, credit_legs, open_buckets
 from .platforms import suspense_code
 
@@ -185,44 +193,66 @@ def _activate(link: WorkerLink, worker: User) -> WorkerLink:
 
 def release_suspense(link: WorkerLink) -> int:
     """Move everything held for this reference into the linked worker's buckets, one
-    journal per currency, split by the worker's allocation today. Returns the amount."""
+    journal per currency, split by the worker's allocation today. Returns the amount.
+    What corrections of the reference's events added to or took from suspense is released
+    with them."""
     worker = link.worker
     if worker is None:
         return 0
     held = EarningsEvent.objects.select_for_update().filter(
         platform=link.platform, worker_ref=link.worker_ref, status=EventStatus.SUSPENSE
     )
+    corrected = EventCorrection.objects.select_for_update(of=("self",)).filter(
+        platform=link.platform, event__worker_ref=link.worker_ref, status=EventStatus.SUSPENSE
+    )
     totals: dict[str, int] = defaultdict(int)
     ids: dict[str, list[int]] = defaultdict(list)
+    correction_ids: dict[str, list[int]] = defaultdict(list)
     for event_pk, currency, amount in held.values_list("pk", "currency", "contribution"):
         totals[currency] += amount
         ids[currency].append(event_pk)
+    for correction_pk, currency, amount in corrected.values_list("pk", "event__currency", "booked"):
+        totals[currency] += amount
+        correction_ids[currency].append(correction_pk)
     if not totals:
         return 0
     benefits_account(worker)
     allocation = allocation_of(worker)
     released = 0
     for currency, amount in sorted(totals.items()):
-        open_buckets(worker, currency)
-        first, last = min(ids[currency]), max(ids[currency])
-        posted = ledger.post_journal(
-            JournalSpec(
-                idempotency_key=(
-                    f"gateway:release:{link.platform_id}:{link.pk}:{currency}:{first}-{last}"
-                    f":{len(ids[currency])}"
-                ),
-                kind="contribution_release",
-                effective_date=timezone.localdate(),
-                legs=(
-                    LegSpec(suspense_code(link.platform_id, currency), amount, currency),
-                    *credit_legs(worker, amount, currency, allocation),
-                ),
-                memo=f"Released from {link.platform.name} suspense on linking {link.worker_ref}",
-                metadata={"platform": link.platform_id, "worker_ref": link.worker_ref},
+        journal_id: int | None = None
+        if amount > 0:
+            open_buckets(worker, currency)
+            key = f"gateway:release:{link.platform_id}:{link.pk}:{currency}"
+            if ids[currency]:
+                first, last = min(ids[currency]), max(ids[currency])
+                key += f":{first}-{last}:{len(ids[currency])}"
+            if correction_ids[currency]:
+                key += f":c{min(correction_ids[currency])}-{max(correction_ids[currency])}"
+                key += f":{len(correction_ids[currency])}"
+            posted = ledger.post_journal(
+                JournalSpec(
+                    idempotency_key=key,
+                    kind="contribution_release",
+                    effective_date=timezone.localdate(),
+                    legs=(
+                        LegSpec(suspense_code(link.platform_id, currency), amount, currency),
+                        *credit_legs(worker, amount, currency, allocation),
+                    ),
+                    memo=(
+                        f"Released from {link.platform.name} suspense on linking {link.worker_ref}"
+                    ),
+                    metadata={"platform": link.platform_id, "worker_ref": link.worker_ref},
+                )
             )
-        )
+            journal_id = posted.id
+        # Corrections that took everything back leave nothing to move; the events still
+        # become the worker's, so later corrections follow them to the worker's buckets.
         EarningsEvent.objects.filter(pk__in=ids[currency]).update(
-            status=EventStatus.RELEASED, worker=worker, released_journal_id=posted.id
+            status=EventStatus.RELEASED, worker=worker, released_journal_id=journal_id
+        )
+        EventCorrection.objects.filter(pk__in=correction_ids[currency]).update(
+            status=EventStatus.RELEASED, worker=worker, released_journal_id=journal_id
         )
         released += amount
     return released
@@ -279,14 +309,30 @@ def platform_links(platform: Platform) -> list[WorkerLink]:
 
 
 def suspense_by_ref(platform: Platform) -> list[dict[str, object]]:
-    """Unclaimed contributions per worker reference, largest first, for the console."""
-    rows = (
+    """Unclaimed contributions per worker reference, largest first, for the console; with
+    what corrections of those events added to or took from suspense."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for ref, currency, total in (
         EarningsEvent.objects.filter(platform=platform, status=EventStatus.SUSPENSE)
-        .values("worker_ref", "currency")
+        .values_list("worker_ref", "currency")
         .annotate(total=Sum("contribution"))
-        .order_by("-total", "worker_ref")
+        .values_list("worker_ref", "currency", "total")
+    ):
+        totals[(ref, currency)] += int(total or 0)
+    for ref, currency, total in (
+        EventCorrection.objects.filter(platform=platform, status=EventStatus.SUSPENSE)
+        .values_list("event__worker_ref", "event__currency")
+        .annotate(total=Sum("booked"))
+        .values_list("event__worker_ref", "event__currency", "total")
+    ):
+        totals[(ref, currency)] += int(total or 0)
+    held = sorted(
+        ((ref, currency, total) for (ref, currency), total in totals.items() if total),
+        key=lambda row: (-row[2], row[0]),
     )
-    return [dict(r) for r in rows]
+    return [
+        {"worker_ref": ref, "currency": currency, "total": total} for ref, currency, total in held
+    ]
 
 
 def pending_link_refs(platform: Platform) -> set[str]:

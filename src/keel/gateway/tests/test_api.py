@@ -25,6 +25,7 @@ from keel.gateway.models import (
     Bundle,
     ClearingBatch,
     EarningsEvent,
+    EventCorrection,
     LinkStatus,
     Platform,
     WorkerLink,
@@ -602,9 +603,9 @@ def test_clearing_statement_csv_lists_every_event(dash, closed):
     assert rows == [
         list(services.STATEMENT_COLUMNS),
         ["k1", "dasher-1", "2026-03-02T12:00:00+00:00", "USD", "150000", "0", "0", "1", "1",
-         "6000", "credited", ""],
+         "6000", "credited", "", "", ""],
         ["k2", "dasher-1", "2026-03-03T12:00:00+00:00", "USD", "5000", "0", "0", "1", "1",
-         "200", "credited", ""],
+         "200", "credited", "", "", ""],
     ]  # fmt: skip
 
 
@@ -648,6 +649,18 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/clearing/{int:id}/statement.csv"): ("/platform/clearing/{batch}/statement.csv", None),
     ("POST", "/bundles"): ("/platform/bundles", bundle_body("dasher-1", "b-0")),
     ("GET", "/bundles"): ("/platform/bundles", None),
+    ("POST", "/corrections"): (
+        "/platform/corrections",
+        {
+            "correction_id": "fix-0",
+            "corrects": "k1",
+            "worker_ref": "dasher-1",
+            "currency": "USD",
+            "gross": 15_000,
+            "reason": "typo",
+        },
+    ),
+    ("GET", "/corrections"): ("/platform/corrections", None),
 }
 SCOPE_OF = {
     ("POST", "/earnings"): "earnings:write",
@@ -661,6 +674,8 @@ SCOPE_OF = {
     ("GET", "/clearing/{int:id}/statement.csv"): "clearing:read",
     ("POST", "/bundles"): "bundles:write",
     ("GET", "/bundles"): "bundles:write",
+    ("POST", "/corrections"): "earnings:write",
+    ("GET", "/corrections"): "earnings:write",
 }
 
 
@@ -750,19 +765,40 @@ def ride_world(ride, bob, ride_client) -> dict[str, Any]:
         },
     )
     assert [e["held"] for e in response.json()["events"]] == ["credited", "suspense"]
+    fixed = post(
+        ride_client,
+        "/platform/corrections",
+        {
+            "correction_id": "rfix-1",
+            "corrects": "r1",
+            "worker_ref": "rider-7",
+            "currency": "USD",
+            "gross": 9_000,
+            "reason": "one trip cancelled",
+        },
+    )
+    assert fixed.status_code == 201, fixed.content
     (batch,) = services.close_period(ride, date(2000, 1, 1), date(2099, 12, 31))
     return {"batch": batch, "bob": dict(balances(bob)), "events": ride_state(ride)}
 
 
 def ride_state(ride: Platform) -> list[tuple[Any, ...]]:
-    return list(
-        EarningsEvent.objects.filter(platform=ride)
-        .order_by("id")
-        .values_list("event_id", "worker_ref", "status", "contribution", "worker_id")
-    ) + list(
-        WorkerLink.objects.filter(platform=ride)
-        .order_by("id")
-        .values_list("worker_ref", "status", "worker_id")
+    return (
+        list(
+            EarningsEvent.objects.filter(platform=ride)
+            .order_by("id")
+            .values_list("event_id", "worker_ref", "status", "contribution", "worker_id")
+        )
+        + list(
+            WorkerLink.objects.filter(platform=ride)
+            .order_by("id")
+            .values_list("worker_ref", "status", "worker_id")
+        )
+        + list(
+            EventCorrection.objects.filter(platform=ride)
+            .order_by("id")
+            .values_list("correction_id", "event__event_id", "gross", "booked", "clearing_batch_id")
+        )
     )
 
 
@@ -835,6 +871,43 @@ def confine_bundles(dash: Client, ride: Platform, world: dict[str, Any], bob: Us
     assert dash.get("/api/v1/platform/bundles").json() == []
 
 
+def confine_correction(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    # Ride's event r1 (Bob's) does not exist for Dash: not found, as any other platform's id.
+    response = post(
+        dash,
+        "/platform/corrections",
+        {
+            "correction_id": "steal-1",
+            "corrects": "r1",
+            "worker_ref": "rider-7",
+            "currency": "USD",
+            "gross": 0,
+            "reason": "take it back",
+        },
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["field"] == "corrects"
+    # Ride's correction id is Ride's: Dash reusing it is Dash's own (and finds no event).
+    response = post(
+        dash,
+        "/platform/corrections",
+        {
+            "correction_id": "rfix-1",
+            "corrects": "r1",
+            "worker_ref": "rider-7",
+            "currency": "USD",
+            "gross": 9_000,
+            "reason": "one trip cancelled",
+        },
+    )
+    assert response.status_code == 404
+    assert not EventCorrection.objects.filter(platform__name="Dash").exists()
+
+
+def confine_corrections(dash: Client, ride: Platform, world: dict[str, Any], bob: User) -> None:
+    assert dash.get("/api/v1/platform/corrections").json() == []
+
+
 CONFINEMENT = {
     ("POST", "/earnings"): confine_earnings,
     ("POST", "/links"): confine_link_create,
@@ -847,6 +920,8 @@ CONFINEMENT = {
     ("GET", "/clearing/{int:id}/statement.csv"): confine_statement,
     ("POST", "/bundles"): confine_bundle_offer,
     ("GET", "/bundles"): confine_bundles,
+    ("POST", "/corrections"): confine_correction,
+    ("GET", "/corrections"): confine_corrections,
 }
 
 
@@ -917,6 +992,94 @@ def test_every_gateway_operation_is_documented():
         for method, path in platform_routes()
     } | {("GET", "/benefits")}
     assert documented == operations
+
+
+# ---------------------------------------------------------------------------- corrections
+
+
+def correction_body(correction_id: str, gross: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "correction_id": correction_id,
+        "corrects": "big-1",
+        "worker_ref": "dasher-1",
+        "currency": "USD",
+        "gross": gross,
+        "reason": "gross typed as $5,000.00 instead of $1,500.00",
+        **extra,
+    }
+
+
+def test_a_platform_corrects_an_overstated_event(dash, link, worker):
+    # DoorDash terms: $5,000.00 crosses the $1,000.00 threshold alone: 4% = $200.00.
+    post(dash, "/platform/earnings", {"events": [event("big-1", "2026-03-02", 500_000)]})
+    response = post(dash, "/platform/corrections", correction_body("fix-1", 150_000))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    journal_id = body.pop("journal_id")
+    recorded_at = body.pop("recorded_at")
+    assert body == {
+        "correction_id": "fix-1",
+        "corrects": "big-1",
+        "status": "created",
+        "sequence": 1,
+        "worker_ref": "dasher-1",
+        "currency": "USD",
+        "gross": 150_000,
+        "tips": 0,
+        "bonus": 0,
+        "jobs": 1,
+        "reason": "gross typed as $5,000.00 instead of $1,500.00",
+        "policy_version": 1,
+        "contribution": 6_000,
+        "previous_contribution": 20_000,
+        "difference": -14_000,
+        "booked": -14_000,
+        "shortfall": 0,
+        "held": "credited",
+        "clearing_batch_id": None,
+    }
+    assert Journal.objects.get(pk=journal_id).kind == "contribution_correction"
+    assert balances(worker) == SPLIT_6000
+    # Replayed: the same correction, 200 exists; changed: refused, nothing moves.
+    again = post(dash, "/platform/corrections", correction_body("fix-1", 150_000))
+    assert (again.status_code, again.json()["status"]) == (200, "exists")
+    assert again.json()["recorded_at"] == recorded_at
+    before = counts(), EventCorrection.objects.count()
+    changed = post(dash, "/platform/corrections", correction_body("fix-1", 140_000))
+    assert changed.status_code == 409
+    assert changed.json()["error"]["code"] == "idempotency_conflict"
+    assert changed.json()["error"]["field"] == "correction_id"
+    assert (counts(), EventCorrection.objects.count()) == before
+    listed = dash.get("/api/v1/platform/corrections").json()
+    assert [(c["correction_id"], c["booked"]) for c in listed] == [("fix-1", -14_000)]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "status"),
+    [
+        (correction_body("fix-1", -5), "gross", 422),
+        (correction_body("fix-1", "150000"), "gross", 422),
+        (correction_body("fix-1", 150_000, reason=""), "reason", 422),
+        (correction_body("fix-1", 150_000, currency="EUR"), "currency", 422),
+        (correction_body("fix-1", 150_000, corrects="nope"), "corrects", 404),
+        (correction_body("fix-1", 150_000, occurred_at="2026-03-01T00:00:00Z"), "occurred_at", 422),
+        (
+            {k: v for k, v in correction_body("fix-1", 1).items() if k != "corrects"},
+            "corrects",
+            422,
+        ),
+    ],
+)
+def test_a_bad_correction_names_the_field_and_changes_nothing(
+    dash, link, worker, body, field, status
+):
+    post(dash, "/platform/earnings", {"events": [event("big-1", "2026-03-02", 500_000)]})
+    before = counts(), balances(worker)
+    response = post(dash, "/platform/corrections", body)
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["field"] == field
+    assert (counts(), balances(worker)) == before
+    assert not EventCorrection.objects.exists()
 
 
 # ---------------------------------------------------------------------------- bundles

@@ -474,8 +474,8 @@ def test_statement_lists_every_event_of_the_batch(flat: Platform) -> None:
     assert rows[0] == list(services.STATEMENT_COLUMNS)
     at = f"{today.isoformat()}T12:00:00+00:00"
     assert rows[1:] == [
-        ["a", "w1", at, "USD", "10000", "500", "0", "2", "1", "1000", "suspense", ""],
+        ["a", "w1", at, "USD", "10000", "500", "0", "2", "1", "1000", "suspense", "", "", ""],
         # Cells a spreadsheet would run as a formula are neutralised.
-        ["b", "'=cmd()", at, "USD", "2000", "0", "0", "1", "1", "200", "suspense", "'+sum"],
+        ["b", "'=cmd()", at, "USD", "2000", "0", "0", "1", "1", "200", "suspense", "'+sum", "", ""],
     ]
     assert sum(int(r[9]) for r in rows[1:]) == batch.owed

@@ -54,6 +54,7 @@ from ..errors import GatewayError, NotFound
 from ..models import (
     ClearingBatch,
     EarningsEvent,
+    EventCorrection,
     EventStatus,
     LinkStatus,
     Platform,
@@ -169,8 +170,9 @@ class Overview:
 
 
 def unbatched_of(platform: Platform) -> list[Amount]:
-    """Contributions received that no clearing batch has taken yet."""
-    return _totals(
+    """Contributions received that no clearing batch has taken yet, with what corrections
+    waiting for a batch add or take back."""
+    events = (
         EarningsEvent.objects.filter(
             platform=platform, clearing_batch__isnull=True, contribution__gt=0
         )
@@ -178,6 +180,14 @@ def unbatched_of(platform: Platform) -> list[Amount]:
         .annotate(total=Sum("contribution"))
         .values_list("currency", "total")
     )
+    corrections = (
+        EventCorrection.objects.filter(platform=platform, clearing_batch__isnull=True)
+        .exclude(booked=0)
+        .values_list("event__currency")
+        .annotate(total=Sum("booked"))
+        .values_list("event__currency", "total")
+    )
+    return [amount for amount in _totals([*events, *corrections]) if amount.amount]
 
 
 def overview_of(platform: Platform, today: date) -> Overview:

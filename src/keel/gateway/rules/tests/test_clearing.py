@@ -52,10 +52,18 @@ def test_status():
     assert status(0, 500) == "excess"
 
 
+def test_a_batch_that_owes_less_than_nothing_is_an_excess_until_refunded():
+    # Corrections in the batch took back $180.00 more than its events added: Keel owes
+    # the platform $180.00, refunded as a negative payment.
+    assert settlement_difference(-18_000, 0) == 18_000
+    assert status(-18_000, 0) == "excess"
+    assert status(-18_000, -18_000) == "settled"
+
+
 def test_settlement_validation():
     with pytest.raises(PolicyError) as caught:
-        status(-1, 0)
-    assert (caught.value.field, caught.value.code) == ("owed", "negative")
+        status(True, 0)  # type: ignore[arg-type]
+    assert (caught.value.field, caught.value.code) == ("owed", "invalid_type")
     with pytest.raises(PolicyError) as caught:
         settlement_difference(100, 99.5)  # type: ignore[arg-type]
     assert (caught.value.field, caught.value.code) == ("paid", "invalid_type")
