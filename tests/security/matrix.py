@@ -571,6 +571,7 @@ CONSOLE = _area(
         "gateway:console_workers": Route(get=owned("X"), post=owned("X"), tenant="X"),
         "gateway:console_link_end": Route(get=owned("X"), post=owned("X", "act"), tenant="X"),
         "gateway:console_suspense": Route(get=owned("X"), tenant="X"),
+        "gateway:console_corrections": Route(get=owned("X"), post=owned("X"), tenant="X"),
         "gateway:console_clearing": Route(get=owned("X"), tenant="X"),
         "gateway:console_close": Route(get=GET_405, post=owned("X", "act"), tenant="X"),
         "gateway:console_batch": Route(get=owned("X"), post=owned("X"), tenant="X"),

@@ -286,7 +286,7 @@ def correction_out(correction: EventCorrection, status: str = "exists") -> dict[
         "reason": correction.reason,
         "policy_version": event.policy.version,
         "contribution": correction.contribution,
-        "previous_contribution": correction.contribution - correction.difference,
+        "previous_contribution": correction.previous_contribution,
         "difference": correction.difference,
         "booked": correction.booked,
         "shortfall": correction.shortfall,

@@ -14,7 +14,7 @@ from django.forms import BaseFormSet, formset_factory
 
 from keel.api.keys import MAX_NAME_LENGTH
 from keel.money import MoneyError, exponent, format_amount, parse_amount
-from keel.web.forms import BootstrapFormMixin, OnceTokenMixin
+from keel.web.forms import BootstrapFormMixin, OnceTokenMixin, new_form_token
 
 from .errors import GatewayError
 from .rules.clearing import CADENCES
@@ -406,6 +406,42 @@ class InviteForm(BootstrapFormMixin, forms.Form):
     worker_status = forms.CharField(
         max_length=40, required=False, label="Tier (worker status)", help_text="Optional."
     )
+
+
+# ---------------------------------------------------------------------------- corrections
+
+
+class CorrectionForm(CurrencyFormMixin, BootstrapFormMixin, forms.Form):
+    """A correction of one recorded event: the figures it should have carried, and why.
+    The hidden token becomes the correction's id, so a doubled submit records it once."""
+
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64, initial=new_form_token)
+    corrects = forms.CharField(
+        max_length=120, label="Event id", help_text="The event_id your system sent."
+    )
+    gross = MoneyField(required=True, label="Correct gross earnings")
+    tips = MoneyField(label="Correct tips", help_text="Blank for none.")
+    bonus = MoneyField(label="Correct bonus", help_text="Blank for none.")
+    jobs = forms.IntegerField(min_value=0, initial=1, label="Correct number of jobs")
+    reason = forms.CharField(
+        max_length=500,
+        label="Why",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The worker reads this on their statement.",
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["gross"].help_text = f"In {currency}, what the event should have said."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        self._parse_amounts()
+        for name in ("tips", "bonus"):
+            if name in self.cleaned_data and self.cleaned_data[name] is None:
+                self.cleaned_data[name] = 0
+        return cleaned
 
 
 # ---------------------------------------------------------------------------- clearing

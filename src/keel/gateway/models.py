@@ -465,3 +465,8 @@ class EventCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform} correction {self.correction_id} of event {self.event_id}"
+
+    @property
+    def previous_contribution(self) -> int:
+        """What was booked for the event before this correction."""
+        return self.contribution - self.difference

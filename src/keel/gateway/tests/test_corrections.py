@@ -517,3 +517,101 @@ def test_the_workers_statement_and_benefits_page_show_the_correction(
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "Corrections by platforms" in text
     assert "gross typed with an extra zero" in text
+
+
+# ---------------------------------------------------------------------------- the console
+
+
+def console_form(token: str, corrects: str, gross: str, **extra: str) -> dict[str, str]:
+    return {
+        "token": token,
+        "corrects": corrects,
+        "gross": gross,
+        "tips": "",
+        "bonus": "",
+        "jobs": "1",
+        "reason": "the rider app doubled the fare",
+        **extra,
+    }
+
+
+def test_an_operator_corrects_an_event_in_the_console(client, flat, flat_link, operator, worker):
+    services.record_events(flat, [event("trip-1", "2026-03-02", 500_000)])
+    client.force_login(operator)
+    url = f"/platform/{flat.pk}/corrections/"
+    page = client.get(url, {"event": "trip-1"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'data-testid="event"' in text
+    assert 'value="5000.00"' in text  # the event's figures, ready to correct
+    response = client.post(url, console_form("t-1", "trip-1", "500.00"))
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}?event=trip-1"
+    c = EventCorrection.objects.get()
+    assert (c.correction_id, c.gross, c.booked, c.recorded_by_id) == (
+        "console-t-1",
+        50_000,
+        -18_000,
+        operator.pk,
+    )
+    assert sum(buckets(worker).values()) == 2_000
+    followed = client.get(response["Location"]).content.decode()
+    assert "Corrected trip-1: $180.00 taken back." in followed
+    assert 'data-correction="console-t-1"' in followed
+    assert "the rider app doubled the fare" in followed
+    # The same form sent twice records it once.
+    again = client.post(url, console_form("t-1", "trip-1", "500.00"), follow=True)
+    assert "already recorded" in again.content.decode()
+    assert EventCorrection.objects.count() == 1
+    # The batch page lists the correction with the events, and links each event here.
+    (batch,) = services.close_period(flat, date(2000, 1, 1), date(2099, 12, 31))
+    batch_page = client.get(f"/platform/{flat.pk}/clearing/{batch.pk}/").content.decode()
+    assert 'data-testid="batch-corrections"' in batch_page
+    assert 'data-correction="console-t-1"' in batch_page
+    assert f"/platform/{flat.pk}/corrections/?event=trip-1" in batch_page
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"gross": "five"}, "gross"),
+        ({"gross": ""}, "gross"),
+        ({"reason": ""}, "reason"),
+        ({"corrects": "nope"}, "corrects"),
+        ({"gross": "5000.00"}, "gross"),  # the figures it already carries
+    ],
+)
+def test_a_bad_console_correction_shows_its_error_and_changes_nothing(
+    client, flat, flat_link, operator, worker, change, field
+):
+    services.record_events(flat, [event("trip-1", "2026-03-02", 500_000)])
+    client.force_login(operator)
+    before = state(), buckets(worker)
+    response = client.post(
+        f"/platform/{flat.pk}/corrections/", {**console_form("t-1", "trip-1", "500.00"), **change}
+    )
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    assert (state(), buckets(worker)) == before
+
+
+def test_another_platforms_operator_cannot_reach_the_corrections_page(
+    client, flat, flat_link, worker
+):
+    services.record_events(flat, [event("trip-1", "2026-03-02", 500_000)])
+    outsider = services.create_platform(
+        "Other", operator=worker, policy=FLAT, effective_from=date(2026, 1, 1)
+    )
+    client.force_login(worker)
+    before = state()
+    assert client.get(f"/platform/{flat.pk}/corrections/").status_code == 404
+    response = client.post(
+        f"/platform/{flat.pk}/corrections/", console_form("t-1", "trip-1", "500.00")
+    )
+    assert response.status_code == 404
+    # On their own platform the event id means nothing.
+    own = client.post(
+        f"/platform/{outsider.pk}/corrections/", console_form("t-2", "trip-1", "500.00")
+    )
+    assert own.status_code == 400
+    assert state() == before

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,7 +24,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Max, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.cache import never_cache
@@ -38,6 +39,7 @@ from keel.web.forms import ALREADY_CREATED
 from .. import services
 from ..console_forms import (
     POLICY_FIELDS,
+    CorrectionForm,
     InviteForm,
     PlatformForm,
     PlatformKeyForm,
@@ -47,6 +49,7 @@ from ..console_forms import (
     WithdrawSettlementForm,
     apply_error,
     apply_tier_error,
+    money_text,
     tier_formset,
     tiers_of,
 )
@@ -540,6 +543,117 @@ def suspense(request: HttpRequest, platform_id: int) -> HttpResponse:
     return _render(request, platform, "suspense", context)
 
 
+# ---------------------------------------------------------------------------- corrections
+
+
+def _event_named(platform: Platform, event_id: str) -> EarningsEvent | None:
+    return (
+        EarningsEvent.objects.filter(platform=platform, event_id=event_id.strip(), kind="earnings")
+        .select_related("policy")
+        .first()
+        if event_id.strip()
+        else None
+    )
+
+
+def _corrections_page(
+    request: HttpRequest,
+    platform: Platform,
+    form: CorrectionForm,
+    *,
+    status: int = 200,
+    event: EarningsEvent | None = None,
+) -> HttpResponse:
+    history = list(event.corrections.order_by("sequence")) if event is not None else []
+    context = {
+        "form": form,
+        "event": event,
+        "latest": history[-1] if history else event,
+        "booked": (
+            event.contribution + sum(c.booked for c in history) if event is not None else None
+        ),
+        "corrections": services.corrections_of(platform),
+    }
+    return _render(request, platform, "corrections", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def corrections(request: HttpRequest, platform_id: int) -> HttpResponse:
+    """Correct a recorded event: the figures it should have carried and why; every
+    correction made, by the API or here."""
+    platform = _platform(request, platform_id)
+    if request.method != "POST":
+        event = _event_named(platform, request.GET.get("event", ""))
+        initial: dict[str, Any] = {}
+        if event is not None:
+            latest = event.corrections.order_by("-sequence").first() or event
+            initial = {
+                "corrects": event.event_id,
+                "gross": money_text(latest.gross, event.currency),
+                "tips": money_text(latest.tips, event.currency) if latest.tips else "",
+                "bonus": money_text(latest.bonus, event.currency) if latest.bonus else "",
+                "jobs": latest.jobs,
+            }
+        form = CorrectionForm(
+            initial=initial, currency=event.currency if event is not None else platform.currency
+        )
+        return _corrections_page(request, platform, form, event=event)
+    event = _event_named(platform, request.POST.get("corrects", ""))
+    currency = event.currency if event is not None else platform.currency
+    form = CorrectionForm(request.POST, currency=currency)
+    if not form.is_valid():
+        return _corrections_page(request, platform, form, status=400, event=event)
+    data = form.cleaned_data
+    try:
+        result = services.correct_event(
+            platform,
+            {
+                "correction_id": f"console-{data['token']}",
+                "corrects": data["corrects"],
+                # A correction keeps the event's reference and currency; the service
+                # refuses an event that is not there by its id.
+                "worker_ref": event.worker_ref if event is not None else "-",
+                "currency": currency,
+                "gross": data["gross"],
+                "tips": data["tips"],
+                "bonus": data["bonus"],
+                "jobs": data["jobs"],
+                "reason": data["reason"],
+            },
+            by=_operator(request),
+        )
+    except GatewayError as exc:
+        apply_error(form, exc, {"correction_id": "corrects"})
+        return _corrections_page(request, platform, form, status=400, event=event)
+    c = result.correction
+    if result.status == "exists":
+        messages.info(request, f"This correction of {data['corrects']} was already recorded.")
+    elif c.booked > 0:
+        messages.success(
+            request,
+            f"Corrected {data['corrects']}: {format_amount(c.booked, currency, symbol=True)}"
+            " more is owed and was added for the worker.",
+        )
+    elif c.booked < 0 or c.shortfall:
+        text = (
+            f"Corrected {data['corrects']}:"
+            f" {format_amount(-c.booked, currency, symbol=True)} taken back"
+        )
+        if c.shortfall:
+            text += (
+                f"; {format_amount(c.shortfall, currency, symbol=True)} the worker no longer"
+                " held stays owed by the platform"
+            )
+        messages.success(request, text + ".")
+    else:
+        messages.success(request, f"Corrected {data['corrects']}: its contribution is unchanged.")
+    return redirect(
+        f"{reverse('gateway:console_corrections', args=[platform.pk])}"
+        f"?event={quote(c.event.event_id)}"
+    )
+
+
 # ---------------------------------------------------------------------------- clearing
 
 
@@ -623,6 +737,7 @@ def _batch_page(
             for s in batch.settlements.select_related("recorded_by", "withdrawn_by")
         ],
         "page": events.get_page(request.GET.get("page")),
+        "corrections": services.statement_corrections(batch),
         "form": form,
         "withdrawing": withdrawing,
         "refund_form": refund_form
@@ -746,6 +861,7 @@ urlpatterns = [
         name="console_link_end",
     ),
     path("platform/<int:platform_id>/suspense/", suspense, name="console_suspense"),
+    path("platform/<int:platform_id>/corrections/", corrections, name="console_corrections"),
     path("platform/<int:platform_id>/clearing/", clearing, name="console_clearing"),
     path("platform/<int:platform_id>/clearing/close/", clearing_close, name="console_close"),
     path("platform/<int:platform_id>/clearing/<int:batch_id>/", batch, name="console_batch"),
