@@ -69,6 +69,7 @@ from keel.gateway.models import (
     Bundle,
     EarningsEvent,
     Enrollment,
+    EventCorrection,
     PremiumCharge,
     WithholdingConsent,
     WorkerLink,
@@ -438,6 +439,32 @@ def _contributions(worker: User) -> Iterator[Row]:
         "released_journal_id",
         "received_at",
         platform_name=F("platform__name"),
+    )
+
+
+def _corrections(worker: User) -> Iterator[Row]:
+    # The worker's own events' corrections, and those that moved the worker's money.
+    yield from _values(
+        EventCorrection.objects.filter(Q(worker=worker) | Q(event__worker=worker))
+        .distinct()
+        .order_by("recorded_at", "id"),
+        "correction_id",
+        "sequence",
+        "gross",
+        "tips",
+        "bonus",
+        "jobs",
+        "reason",
+        "contribution",
+        "difference",
+        "booked",
+        "shortfall",
+        "status",
+        "journal_id",
+        "recorded_at",
+        platform_name=F("platform__name"),
+        corrects=F("event__event_id"),
+        currency=F("event__currency"),
     )
 
 
@@ -1085,6 +1112,24 @@ COLLECTIONS: tuple[Collection, ...] = (
             ("tips", "currency"),
             ("bonus", "currency"),
             ("contribution", "currency"),
+        ],
+    ),
+    _c(
+        "benefits",
+        "corrections",
+        "Corrections platforms made to those events: the corrected figures, why, and what was"
+        " added to your buckets or taken back (shortfall: what you had already used and kept).",
+        "platform_name correction_id corrects sequence currency gross tips bonus jobs reason"
+        " contribution difference booked shortfall status journal_id recorded_at",
+        _corrections,
+        [
+            ("gross", "currency"),
+            ("tips", "currency"),
+            ("bonus", "currency"),
+            ("contribution", "currency"),
+            ("difference", "currency"),
+            ("booked", "currency"),
+            ("shortfall", "currency"),
         ],
     ),
     _c(

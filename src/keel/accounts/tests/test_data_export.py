@@ -23,7 +23,7 @@ from keel.career import offers
 from keel.career.models import TestimonialRequest
 from keel.cli import main
 from keel.gateway import services as gateway
-from keel.gateway.models import BenefitsAccount, LinkCode
+from keel.gateway.models import BenefitsAccount, EarningsEvent, LinkCode
 from keel.ledger.models import Account, Journal, Leg
 
 from .worlds import MARKER, TwoWorkers, person, two_workers
@@ -94,6 +94,7 @@ def test_every_collection_reads_back_the_workers_rows(world: TwoWorkers) -> None
         "benefits.account": 1,
         "benefits.buckets": 5,
         "benefits.contributions": 2,
+        "benefits.corrections": 0,
         "benefits.withdrawals": 1,
         "benefits.enrollments": 1,
         "benefits.premiums": 1,
@@ -198,6 +199,34 @@ def test_data_json_nests_the_workers_rows_by_domain(world: TwoWorkers) -> None:
     assert buckets == {(b.bucket, b.currency): b.balance for b in gateway.bucket_balances(ana)}
 
 
+def test_a_platforms_correction_of_the_workers_event_is_in_the_archive(world: TwoWorkers) -> None:
+    # a2 was $600.00 and crossed the $1,000.00 threshold with a1's $600.00: 4% of $1,200.
+    # Corrected to $500.00, 4% of $1,100.00 = $44.00: $4.00 back.
+    a2 = EarningsEvent.objects.get(event_id="a2")
+    gateway.correct_event(
+        a2.platform,
+        {
+            "correction_id": "fix-a2",
+            "corrects": "a2",
+            "worker_ref": a2.worker_ref,
+            "currency": "USD",
+            "gross": 50_000,
+            "reason": "one delivery was refunded",
+        },
+    )
+    data = json.loads(archive_of(world.ana).read("data.json"))
+    (row,) = data["benefits"]["corrections"]
+    assert (row["corrects"], row["correction_id"], row["currency"]) == ("a2", "fix-a2", "USD")
+    assert (row["contribution"], row["difference"], row["booked"], row["shortfall"]) == (
+        4_400,
+        -400,
+        -400,
+        0,
+    )
+    assert row["reason"] == "one delivery was refunded"
+    assert json.loads(archive_of(world.ben).read("data.json"))["benefits"]["corrections"] == []
+
+
 def test_money_is_minor_units_with_currency_and_a_formatted_decimal(world: TwoWorkers) -> None:
     archive = archive_of(world.ana)
     legs = rows(archive, "csv/ledger_legs.csv")
@@ -269,6 +298,7 @@ def test_exporting_writes_nothing(db: None) -> None:
         "account": [],
         "buckets": [],
         "contributions": [],
+        "corrections": [],
         "withdrawals": [],
         "enrollments": [],
         "premiums": [],
