@@ -87,6 +87,7 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     "career_skill": (WORKER, "worker_id"),
     "career_worklog": (WORKER, "worker_id"),
     "career_skillsharing": (WORKER, "worker_id"),
+    "career_invoiceadjustment": (WORKER, "worker_id"),
     "otp_totp_totpdevice": (WORKER, "user_id"),
     "otp_static_staticdevice": (WORKER, "user_id"),
     # A pool's records.
@@ -96,15 +97,18 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     "pools_giftrun": (POOL, "pool_id"),
     "pools_vote": (POOL, "pool_id"),
     "pools_round": (POOL, "pool_id"),
+    "pools_emailinvitation": (POOL, "pool_id"),
     # A platform's records.
     "gateway_workerlink": (PLATFORM, "platform_id"),
     "gateway_earningsevent": (PLATFORM, "platform_id"),
     "gateway_bundle": (PLATFORM, "platform_id"),
     "gateway_clearingbatch": (PLATFORM, "platform_id"),
+    "gateway_eventcorrection": (PLATFORM, "platform_id"),
     # A peer group's records.
     "career_peergroup": (PEER_GROUP, "id"),
     "career_peermembership": (PEER_GROUP, "group_id"),
     "career_referral": (PEER_GROUP, "group_id"),
+    "career_peeremailinvitation": (PEER_GROUP, "group_id"),
 }
 
 # Distributed tables whose key column the Citus migration adds (copied from the parent, as
@@ -163,6 +167,7 @@ LOCAL = frozenset(
         "django_session",
         "django_admin_log",
         "audit_auditevent",
+        "accounts_signuprequest",
         "axes_accessattempt",
         "axes_accessattemptexpiration",
         "axes_accessfailurelog",

@@ -299,25 +299,21 @@ def correction_out(correction: EventCorrection, status: str = "exists") -> dict[
 
 @platform_router.post(
     "/corrections",
-    response=with_errors(
-        {200: CorrectionOut, 201: CorrectionOut}, 400, 401, 403, 404, 409, 413, 422
-    ),
+    response=with_errors({200: CorrectionOut}, 400, 401, 403, 404, 409, 413, 422),
     summary="Correct a recorded earnings event (scope earnings:write)",
     description=(
         "Names the event by `corrects` and gives the figures it should have carried. The"
         " contribution is recomputed under the event's policy version and period context,"
         " and the difference is booked: added to the worker's buckets, or taken back from"
-        " them as far as they hold it. 201 when recorded; the same `correction_id` with the"
-        " same content answers 200 `exists`, with other content 409 `idempotency_conflict`."
+        " them as far as they hold it. Always 200, as for earnings: `status` is `created`, or"
+        " `exists` for the same `correction_id` with the same content; with other content 409"
+        " `idempotency_conflict`."
     ),
 )
 def post_correction(request: HttpRequest, payload: CorrectionIn) -> Status[dict[str, Any]]:
     platform = platform_of(request, "earnings:write")
     result = services.correct_event(platform, payload.model_dump())
-    return Status(
-        201 if result.status == "created" else 200,
-        correction_out(result.correction, result.status),
-    )
+    return Status(200, correction_out(result.correction, result.status))
 
 
 @platform_router.get(

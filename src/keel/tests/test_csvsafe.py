@@ -123,9 +123,37 @@ def statement_batch(operator):
 
 STATEMENT = (
     "event_id,worker_ref,occurred_at,currency,gross,tips,bonus,jobs,policy_version,"
-    "contribution,held,description\n"
-    f"'@e1,'+w1,2026-03-02T12:00:00+00:00,USD,12500,0,0,1,1,1250,suspense,{EVIL_CELL}\n"
+    "contribution,held,description,corrects,reason\n"
+    f"'@e1,'+w1,2026-03-02T12:00:00+00:00,USD,12500,0,0,1,1,1250,suspense,{EVIL_CELL},,\n"
 )
+
+
+def test_a_corrections_id_and_reason_are_neutralised(operator):
+    # A correction's id and reason are the platform's own text, like a description.
+    platform = gateway.create_platform(
+        "Dash",
+        operator=operator,
+        policy={"currency": "USD", "rate_bps": 1000},
+        effective_from=date(2026, 1, 1),
+    )
+    event = {"event_id": "e1", "worker_ref": "w1", "occurred_at": "2026-03-02T12:00:00Z"}
+    gateway.record_events(platform, [{**event, "gross": 12_500, "currency": "USD"}])
+    gateway.correct_event(
+        platform,
+        {
+            "correction_id": "=fix",
+            "corrects": "e1",
+            "worker_ref": "w1",
+            "currency": "USD",
+            "gross": 10_000,
+            "reason": EVIL,
+        },
+    )
+    (batch,) = gateway.close_period(platform, date(2026, 3, 1), date(2099, 12, 31))
+    last = gateway.statement_csv(batch).splitlines()[-1]
+    assert last == (
+        "'=fix,w1,2026-03-02T12:00:00+00:00,USD,10000,0,0,1,1,-250,suspense,,e1," + EVIL_CELL
+    )
 
 
 def test_the_clearing_statement_neutralises_the_description(statement_batch):

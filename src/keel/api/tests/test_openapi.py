@@ -15,6 +15,8 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/keys"),
     ("delete", "/api/v1/keys/{id}"),
     ("post", "/api/v1/platform/earnings"),
+    ("post", "/api/v1/platform/corrections"),
+    ("get", "/api/v1/platform/corrections"),
     ("post", "/api/v1/platform/links"),
     ("get", "/api/v1/platform/links"),
     ("delete", "/api/v1/platform/links/{worker_ref}"),

@@ -139,7 +139,7 @@ def test_a_member_leaving_is_recorded_with_what_they_took(fund, bob):
             subject=f"membership:{member_of(fund, bob).pk}",
             pool_id=fund.pk,
             worker_id=bob.pk,
-            details={"member": 2, "payout": paid, "currency": "EUR"},
+            details={"member": 2, "payout": paid, "owed_back_repaid": 0, "currency": "EUR"},
         )
     ]
 
