@@ -25,6 +25,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from keel.audit import services as audit
 
+from . import notices
 from .models import User
 
 BACKUP_CODE_COUNT = 10
@@ -181,15 +182,17 @@ def _throttled(device: TOTPDevice | StaticDevice) -> TwoFactorError | None:
     return TwoFactorError("Codes cannot be checked right now; try again shortly.", counts=False)
 
 
-def turn_off(user: User, code: str) -> None:
+def turn_off(user: User, code: str, *, request: HttpRequest | None) -> None:
     """Two-factor sign-in off, on a current code (or a backup code): the authenticator and the
-    backup codes are deleted."""
+    backup codes are deleted, and the person is told by email (`request` gives the links
+    their address and the notice the network address it came from)."""
     # Not inside the deleting transaction: a refused code's throttle count must be kept.
     verify_code(user, code)
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
-        audit.record("two_factor.disabled", actor=user, subject=f"user:{user.pk}")
+        audit.record("two_factor.disabled", actor=user, request=request, subject=f"user:{user.pk}")
+        notices.notify(user, notices.Change.TWO_FACTOR_OFF, request=request)
 
 
 def replace_backup_codes(user: User, code: str) -> tuple[TOTPDevice, list[str]]:

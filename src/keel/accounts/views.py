@@ -23,7 +23,7 @@ from django.views.generic import FormView, RedirectView, TemplateView, UpdateVie
 
 from keel.audit import services as audit
 
-from . import limits, mail, two_factor
+from . import limits, mail, notices, two_factor
 from .forms import (
     KeelPasswordChangeForm,
     KeelPasswordResetForm,
@@ -219,6 +219,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             audit.record(
                 "password.changed", actor=user, request=self.request, subject=f"user:{user.pk}"
             )
+            notices.notify(user, notices.Change.PASSWORD_CHANGED, request=self.request)
         return response
 
 
@@ -287,6 +288,7 @@ class PasswordResetConfirmView(ResetLifetimeMixin, auth_views.PasswordResetConfi
             audit.record(
                 "password.reset", actor=user, request=self.request, subject=f"user:{user.pk}"
             )
+            notices.notify(user, notices.Change.PASSWORD_RESET, request=self.request)
         return response
 
 
@@ -411,7 +413,7 @@ class TwoFactorDisableView(TwoFactorView):
         form = TwoFactorCodeForm(request.POST, prefix="disable")
         if form.is_valid():
             try:
-                two_factor.turn_off(self.person, form.cleaned_data["code"])
+                two_factor.turn_off(self.person, form.cleaned_data["code"], request=request)
             except two_factor.TwoFactorError as refused:
                 form.add_error("code", str(refused))
             else:
