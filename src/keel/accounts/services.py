@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
@@ -131,8 +131,7 @@ def request_signup(
     if User.objects.filter(email__iexact=email).exists():
         mail.send(email, "signup_existing", {"site": site})
         return
-    cutoff = timezone.now() - timedelta(hours=SIGNUP_LINK_HOURS)
-    SignupRequest.objects.filter(created_at__lt=cutoff).delete()
+    purge_expired_signups()
     token = secrets.token_urlsafe(32)
     SignupRequest.objects.create(
         email=email,
@@ -148,6 +147,17 @@ def request_signup(
         "signup_confirm",
         {"site": site, "name": name, "token": token, "hours": SIGNUP_LINK_HOURS},
     )
+
+
+def purge_expired_signups(now: datetime | None = None) -> int:
+    """Delete the sign-ups whose link no longer works (older than SIGNUP_LINK_HOURS at
+    `now`); returns how many. Each holds a hashed password and the address of someone who
+    never confirmed, kept no longer than the link lives: the hourly task
+    (``accounts.purge_signups``) runs this, and so does every new sign-up. A second run
+    finds nothing more to delete."""
+    cutoff = (now or timezone.now()) - timedelta(hours=SIGNUP_LINK_HOURS)
+    deleted, _ = SignupRequest.objects.filter(created_at__lt=cutoff).delete()
+    return int(deleted)
 
 
 def pending_signup(token: str) -> SignupRequest | None:
