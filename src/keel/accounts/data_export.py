@@ -87,7 +87,16 @@ from keel.ledger.models import Account, Journal, Leg
 from keel.ledger.rules import available_balance, natural_balance
 from keel.ledger.services import read_snapshot
 from keel.money import from_minor
-from keel.pools.models import Ballot, Claim, ClaimDecision, Deposit, Gift, Membership
+from keel.pools.models import (
+    Ballot,
+    Claim,
+    ClaimDecision,
+    Deposit,
+    Gift,
+    Membership,
+    Repayment,
+    pseudonym,
+)
 
 from .models import User
 
@@ -606,14 +615,14 @@ def _gifts_received(worker: User) -> Iterator[Row]:
     )
 
 
-def _gifts_given(worker: User) -> Iterator[Row]:
-    """What the worker's reserve gave to other members' gifts: the legs of gift journals on
-    their own reserve account (a pool account that is theirs, named by their number)."""
+def _reserve_legs(worker: User, kind: str, **only: Any) -> Iterator[Row]:
+    """The legs of journals of `kind` on the worker's own reserve accounts (pool accounts
+    that are theirs, named by their member number), oldest first."""
     for membership in _memberships(worker).select_related("pool").order_by("id"):
         code = f"pool:{membership.pool_id}:reserve:{membership.number}"
         legs = Leg.objects.filter(
             account__code=code, account__owner_type="pool", account__owner_id=membership.pool_id
-        ).filter(journal__kind="pool.gift")
+        ).filter(journal__kind=kind, **only)
         for row in _values(
             legs.order_by("effective_date", "journal_id"),
             "journal_id",
@@ -623,6 +632,38 @@ def _gifts_given(worker: User) -> Iterator[Row]:
             memo=F("journal__memo"),
         ):
             yield {**row, "pool_name": membership.pool.name, "pseudonym": membership.pseudonym}
+
+
+def _gifts_given(worker: User) -> Iterator[Row]:
+    """What the worker's reserve gave to other members' gifts."""
+    yield from _reserve_legs(worker, "pool.gift")
+
+
+def _repayments(worker: User) -> Iterator[Row]:
+    """What the worker's claims gave back of gifts given after a late-reported recovery."""
+    for row in _values(
+        Repayment.objects.filter(claim__membership__user=worker).order_by("recorded_at", "id"),
+        "claim_id",
+        "kind",
+        "amount",
+        "received_on",
+        "journal_id",
+        "vote_id",
+        "recorded_at",
+        number=F("recorded_by__number"),
+        pool_name=F("claim__pool__name"),
+        currency=F("claim__pool__currency"),
+    ):
+        # Who recorded it (the worker or a steward) by pseudonym, as the pool shows them.
+        number = row.pop("number")
+        yield {**row, "recorded_by": "" if number is None else pseudonym(number)}
+
+
+def _repayments_received(worker: User) -> Iterator[Row]:
+    """What other members' repayments gave back to the worker's reserve: the credits of
+    repayment journals on it. (A debit there is the worker's own reserve repaying on
+    leaving, which ``_repayments`` lists.)"""
+    yield from _reserve_legs(worker, "pool.repayment", amount__lt=0)
 
 
 def _claim_decisions(worker: User) -> Iterator[Row]:
@@ -1209,6 +1250,27 @@ COLLECTIONS: tuple[Collection, ...] = (
         "What your reserve gave to other members' gifts (debits: money leaving your reserve).",
         "pool_name pseudonym journal_id effective_date currency amount memo",
         _gifts_given,
+        [("amount", "currency")],
+    ),
+    _c(
+        "pools",
+        "repayments",
+        "What your claims gave back of gifts given for months after a recovery reported late:"
+        " paid in (by you, or recorded by a steward), taken from your reserve when you left,"
+        " or waived by the members' vote (no journal).",
+        "claim_id pool_name kind currency amount received_on recorded_by vote_id journal_id"
+        " recorded_at",
+        _repayments,
+        [("amount", "currency")],
+    ),
+    _c(
+        "pools",
+        "repayments_received",
+        "What other members gave back to your reserve of gifts it had given them (credits, so"
+        " negative: money coming back into your reserve; if you had left the pool, it was"
+        " paid out to you at once).",
+        "pool_name pseudonym journal_id effective_date currency amount memo",
+        _repayments_received,
         [("amount", "currency")],
     ),
     _c(

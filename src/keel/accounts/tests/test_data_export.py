@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from keel.accounts.data_export import COLLECTIONS, csv_cell, write_archive
 from keel.accounts.models import User
@@ -25,6 +26,7 @@ from keel.cli import main
 from keel.gateway import services as gateway
 from keel.gateway.models import BenefitsAccount, EarningsEvent, LinkCode
 from keel.ledger.models import Account, Journal, Leg
+from keel.pools.models import Repayment
 
 from .worlds import MARKER, TwoWorkers, person, two_workers
 
@@ -105,6 +107,8 @@ def test_every_collection_reads_back_the_workers_rows(world: TwoWorkers) -> None
         "pools.claims": 1,
         "pools.gifts_received": 1,
         "pools.gifts_given": 0,
+        "pools.repayments": 1,
+        "pools.repayments_received": 0,
         "pools.claim_decisions": 0,
         "pools.ballots": 0,
         "career.contracts": 1,
@@ -130,9 +134,15 @@ def test_every_collection_reads_back_the_workers_rows(world: TwoWorkers) -> None
         "career.peer_groups": 1,
         "career.referrals": 1,
     }
-    # What Ben did in the pool is in his archive: his decision and his reserve's gift.
+    # What Ben did in the pool is in his archive: his decision, his reserve's gift and
+    # what Ana's repayment gave back to it.
     ben = write_archive(world.ben, io.BytesIO()).counts
-    assert (ben["pools.claim_decisions"], ben["pools.gifts_given"]) == (1, 1)
+    assert (
+        ben["pools.claim_decisions"],
+        ben["pools.gifts_given"],
+        ben["pools.repayments"],
+        ben["pools.repayments_received"],
+    ) == (1, 1, 0, 1)
     assert summary.files == 1
     assert summary.files_missing == []
 
@@ -197,6 +207,44 @@ def test_data_json_nests_the_workers_rows_by_domain(world: TwoWorkers) -> None:
     assert len(data["ledger"]["legs"]) == own.count()
     buckets = {(b["bucket"], b["currency"]): b["balance"] for b in data["benefits"]["buckets"]}
     assert buckets == {(b.bucket, b.currency): b.balance for b in gateway.bucket_balances(ana)}
+
+
+def test_a_repayment_of_gifts_owed_back_is_in_both_members_archives(world: TwoWorkers) -> None:
+    # Ana recovered on the 1st, reported after the month's run: its gift is owed back; she
+    # paid $10.00 of it in, all of which went back to Ben's reserve (the only giver).
+    repayment = Repayment.objects.get()
+    ana_data = json.loads(archive_of(world.ana).read("data.json"))
+    assert ana_data["pools"]["repayments"] == [
+        {
+            "claim_id": repayment.claim_id,
+            "pool_name": "Bakers Fund",
+            "kind": "paid",
+            "currency": "USD",
+            "amount": 1_000,
+            "amount_formatted": "10.00",
+            "received_on": timezone.localdate().isoformat(),
+            "recorded_by": "Member 2",
+            "vote_id": None,
+            "journal_id": repayment.journal_id,
+            "recorded_at": repayment.recorded_at.isoformat(),
+        }
+    ]
+    assert ana_data["pools"]["repayments_received"] == []
+    ben_data = json.loads(archive_of(world.ben).read("data.json"))
+    assert ben_data["pools"]["repayments"] == []
+    (received,) = ben_data["pools"]["repayments_received"]
+    assert (received["pseudonym"], received["journal_id"], received["currency"]) == (
+        "Member 1",
+        repayment.journal_id,
+        "USD",
+    )
+    # A credit on Ben's reserve: money coming back into it.
+    assert (received["amount"], received["amount_formatted"]) == (-1_000, "-10.00")
+    assert received["memo"].startswith("Member 2 gives back gifts for ")
+    csv_row = rows(archive_of(world.ana), "csv/pools_repayments.csv")
+    assert [(r["kind"], r["amount"], r["recorded_by"]) for r in csv_row] == [
+        ("paid", "1000", "Member 2")
+    ]
 
 
 def test_a_platforms_correction_of_the_workers_event_is_in_the_archive(world: TwoWorkers) -> None:

@@ -1,7 +1,8 @@
 """People with history in every domain, built through the real services (never mocks), for
 the data export and account closing tests.
 
-Ana and Ben share a platform, a sick-leave fund (Ben's reserve gives to Ana's claim) and a
+Ana and Ben share a platform, a sick-leave fund (Ben's reserve gives to Ana's claim, and she
+repays part of the gift after a recovery reported late) and a
 peer group (Ben passes Ana a gig and she pays him its fee): everything two workers can
 have in common. Whatever is Ben's own carries the marker "Zzyzx", so a test can look for
 it in Ana's archive.
@@ -182,6 +183,10 @@ def two_workers() -> TwoWorkers:
     claim = pools.report_own_claim(fund, ana, start_date=this_month(), description="Flu")
     pools.decide_claim(claim, ben, "approve", "Get well")
     pools.run_month(fund, this_month())
+    # She reports, after the run, that she was well on the 1st: the month's gift is owed
+    # back, and she repays $10.00 of it (all to Ben, its only giver).
+    pools.report_recovery(claim, ana, this_month())
+    pools.repay(claim, ana, 1_000, key="ana-repays-1")
 
     # Career: contracts (Ana's released, so her escrow is empty), offers, reputation.
     fund_and_release(ana, contract(ana, "Northwind", 80_000))
