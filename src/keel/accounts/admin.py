@@ -1,6 +1,14 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from __future__ import annotations
 
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+
+from keel.audit import services as audit
+
+from . import notices
 from .forms import AdminUserAddForm, AdminUserChangeForm
 from .models import User
 
@@ -43,3 +51,32 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
             },
         ),
     )
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        """Django's page for an operator to set a person's password (or turn password log-in
+        off). The person is told by email, as when they change it themselves: an operator's
+        session in the wrong hands must not take over someone's account unnoticed."""
+        pk = unquote(id)
+        with transaction.atomic():
+            before = User.objects.filter(pk=pk).values_list("password", flat=True).first()
+            response: HttpResponse = super().user_change_password(request, id, form_url)
+            person = User.objects.filter(pk=pk).first()
+            if request.method == "POST" and person is not None and person.password != before:
+                usable = person.has_usable_password()
+                operator = request.user if isinstance(request.user, User) else None
+                audit.record(
+                    "password.set_by_operator",
+                    actor=operator,
+                    request=request,
+                    subject=f"user:{person.pk}",
+                    details={"usable": usable},
+                )
+                change = (
+                    notices.Change.OPERATOR_SET_PASSWORD
+                    if usable
+                    else notices.Change.OPERATOR_UNSET_PASSWORD
+                )
+                notices.notify(person, change, request=request)
+        return response

@@ -1,5 +1,6 @@
 """Telling a person at once, by email, when what guards their account changes: their
-password (on the settings page or by a reset link) or two-factor sign-in turned off.
+password (on the settings page, by a reset link, or set by an operator in the admin) or
+two-factor sign-in turned off.
 
 Someone in a session that is not theirs (a laptop left open, a stolen session cookie) can
 change the password and lock the owner out, or turn two-factor sign-in off and come back
@@ -32,6 +33,8 @@ class Change(StrEnum):
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (a template name)
     PASSWORD_RESET = "password_reset_done"  # noqa: S105
     TWO_FACTOR_OFF = "two_factor_off"
+    OPERATOR_SET_PASSWORD = "password_set_by_operator"  # noqa: S105
+    OPERATOR_UNSET_PASSWORD = "password_unset_by_operator"  # noqa: S105
 
 
 def when_text(moment: datetime) -> str:

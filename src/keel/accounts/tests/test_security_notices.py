@@ -17,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from keel.accounts import notices
 from keel.accounts.models import User
+from keel.audit.models import AuditEvent
 
 from .conftest import PASSWORD, next_code, wrong_code
 from .test_password_reset import choose_password, reset_link
@@ -171,3 +172,81 @@ def test_turning_two_factor_off_emails_the_person(
     assert "If it was not you, someone is logged in as you." in body
     assert f"\n{RESET_LINK}\n" in body
     assert f"\n{TWO_FACTOR_LINK}\n" in body
+
+
+# ---------------------------------------------------------------- an operator, in the admin
+
+
+@pytest.fixture
+def operator(db: None) -> User:
+    return User.objects.create_superuser("ops@example.com", "ops-password-2026", name="Ops")
+
+
+def admin_password_page(person: User) -> str:
+    return reverse("admin:auth_user_password_change", args=[person.pk])
+
+
+def test_an_operator_setting_a_password_in_the_admin_emails_the_person(
+    client, ana, operator, django_capture_on_commit_callbacks
+) -> None:
+    client.force_login(operator)
+    before = django_timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            admin_password_page(ana),
+            {"usable_password": "true", "password1": NEW, "password2": NEW},
+        )
+    after = django_timezone.now()
+    assert response.status_code == 302
+    assert User.objects.get(pk=ana.pk).check_password(NEW)
+    (message,) = mail.outbox
+    assert message.to == ["ana@example.com"]
+    assert message.subject == "An operator set a new password for your Keel account"
+    body = message.body
+    assert body.startswith(
+        "Hello Ana,\n\nan operator of Keel set a new password for your Keel account"
+        " (ana@example.com)\non "
+    )
+    assert said_when(body, before, after), body
+    assert "from the network address 127.0.0.1. Your old password no\nlonger works" in body
+    assert f"\n{RESET_LINK}\n" in body
+    passwords = AuditEvent.objects.filter(action__startswith="password.")
+    assert list(passwords.values_list("action", "actor_id", "subject", "details")) == [
+        ("password.set_by_operator", operator.pk, f"user:{ana.pk}", {"usable": True})
+    ]
+
+
+def test_an_operator_turning_password_log_in_off_emails_the_person(
+    client, ana, operator, django_capture_on_commit_callbacks
+) -> None:
+    client.force_login(operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            admin_password_page(ana), {"usable_password": "false", "unset-password": "1"}
+        )
+    assert response.status_code == 302
+    assert not User.objects.get(pk=ana.pk).has_usable_password()
+    (message,) = mail.outbox
+    assert message.subject == "An operator turned off log-in with a password for your Keel account"
+    assert "only an operator can give the account a password again" in message.body
+    assert RESET_LINK not in message.body
+    passwords = AuditEvent.objects.filter(action__startswith="password.")
+    assert list(passwords.values_list("action", "details")) == [
+        ("password.set_by_operator", {"usable": False})
+    ]
+
+
+def test_a_refused_password_in_the_admin_sends_nothing(
+    client, ana, operator, django_capture_on_commit_callbacks
+) -> None:
+    client.force_login(operator)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(
+            admin_password_page(ana),
+            {"usable_password": "true", "password1": NEW, "password2": NEW + "x"},
+        )
+    assert response.status_code == 200
+    assert callbacks == []
+    assert mail.outbox == []
+    assert User.objects.get(pk=ana.pk).check_password(PASSWORD)
+    assert not AuditEvent.objects.filter(action="password.set_by_operator").exists()
