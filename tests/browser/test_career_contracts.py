@@ -106,7 +106,17 @@ def test_the_client_releases_part_and_disputes_on_their_link(
     )
     for milestone in contract.milestones.order_by("sequence"):
         services.fund_milestone(milestone, on=timezone.localdate(), recorded_by=maya)
+    issued = services.issue_invoice(
+        contract.milestones.get(sequence=1), on=timezone.localdate(), recorded_by=maya
+    )
     page.goto(f"/c/{client_links.issue_link(contract)}/")
+
+    # The client downloads the invoice they must pay through the same link.
+    with page.expect_download() as download:
+        page.get_by_role("link", name=f"Download {issued.invoice_number} (PDF)").click()
+    assert download.value.suggested_filename == f"{issued.invoice_number}.pdf"
+    with open(download.value.path(), "rb") as pdf:
+        assert pdf.read(5) == b"%PDF-"
 
     first = page.get_by_test_id("milestone").nth(0)
     first.get_by_label("Amount to release").fill("1,000.00")

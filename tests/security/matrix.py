@@ -388,6 +388,34 @@ CAREER = _area(
             fixed={"action": "release"},
             tamper=("token",),
         ),
+        # The same link downloads the contract's issued invoices and the credit notes and
+        # supplementary invoices against them: another contract's id through it is not found.
+        "career_public:client_invoice_pdf": Route(
+            get=outcomes("public"),
+            tenant="A",
+            ids={"token": "credited_token", "milestone_id": "credited_milestone_id"},
+            capabilities=("token",),
+        ),
+        "career_public:client_invoice_pdf#tampered": Route(
+            get=outcomes("deny-400"),
+            tenant="A",
+            ids={"token": "credited_token", "milestone_id": "credited_milestone_id"},
+            capabilities=("token",),
+            tamper=("token",),
+        ),
+        "career_public:client_adjustment_pdf": Route(
+            get=outcomes("public"),
+            tenant="A",
+            ids={"token": "credited_token"},
+            capabilities=("token",),
+        ),
+        "career_public:client_adjustment_pdf#tampered": Route(
+            get=outcomes("deny-400"),
+            tenant="A",
+            ids={"token": "credited_token"},
+            capabilities=("token",),
+            tamper=("token",),
+        ),
         "career:milestone_action": Route(
             get=WORKER_GET_405, post=owned_by_worker(), tenant="A", fixed={"action": "fund"}
         ),

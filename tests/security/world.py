@@ -142,6 +142,9 @@ def _worker_tenant(world: World, tenant: str, user: User, marker: str, month: da
     values["adjustment_id"] = career.issue_credit_note(
         credited, amount=20_000, reason="Part released", on=today, recorded_by=user
     ).pk
+    # The client's link to it, which downloads that invoice and that credit note.
+    values["credited_milestone_id"] = credited.pk
+    values["credited_token"] = client_links.issue_link(credited.contract)
 
     membership = offers.create_offer(
         user, name="Studio notes", kind="membership", price=1_500, currency="EUR", interval="month"

@@ -1,13 +1,15 @@
 """The client's link to a contract: a signed link the worker sends the client, who opens it
 without an account to see the milestones and release the escrow early, in full or in part
-(the rest rolls to the next milestone), or dispute a milestone.
+(the rest rolls to the next milestone), or dispute a milestone; and to download the
+milestones' issued invoices and the credit notes and supplementary invoices against them.
 
 The token is ``rules.reputation.issue_token`` signed with a key of its own
 (``sha256(b"keel.client-links:" + SECRET_KEY)``), so a testimonial link can never open a
 contract and the reverse. It names the contract and the client's email; the contract keeps
 only its digest, so issuing a new link (or revoking it) stops the old one at once. Every
 action goes through the contract services with ``recorded_by=None``: the milestone's
-history shows the client did it.
+history shows the client did it. A document is looked up within the link's own contract
+only, and only once issued: another contract's id, or a draft, is not there for the link.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import services
+from . import invoices, services
 from .errors import CareerError
-from .models import Contract, Milestone
+from .models import Contract, InvoiceAdjustment, Milestone
 from .rules import reputation as tokens
 
 VALIDITY = timedelta(days=90)
@@ -143,3 +145,37 @@ def client_dispute(
         key=key,
         expected_version=expected_version,
     )
+
+
+def client_invoice(token: str, milestone_id: int) -> invoices.InvoiceDocument:
+    """The issued invoice of one of the link's contract's milestones, for its PDF. Refused
+    (``not_found``) for a milestone of another contract and for an invoice not yet issued:
+    a draft can still change, so the client never holds one."""
+    contract = open_link(token)
+    milestone = contract.milestones.filter(pk=milestone_id).exclude(invoice_number="").first()
+    if milestone is None or milestone.invoice_issued_on is None:
+        raise CareerError(
+            "milestone: no issued invoice of this contract", field="milestone", code="not_found"
+        )
+    milestone.contract = contract
+    # An issued invoice is dated by its issue, so "today" only names the draft it is not.
+    return invoices.invoice_document(milestone, milestone.invoice_issued_on)
+
+
+def client_adjustment(token: str, adjustment_id: int) -> invoices.AdjustmentDocument:
+    """A credit note or supplementary invoice against one of the link's contract's
+    invoices, for its PDF; ``not_found`` for any other contract's."""
+    contract = open_link(token)
+    row = (
+        InvoiceAdjustment.objects.select_related("milestone")
+        .filter(pk=adjustment_id, milestone__contract=contract)
+        .first()
+    )
+    if row is None:
+        raise CareerError(
+            "document: no credit note or supplementary invoice of this contract",
+            field="document",
+            code="not_found",
+        )
+    row.milestone.contract = contract
+    return invoices.adjustment_document(row)

@@ -1,6 +1,7 @@
 """The client's contract page at /c/<token>/ (no account: the signed link is the key), where
-the client releases escrow early, in full or in part, or disputes a milestone; and the
-worker's buttons that issue and revoke that link. ``keel.career.client_links`` checks and
+the client releases escrow early, in full or in part, or disputes a milestone, and downloads
+the issued invoices, credit notes and supplementary invoices as PDFs through the same link;
+and the worker's buttons that issue and revoke that link. ``keel.career.client_links`` checks and
 writes; a refused link is a page that says why and changes nothing."""
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     summary = services.contract_summary(contract, timezone.localdate())
+    # Issued invoices only: invoice_standings leaves the drafts out.
+    standings = services.invoice_standings(contract, [view.row for view in summary.milestones])
     rows = []
     for view in summary.milestones:
         action_forms = {}
@@ -111,7 +114,7 @@ def _page(
         release = action_forms.get("release")
         if isinstance(release, career_forms.ReleaseForm):
             release.where_the_rest_goes(view.rolls_to)
-        rows.append((view, action_forms))
+        rows.append((view, action_forms, standings.get(view.row.pk)))
     context = {
         "token": token,
         "contract": contract,
@@ -207,6 +210,39 @@ def client_action(request: HttpRequest, token: str, milestone_id: int, action: s
     return redirect("career_public:client_contract", token=token)
 
 
+def _pdf(body: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/pdf")
+    # A download the client keeps with their books, named by the document's number.
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # The page's <meta name=robots> cannot reach a PDF; the header does the same.
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@never_cache
+@require_http_methods(["GET"])
+def client_invoice_pdf(request: HttpRequest, token: str, milestone_id: int) -> HttpResponse:
+    try:
+        document = client_links.client_invoice(token, milestone_id)
+    except tokens.TokenError as exc:
+        return _refused(request, exc)
+    except CareerError:
+        raise Http404("no issued invoice of this contract") from None
+    return _pdf(invoices.render_pdf(document), document.filename)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def client_adjustment_pdf(request: HttpRequest, token: str, adjustment_id: int) -> HttpResponse:
+    try:
+        document = client_links.client_adjustment(token, adjustment_id)
+    except tokens.TokenError as exc:
+        return _refused(request, exc)
+    except CareerError:
+        raise Http404("no such document of this contract") from None
+    return _pdf(invoices.render_adjustment_pdf(document), document.filename)
+
+
 @worker_page
 @require_POST
 def client_link_issue(request: HttpRequest, contract_id: int) -> HttpResponse:
@@ -251,5 +287,15 @@ public_urlpatterns = [
         "c/<str:token>/milestones/<int:milestone_id>/<str:action>/",
         client_action,
         name="client_action",
+    ),
+    path(
+        "c/<str:token>/milestones/<int:milestone_id>/invoice.pdf",
+        client_invoice_pdf,
+        name="client_invoice_pdf",
+    ),
+    path(
+        "c/<str:token>/documents/<int:adjustment_id>.pdf",
+        client_adjustment_pdf,
+        name="client_adjustment_pdf",
     ),
 ]
