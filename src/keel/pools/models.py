@@ -101,6 +101,10 @@ class Membership(models.Model):
     )
     joined_on = models.DateField(null=True, blank=True)
     left_on = models.DateField(null=True, blank=True)
+    # Which time the member is in the pool: 1, then one more each time they come back after
+    # leaving. A member's deposits, refunds and exit are once per period, not once ever: the
+    # one who left took their reserve, so the month or year they come back in is due again.
+    period = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -122,15 +126,21 @@ class Deposit(models.Model):
     """A member's deposit for one month: due until paid; the journal is the payment."""
 
     membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="deposits")
+    # The membership's period it fell due in (Membership.period): a month paid before
+    # leaving was taken back with the reserve, so it is due again if the member comes back
+    # within it; an unpaid one is not owed after leaving.
+    period = models.PositiveSmallIntegerField(default=1)
     month = models.DateField()  # first day of the month
     amount = models.BigIntegerField()
     journal_id = models.BigIntegerField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ("membership", "month")
+        ordering = ("membership", "month", "period")
         constraints = [
-            models.UniqueConstraint(fields=["membership", "month"], name="pool_deposit_month"),
+            models.UniqueConstraint(
+                fields=["membership", "period", "month"], name="pool_deposit_period_month"
+            ),
         ]
 
 
@@ -356,13 +366,18 @@ class Refund(models.Model):
     """The yearly refund of a reserve above the cap."""
 
     membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="refunds")
+    # The membership's period (Membership.period): a member refunded before leaving who comes
+    # back the same year and builds a reserve above the cap again is refunded again.
+    period = models.PositiveSmallIntegerField(default=1)
     year = models.PositiveIntegerField()
     amount = models.BigIntegerField()
     journal_id = models.BigIntegerField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["membership", "year"], name="pool_refund_year"),
+            models.UniqueConstraint(
+                fields=["membership", "period", "year"], name="pool_refund_period_year"
+            ),
         ]
 
 

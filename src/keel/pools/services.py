@@ -2,7 +2,10 @@
 refunds, exits and rotating rounds. Every money movement is one ledger journal posted
 through the ledger service inside the same transaction as the rows that index it, with an
 idempotency key derived from what it is (``pool:<id>:deposit:<member>:<yyyy-mm>``), so a
-retried or repeated run posts nothing twice.
+retried or repeated run posts nothing twice. A member who came back after leaving is in
+another period of membership (``Membership.period``): their deposits, refunds and exit
+keys end in ``:p<period>`` from the second period on (``_period_suffix``), so they never
+meet the first period's, whose keys stay as they were.
 
 Chart of accounts, from the pool's side (the pool holds its members' money):
 
@@ -121,6 +124,12 @@ def month_start(day: date) -> date:
 
 def month_key(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
+
+
+def _period_suffix(period: int) -> str:
+    # Empty for the first period: the keys of journals posted before members could come
+    # back stay valid.
+    return "" if period == 1 else f":p{period}"
 
 
 # ---------------------------------------------------------------------------- accounts
@@ -425,6 +434,10 @@ def apply(
         )
     else:
         membership = existing
+        if existing.left_on is not None:
+            # Back after leaving (applying, or accepting an invitation back): a new period,
+            # whose deposits, refunds and exit are its own.
+            membership.period += 1
         membership.status = MemberStatus.APPLIED
         membership.tier_gift = tier
         # Coming back after leaving is joining anew: no steward's role carried over, and
@@ -432,7 +445,9 @@ def apply(
         membership.role = MemberRole.MEMBER
         membership.left_on = None
         membership.joined_on = None
-        membership.save(update_fields=["status", "tier_gift", "role", "left_on", "joined_on"])
+        membership.save(
+            update_fields=["status", "tier_gift", "role", "left_on", "joined_on", "period"]
+        )
     membership.pool = pool
     if rules.admission_by_vote:
         _open_vote(
@@ -635,13 +650,15 @@ def ensure_deposits(pool: Pool, month: date) -> int:
         if cycle is None:
             return 0
         members = members.filter(pk__in=pool.rounds.filter(cycle=cycle).values("recipient_id"))
+    # Only the member's present period counts: a month paid before leaving went back with
+    # the reserve, so it is due again in the period they came back in.
     have = set(
-        Deposit.objects.filter(membership__pool=pool, month=month).values_list(
-            "membership_id", flat=True
-        )
+        Deposit.objects.filter(
+            membership__pool=pool, month=month, period=F("membership__period")
+        ).values_list("membership_id", flat=True)
     )
     new = [
-        Deposit(membership=m, month=month, amount=deposit_amount(m, rules))
+        Deposit(membership=m, period=m.period, month=month, amount=deposit_amount(m, rules))
         for m in members
         if m.pk not in have
     ]
@@ -661,7 +678,11 @@ def pay_deposit(
     if membership.status != MemberStatus.ACTIVE:
         raise NotAllowed("only active members pay deposits")
     ensure_deposits(pool, month)
-    deposit = Deposit.objects.select_for_update().filter(membership=membership, month=month).first()
+    deposit = (
+        Deposit.objects.select_for_update()
+        .filter(membership=membership, period=membership.period, month=month)
+        .first()
+    )
     if deposit is None:
         raise PoolError(f"no deposit is due for {gifts.month_name(month)}", field="month")
     if deposit.journal_id is not None:
@@ -683,7 +704,8 @@ def pay_deposit(
         ]
     posted = ledger.post_journal(
         JournalSpec(
-            idempotency_key=f"pool:{pool.pk}:deposit:{membership.number}:{month_key(month)}",
+            idempotency_key=f"pool:{pool.pk}:deposit:{membership.number}:{month_key(month)}"
+            f"{_period_suffix(deposit.period)}",
             kind="pool.deposit",
             effective_date=on or timezone.localdate(),
             legs=tuple(legs),
@@ -698,8 +720,11 @@ def pay_deposit(
 
 
 def unpaid_months(membership: Membership, as_of: date) -> list[date]:
+    # A deposit left unpaid in an earlier period is not owed: leaving ended that cover.
     return list(
-        membership.deposits.filter(journal_id__isnull=True, month__lte=as_of)
+        membership.deposits.filter(
+            period=membership.period, journal_id__isnull=True, month__lte=as_of
+        )
         .order_by("month")
         .values_list("month", flat=True)
     )
@@ -1774,10 +1799,11 @@ def refund_above_cap(pool: Pool, year: int) -> list[Refund]:
     rules = sick_leave_rules(pool)
     pool = Pool.objects.select_for_update().get(pk=pool.pk)
     members = active_members(pool)
+    # Once per period and year: a refund made before the member left went with them.
     done = set(
-        Refund.objects.filter(membership__pool=pool, year=year).values_list(
-            "membership_id", flat=True
-        )
+        Refund.objects.filter(
+            membership__pool=pool, year=year, period=F("membership__period")
+        ).values_list("membership_id", flat=True)
     )
     held = reserves(pool)
     candidates = [m for m in members if m.pk not in done]
@@ -1790,7 +1816,8 @@ def refund_above_cap(pool: Pool, year: int) -> list[Refund]:
         member = by_id[int(refund.member)]
         posted = ledger.post_journal(
             JournalSpec(
-                idempotency_key=f"pool:{pool.pk}:refund:{member.number}:{year}",
+                idempotency_key=f"pool:{pool.pk}:refund:{member.number}:{year}"
+                f"{_period_suffix(member.period)}",
                 kind="pool.refund",
                 effective_date=min(timezone.localdate(), date(year, 12, 31)),
                 legs=(
@@ -1808,7 +1835,11 @@ def refund_above_cap(pool: Pool, year: int) -> list[Refund]:
         )
         made.append(
             Refund.objects.create(
-                membership=member, year=year, amount=refund.amount, journal_id=posted.id
+                membership=member,
+                period=member.period,
+                year=year,
+                amount=refund.amount,
+                journal_id=posted.id,
             )
         )
     return made
@@ -2361,6 +2392,7 @@ def unpaid_deposits(pool: Pool, as_of: date | None = None) -> list[DepositDue]:
         Deposit.objects.filter(
             membership__pool=pool,
             membership__status=MemberStatus.ACTIVE,
+            period=F("membership__period"),
             journal_id__isnull=True,
             month__lte=this_month,
         )
