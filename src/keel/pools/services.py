@@ -1888,9 +1888,11 @@ def leave(membership: Membership, *, today: date | None = None) -> int:
             ledger.post_journal(
                 JournalSpec(
                     # One departure each: a member who came back and leaves again
-                    # takes the reserve of their second time.
+                    # takes the reserve of their second time. The joining day alone
+                    # repeats for one who comes back the day they joined; the period
+                    # does not (and keeps the first period's keys as they were).
                     idempotency_key=f"pool:{pool.pk}:exit:{membership.number}"
-                    f":{membership.joined_on or ''}",
+                    f":{membership.joined_on or ''}{_period_suffix(membership.period)}",
                     kind="pool.exit",
                     effective_date=today,
                     legs=(

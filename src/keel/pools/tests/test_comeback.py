@@ -139,3 +139,26 @@ def test_a_member_invited_back_starts_a_new_period_and_owes_its_deposits(db: Non
     services.pay_deposit(back, this_month)
     assert services.reserves(pool)[2] == DEPOSIT
     assert ledger.verify().ok
+
+
+def test_a_member_who_leaves_and_comes_back_the_day_they_joined_takes_both_reserves(
+    db: None,
+) -> None:
+    # The exit key named the member and their joining day: joined, left, came back and left
+    # again all on 1 December 2025, the second exit met the first one's key with the same
+    # €50.00 and was replayed: it reported €50.00 paid out and moved nothing.
+    pool = fund()
+    day = date(2025, 12, 1)
+    services.pay_deposit(member(pool, 3), day, on=day)
+    assert services.leave(member(pool, 3), today=day) == DEPOSIT
+    back = come_back(pool, 3, day)
+    assert back.joined_on == day
+    assert services.ensure_deposits(pool, day) == 1
+    services.pay_deposit(back, day, on=day)
+    bank_before = services.balances(pool)[services.bank_code(pool)]
+    assert services.leave(member(pool, 3), today=day) == DEPOSIT
+    assert services.reserves(pool)[3] == 0
+    assert services.balances(pool)[services.bank_code(pool)] == bank_before - DEPOSIT
+    keys = set(Journal.objects.filter(kind="pool.exit").values_list("idempotency_key", flat=True))
+    assert keys == {f"pool:{pool.pk}:exit:3:2025-12-01", f"pool:{pool.pk}:exit:3:2025-12-01:p2"}
+    assert ledger.verify().ok
