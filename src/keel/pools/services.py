@@ -43,7 +43,7 @@ from keel.accounts.models import Role, User
 from keel.accounts.services import grant_role
 from keel.audit import services as audit
 from keel.ledger import services as ledger
-from keel.ledger.models import Account, Leg
+from keel.ledger.models import Account, Journal, Leg
 from keel.ledger.rules import JournalSpec, LedgerError, LegSpec, natural_balance
 from keel.money import format_amount
 
@@ -1290,6 +1290,23 @@ def _repayment_specs(
     return specs
 
 
+def _last_gift_repaid(claim: Claim, owed: OwedBack, amount: int) -> date:
+    """The day the last gift a repayment of ``amount`` pays back was given: its journal's
+    date (``gifts.last_gift_repaid``; the gifts are paid back oldest month first)."""
+    late = gifts_after_recovery(claim)
+    given_on = dict(
+        Journal.objects.filter(pk__in=[g.journal_id for g in late]).values_list(
+            "pk", "effective_date"
+        )
+    )
+    # A gift owed back was received (received > 0), so it has its journal.
+    return gifts.last_gift_repaid(
+        [(g.received, given_on[g.journal_id]) for g in late if g.journal_id is not None],
+        owed.repaid + owed.waived,
+        amount,
+    )
+
+
 def _check_amount(amount: object) -> int:
     if type(amount) is not int or amount <= 0:
         raise PoolError("the amount must be a positive whole number of minor units", field="amount")
@@ -1302,7 +1319,8 @@ def repay(
 ) -> Repayment:
     """The member pays back ``amount`` of what the claim owes back, or a steward records
     such a payment received outside Keel, on ``received_on`` (default today; the pool's
-    bank shows it). Partial repayments are allowed, never more than is still owed.
+    bank shows it; not before the last gift it pays back was given, nor in the future).
+    Partial repayments are allowed, never more than is still owed.
     ``key`` (the form's once-token, or the caller's own) makes it idempotent: the same key
     again returns the first repayment and books nothing."""
     claim = Claim.objects.select_for_update().select_related("pool", "membership").get(pk=claim.pk)
@@ -1333,6 +1351,13 @@ def repay(
         still = format_amount(owed.remaining, pool.currency, symbol=True)
         raise PoolError(
             f"only {still} is still owed back: a repayment cannot be more", field="amount"
+        )
+    last = _last_gift_repaid(claim, owed, amount)
+    if received_on < last:
+        raise PoolError(
+            f"it pays back a gift given on {last.day} {last:%B %Y}: it cannot have been"
+            " received before then",
+            field="received_on",
         )
     specs = _repayment_specs(
         claim, owed, amount, source=bank_code(pool), key=journal_key, on=received_on, how="paid in"

@@ -87,6 +87,7 @@ __all__ = [
     "exit_payout",
     "first_month_after_recovery",
     "gift_due",
+    "last_gift_repaid",
     "month_name",
     "monthly_deposit",
     "monthly_gifts",
@@ -361,6 +362,32 @@ def repayment_shares(amount: int, owed: Sequence[tuple[MemberId, int]]) -> list[
     if amount > total:
         raise RulesError.one("amount", f"is more than the {total} minor units still owed back")
     return allocate(amount, still)
+
+
+def last_gift_repaid(owed: Sequence[tuple[int, date]], already: int, amount: int) -> date:
+    """The day the last of the gifts a repayment of ``amount`` pays back was given.
+
+    ``owed`` lists the gifts owed back oldest month first, each with what it gave and the
+    day it was given; ``already`` was repaid or waived before. Repayments pay the gifts back
+    in that order, so this one pays back those between ``already`` and ``already + amount``;
+    money received before the last of them was given cannot have paid it back."""
+    already = _int(already, "already")
+    amount = _int(amount, "amount", minimum=1)
+    given = [_int(g, f"owed[{i}]") for i, (g, _) in enumerate(owed)]
+    days = [_date(d, f"owed[{i}]") for i, (_, d) in enumerate(owed)]
+    total = sum(given)
+    if already + amount > total:
+        raise RulesError.one(
+            "amount", f"is more than the {max(total - already, 0)} minor units still owed back"
+        )
+    end, start = already + amount, 0
+    last: date | None = None
+    for gift, day in zip(given, days, strict=True):
+        if start < end and start + gift > already and (last is None or day > last):
+            last = day
+        start += gift
+    assert last is not None  # amount >= 1 and within the total: some gift is paid back
+    return last
 
 
 def claim_right(unpaid_months: Iterable[date], rules: ClaimRules, as_of: date) -> ClaimRight:

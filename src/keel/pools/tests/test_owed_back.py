@@ -65,6 +65,26 @@ def test_repayment_shares_in_proportion_to_what_each_giver_is_still_owed() -> No
     assert exc.value.field == "amount"
 
 
+def test_a_repayment_pays_back_the_gifts_owed_oldest_first() -> None:
+    # Gifts of €375.00 given 1 June, €375.00 given 1 July and (as arrears, for August,
+    # after September's) €200.00 given 3 September: €750.00 owed in all before August.
+    owed = [(37_500, date(2026, 6, 1)), (37_500, date(2026, 7, 1)), (20_000, date(2026, 9, 3))]
+    # The first €375.00 pays back June's gift alone; one cent more reaches July's.
+    assert gifts.last_gift_repaid(owed, 0, 37_500) == date(2026, 6, 1)
+    assert gifts.last_gift_repaid(owed, 0, 37_501) == date(2026, 7, 1)
+    # With €300.00 repaid before, €75.00 finishes June's; €76.00 reaches July's.
+    assert gifts.last_gift_repaid(owed, 30_000, 7_500) == date(2026, 6, 1)
+    assert gifts.last_gift_repaid(owed, 30_000, 7_600) == date(2026, 7, 1)
+    assert gifts.last_gift_repaid(owed, 75_000, 1) == date(2026, 9, 3)
+    # A later month given earlier: the day is the latest of the gifts paid back.
+    assert gifts.last_gift_repaid(
+        [(100, date(2026, 9, 3)), (100, date(2026, 8, 1))], 0, 200
+    ) == date(2026, 9, 3)
+    with pytest.raises(RulesError) as exc:
+        gifts.last_gift_repaid(owed, 30_000, 65_001)
+    assert exc.value.field == "amount"
+
+
 def test_a_late_recovery_leaves_the_claim_owing_junes_gifts_back(db: None) -> None:
     pool, claim = late_claim()
     owed = services.owed_back(claim)
@@ -133,6 +153,29 @@ def test_repaying_more_than_is_owed_is_refused_and_changes_nothing(db: None) -> 
     assert services.reserves(pool) == held
     assert not Repayment.objects.exists()
     assert services.owed_back(claim).remaining == 37_500
+
+
+def test_a_repayment_received_before_the_gift_it_repays_was_given_is_refused(db: None) -> None:
+    # June's gift, the one owed back, was given on 1 June: money received on 31 May cannot
+    # have paid it back, though it is after the recovery on 10 May.
+    pool, claim = late_claim()
+    journals, held = Journal.objects.count(), services.reserves(pool)
+    with pytest.raises(PoolError) as exc:
+        services.repay(
+            claim, member(pool, 1).user, 30_000, key="early", received_on=date(2026, 5, 31)
+        )
+    assert exc.value.field == "received_on"
+    assert "given on 1 June 2026" in exc.value.message
+    assert Journal.objects.count() == journals
+    assert services.reserves(pool) == held
+    assert not Repayment.objects.exists()
+    assert services.owed_back(claim).remaining == 37_500
+    # Received the day it was given is fine.
+    repayment = services.repay(
+        claim, member(pool, 1).user, 30_000, key="on-the-day", received_on=date(2026, 6, 1)
+    )
+    assert (repayment.amount, repayment.received_on) == (30_000, date(2026, 6, 1))
+    assert ledger.verify().ok
 
 
 def test_only_the_member_or_a_steward_records_a_repayment(db: None) -> None:
@@ -344,6 +387,20 @@ def test_repaying_more_than_owed_through_the_form_is_refused_on_the_amount(db: N
     # The refusal gave the token back: the corrected form goes through.
     assert client.post(url, {"repay-amount": "375.00", "repay-token": "tok-3"}).status_code == 302
     assert services.owed_back(claim).remaining == 0
+
+
+def test_a_repayment_form_dated_before_the_gift_is_refused_on_the_day(db: None) -> None:
+    pool, claim = late_claim()
+    client = signed_in(pool, 1)
+    url = f"/pools/{pool.slug}/claims/{claim.pk}/repayments/"
+    form = {"repay-amount": "300.00", "repay-received_on": "2026-05-31", "repay-token": "tok-4"}
+    response = client.post(url, form)
+    assert response.status_code == 400
+    assert (
+        "It pays back a gift given on 1 June 2026: it cannot have been received before then."
+    ) in response.content.decode()
+    assert repay_journals() == 0
+    assert services.owed_back(claim).remaining == 37_500
 
 
 def test_the_member_sees_what_they_owe_on_the_pool_page_and_everyone_in_the_ledger(
