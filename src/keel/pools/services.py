@@ -1242,7 +1242,8 @@ def _repayment_specs(
     """The repayment's journal: ``amount`` from ``source`` (the bank for money paid in,
     the member's reserve on leaving), each giver's reserve credited their share. A giver
     who has left the pool took their reserve with them; their share is paid out to them
-    at once, by a journal of its own, rather than left in a reserve nobody holds."""
+    at once, by a journal of its own, rather than left in a reserve nobody holds (so is one
+    who left and is on their way back, not admitted yet)."""
     pool = claim.pool
     owing = [(number, left) for number, left in owed.givers if left]
     shares = gifts.repayment_shares(amount, owing)
@@ -1266,10 +1267,12 @@ def _repayment_specs(
             metadata={"pool": pool.pk, "claim": claim.pk, "member": claim.membership.number},
         )
     ]
+    # Not active is gone: one who left and is invited or applying back (or was refused)
+    # holds no reserve until admitted again.
     gone = set(
-        pool.memberships.filter(
-            status=MemberStatus.LEFT, number__in=[n for n, _ in owing]
-        ).values_list("number", flat=True)
+        pool.memberships.filter(number__in=[n for n, _ in owing])
+        .exclude(status=MemberStatus.ACTIVE)
+        .values_list("number", flat=True)
     )
     for (number, _), share in zip(owing, shares, strict=True):
         if share and number in gone:

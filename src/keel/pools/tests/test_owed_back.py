@@ -22,6 +22,7 @@ from keel.pools.errors import Conflict, NotAllowed, PoolError
 from keel.pools.models import (
     Claim,
     MemberRole,
+    MemberStatus,
     Pool,
     Repayment,
     RepaymentKind,
@@ -304,6 +305,24 @@ def test_a_giver_who_has_left_is_paid_their_share_at_once(db: None) -> None:
     assert services.reserves(pool)[3] == 0
     out = Journal.objects.get(kind="pool.exit", idempotency_key__endswith=":to:3")
     assert {leg.amount for leg in out.legs.all()} == {10_000, -10_000}
+    assert ledger.verify().ok
+
+
+def test_a_giver_who_left_and_is_invited_back_is_paid_their_share_at_once(db: None) -> None:
+    # Invited back but not in yet, member 3 holds no reserve: their €100.00 was credited to
+    # the reserve they took with them on leaving and stayed there, held for nobody (only a
+    # giver whose status was "left" was paid out).
+    pool, claim = late_claim()
+    services.leave(member(pool, 3), today=date(2026, 7, 1))
+    services.invite(pool, member(pool, 1).user, member(pool, 3).user.email)
+    assert member(pool, 3).status == MemberStatus.INVITED
+    bank_before = services.balances(pool)[services.bank_code(pool)]
+    services.repay(claim, member(pool, 1).user, 30_000, key="k")
+    assert services.reserves(pool)[3] == 0
+    out = Journal.objects.get(kind="pool.exit", idempotency_key__endswith=":to:3")
+    assert {leg.amount for leg in out.legs.all()} == {10_000, -10_000}
+    # €300.00 in, €100.00 of it straight out to member 3.
+    assert services.balances(pool)[services.bank_code(pool)] == bank_before + 20_000
     assert ledger.verify().ok
 
 
