@@ -1362,31 +1362,61 @@ def repay(
             " received before then",
             field="received_on",
         )
-    specs = _repayment_specs(
-        claim, owed, amount, source=bank_code(pool), key=journal_key, on=received_on, how="paid in"
+    repayment = _book_repayment(
+        claim,
+        owed,
+        amount,
+        kind=RepaymentKind.PAID,
+        source=bank_code(pool),
+        key=journal_key,
+        on=received_on,
+        how="paid in",
+        recorded_by=member,
+        actor=by,
+        details={"recorded_by": member.number},
     )
-    posted = ledger.post_journals(specs)
+    return repayment
+
+
+def _book_repayment(
+    claim: Claim,
+    owed: OwedBack,
+    amount: int,
+    *,
+    kind: str,
+    source: str,
+    key: str,
+    on: date,
+    how: str,
+    recorded_by: Membership,
+    actor: User,
+    details: dict[str, Any],
+) -> Repayment:
+    """One repayment: its journal(s) back to the givers, its row and its audit event."""
+    posted = ledger.post_journals(
+        _repayment_specs(claim, owed, amount, source=source, key=key, on=on, how=how)
+    )
     repayment = Repayment.objects.create(
         claim=claim,
-        kind=RepaymentKind.PAID,
+        kind=kind,
         amount=amount,
-        key=journal_key,
+        key=key,
         journal_id=posted[0].id,
-        received_on=received_on,
-        recorded_by=member,
+        received_on=on,
+        recorded_by=recorded_by,
     )
     audit.record(
         "claim.repaid",
-        actor=by,
+        actor=actor,
         subject=f"claim:{claim.pk}",
-        pool_id=pool.pk,
+        pool_id=claim.pool_id,
         worker_id=claim.membership.user_id,
         details={
             "member": claim.membership.number,
             "amount": amount,
-            "currency": pool.currency,
+            "currency": claim.pool.currency,
             "still_owed": owed.remaining - amount,
-            "recorded_by": member.number,
+            **details,
         },
     )
     return repayment
@@ -1409,38 +1439,18 @@ def _repay_from_reserve(membership: Membership, reserve: int, today: date) -> in
         if take <= 0:
             continue
         key = f"pool:{claim.pool_id}:repay:{claim.pk}:reserve:{claim.repayments.count() + 1}"
-        specs = _repayment_specs(
+        _book_repayment(
             claim,
             owed,
             take,
+            kind=RepaymentKind.FROM_RESERVE,
             source=reserve_code(membership),
             key=key,
             on=today,
             how="from their reserve on leaving",
-        )
-        posted = ledger.post_journals(specs)
-        Repayment.objects.create(
-            claim=claim,
-            kind=RepaymentKind.FROM_RESERVE,
-            amount=take,
-            key=key,
-            journal_id=posted[0].id,
-            received_on=today,
             recorded_by=membership,
-        )
-        audit.record(
-            "claim.repaid",
             actor=membership.user,
-            subject=f"claim:{claim.pk}",
-            pool_id=claim.pool_id,
-            worker_id=membership.user_id,
-            details={
-                "member": membership.number,
-                "amount": take,
-                "currency": claim.pool.currency,
-                "still_owed": owed.remaining - take,
-                "from_reserve": True,
-            },
+            details={"from_reserve": True},
         )
         taken += take
     return taken
